@@ -1,0 +1,113 @@
+"""The four provider kinds, as small protocols, and the registry that maps names to providers.
+
+Every provider call goes through `Studio.call(...)`, which records it in the `calls` table;
+adapters themselves only do the work and return a result.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+KINDS = ("llm", "text2image", "image2video", "tts")
+
+
+class ProviderError(Exception):
+    """A provider could not do the work. `retryable` tells the runner whether trying again may help."""
+
+    def __init__(self, message: str, *, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    """What an LLM stage asks for.
+
+    `prompt` is the rendered template; `task` names the stage (`rewrite`, `storyboard`, `camera`) and
+    `variables` are the values the template was rendered with, so an offline writer can work from
+    them while a real model reads the prompt.
+    """
+
+    task: str
+    prompt: str
+    variables: dict[str, Any] = field(default_factory=dict)
+    json: bool = False
+    system: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LLMResult:
+    text: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    prompt: str
+    negative_prompt: str = ""
+    width: int = 1080
+    height: int = 1920
+    seed: int = 0
+    steps: int = 20
+    caption: str = ""  # short text a local painter may draw; real models ignore it
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    image_path: Path
+    movement: str
+    params: dict[str, Any]
+    duration_s: float
+    width: int
+    height: int
+    fps: int
+    subtitle: str = ""  # burned into the frames when not empty
+    font_path: str | None = None
+    prompt: str = ""
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    text: str
+    language: str = "en"
+    voice: str = ""
+    speed: float = 1.0
+
+
+@runtime_checkable
+class LLM(Protocol):
+    name: str
+    kind: str  # "llm"
+
+    async def complete(self, request: LLMRequest) -> LLMResult: ...
+
+
+@runtime_checkable
+class TextToImage(Protocol):
+    name: str
+    kind: str  # "text2image"
+
+    async def generate(self, request: ImageRequest, out_path: Path) -> None:
+        """Write one PNG to out_path."""
+
+
+@runtime_checkable
+class ImageToVideo(Protocol):
+    name: str
+    kind: str  # "image2video"
+
+    async def animate(self, request: VideoRequest, out_path: Path) -> None:
+        """Write one MP4 (H.264, yuv420p, no audio) of exactly round(duration_s*fps) frames to out_path."""
+
+
+@runtime_checkable
+class TextToSpeech(Protocol):
+    name: str
+    kind: str  # "tts"
+
+    async def speak(self, request: SpeechRequest, out_path: Path) -> float:
+        """Write a WAV to out_path and return its duration in seconds."""
