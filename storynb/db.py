@@ -1,0 +1,150 @@
+"""The studio database: schema, migrations and indexes (sqlite-utils)."""
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("storynb")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def connect(path: Path | str) -> sqlite_utils.Database:
+    """Open (and migrate) a studio database. WAL so a reader never blocks the runner."""
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    db = sqlite_utils.Database(conn)
+    if str(path) != ":memory:":
+        db.enable_wal()
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA busy_timeout = 30000")
+    migrations.apply(db)
+    return db
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["projects"].create(
+        {
+            "id": int, "name": str, "topic": str, "language": str, "style": str, "length": str,
+            "audience": str, "aspect": str, "width": int, "height": int, "fps": int,
+            "shots_wanted": int, "seed": int, "status": str, "paused": int,
+            "prompt_set_id": int, "providers": str, "burn_subtitles": int, "font": str,
+            "takes": str, "created": str, "updated": str,
+        },
+        pk="id", not_null={"name", "topic"},
+    )
+    db["projects"].create_index(["status"])
+
+    db["stages"].create(
+        {"project_id": int, "stage": str, "status": str, "error": str, "retries": int,
+         "ran": int, "skipped": int, "failed": int, "started": str, "finished": str},
+        pk=("project_id", "stage"), foreign_keys=[("project_id", "projects", "id")],
+    )
+
+    db["prompt_sets"].create(
+        {"id": int, "name": str, "language": str, "description": str, "is_default": int,
+         "builtin": int, "created": str},
+        pk="id",
+    )
+    db["prompt_sets"].create_index(["name"], unique=True)
+    db["prompt_templates"].create(
+        {"id": int, "set_id": int, "stage": str, "version": int, "body": str, "system": str,
+         "variables": str, "note": str, "created": str},
+        pk="id", foreign_keys=[("set_id", "prompt_sets", "id")],
+    )
+    db["prompt_templates"].create_index(["set_id", "stage", "version"], unique=True)
+
+    db["stories"].create(
+        {"id": int, "project_id": int, "version": int, "text": str, "key": str, "source": str,
+         "template_id": int, "call_id": int, "created": str},
+        pk="id", foreign_keys=[("project_id", "projects", "id")],
+    )
+    db["stories"].create_index(["project_id", "version"], unique=True)
+    db["stories"].create_index(["key"])
+
+    db["storyboards"].create(
+        {"id": int, "project_id": int, "key": str, "story_id": int, "template_id": int,
+         "call_id": int, "raw": str, "repairs": str, "created": str},
+        pk="id", foreign_keys=[("project_id", "projects", "id")],
+    )
+    db["storyboards"].create_index(["project_id", "key"])
+
+    db["shots"].create(
+        {"id": int, "project_id": int, "seq": int, "scene": str, "narration": str,
+         "image_prompt": str, "negative_prompt": str, "duration_s": float, "seed": int,
+         "created": str, "updated": str},
+        pk="id", foreign_keys=[("project_id", "projects", "id")],
+    )
+    db["shots"].create_index(["project_id", "seq"])
+
+    db["images"].create(
+        {"id": int, "project_id": int, "shot_id": int, "key": str, "media": str, "thumb": str,
+         "prompt": str, "params": str, "provider": str, "chosen": int, "status": str,
+         "error": str, "retries": int, "created": str},
+        pk="id", foreign_keys=[("project_id", "projects", "id")],
+    )
+    db["images"].create_index(["shot_id", "chosen"])
+    db["images"].create_index(["project_id", "status"])
+    db["images"].create_index(["key"])
+
+    db["camera"].create(
+        {"id": int, "project_id": int, "shot_id": int, "movement": str, "params": str,
+         "source": str, "key": str, "created": str},
+        pk="id", foreign_keys=[("project_id", "projects", "id")],
+    )
+    db["camera"].create_index(["shot_id"], unique=True)
+    db["camera_presets"].create(
+        {"name": str, "movement": str, "params": str, "description": str, "builtin": int},
+        pk="name",
+    )
+
+    db["clips"].create(
+        {"id": int, "project_id": int, "shot_id": int, "key": str, "image_id": int,
+         "media": str, "movement": str, "params": str, "duration_s": float, "width": int,
+         "height": int, "fps": int, "provider": str, "status": str, "error": str,
+         "retries": int, "created": str},
+        pk="id", foreign_keys=[("project_id", "projects", "id")],
+    )
+    db["clips"].create_index(["shot_id", "status"])
+    db["clips"].create_index(["key"])
+
+    db["narrations"].create(
+        {"id": int, "project_id": int, "shot_id": int, "key": str, "media": str,
+         "duration_s": float, "provider": str, "status": str, "error": str, "retries": int,
+         "created": str},
+        pk="id", foreign_keys=[("project_id", "projects", "id")],
+    )
+    db["narrations"].create_index(["key"])
+
+    db["exports"].create(
+        {"id": int, "project_id": int, "key": str, "video": str, "subtitles": str,
+         "path": str, "srt_path": str, "duration_s": float, "status": str, "error": str,
+         "created": str},
+        pk="id", foreign_keys=[("project_id", "projects", "id")],
+    )
+    db["exports"].create_index(["project_id", "key"])
+
+    db["providers"].create(
+        {"id": int, "kind": str, "name": str, "type": str, "url": str, "key_encrypted": str,
+         "model": str, "params": str, "weight": float, "priority": int, "rpm": int, "rpd": int,
+         "timeout": float, "price": str, "active": int, "builtin": int, "created": str},
+        pk="id",
+    )
+    db["providers"].create_index(["name"], unique=True)
+    db["providers"].create_index(["kind", "active"])
+
+    db["calls"].create(
+        {"id": int, "provider": str, "kind": str, "project_id": int, "stage": str,
+         "job_key": str, "request": str, "response": str, "tokens_in": int,
+         "tokens_out": int, "latency_ms": float, "cost": float, "status": str, "error": str,
+         "created": str},
+        pk="id",
+    )
+    db["calls"].create_index(["project_id", "stage"])
+    db["calls"].create_index(["provider", "created"])

@@ -1,0 +1,144 @@
+"""Runs a project's stages in order through the runner, records stage status, and turns the
+async engine into plain calls that work in a script and inside a running Jupyter kernel."""
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+
+from .db import now
+from .errors import InvalidInput
+from .runner import STAGES, Event, RunReport, StageReport, run_jobs
+from .stages import PLANNERS
+
+
+def run_sync(project, stages=None, *, on_event=None) -> RunReport:
+    """Run to the end. Inside a running event loop (a Jupyter cell) the run happens on a worker
+    thread with its own loop, so the call still returns the report."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run_project(project, stages, on_event=on_event))
+    outcome: dict = {}
+
+    def work():
+        try:
+            outcome["report"] = asyncio.run(run_project(project, stages, on_event=on_event))
+        except BaseException as exc:  # handed back to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name=f"storynb-run-{project.id}")
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["report"]
+
+
+def _selected(stages) -> list[str]:
+    if stages is None:
+        return list(STAGES)
+    if isinstance(stages, str):
+        stages = [stages]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise InvalidInput(f"unknown stage(s) {unknown}: use {', '.join(STAGES)}")
+    return [s for s in STAGES if s in stages]
+
+
+async def run_project(project, stages=None, *, on_event=None) -> RunReport:
+    selected = _selected(stages)
+    studio, db = project.studio, project.db
+    started = time.perf_counter()
+    report = RunReport(project.id, "done")
+
+    def emit(kind, stage=None, **fields):
+        event = Event(kind, project.id, stage, **fields)
+        studio.events.emit(event)
+        if on_event:
+            on_event(event)
+
+    db["projects"].update(project.id, {"status": "running", "paused": 0, "updated": now()})
+    emit("run_start", data={"stages": selected})
+    status_of = project.status()
+    for stage in selected:
+        if status_of.get(stage) == "skipped":
+            report.stages.append(StageReport(stage, "skipped_by_user"))
+            emit("stage_done", stage, status="skipped")
+            continue
+        stage_report = await _run_stage(project, stage, emit)
+        report.stages.append(stage_report)
+        if stage_report.status in ("failed", "paused"):
+            report.status = stage_report.status
+            break
+    report.seconds = time.perf_counter() - started
+    final = {"done": "done", "failed": "failed", "paused": "paused"}[report.status]
+    db["projects"].update(project.id, {"status": final, "updated": now()})
+    emit("run_done", status=report.status, message=report.summary())
+    return report
+
+
+async def _run_stage(project, stage: str, emit) -> StageReport:
+    db = project.db
+    report = StageReport(stage, "done")
+    started = time.perf_counter()
+    previous = db["stages"].get((project.id, stage))
+    db["stages"].update((project.id, stage), {
+        "status": "running", "error": None, "started": now(), "finished": None,
+        "retries": (previous["retries"] or 0) + (1 if previous["status"] == "failed" else 0)})
+    emit("stage_start", stage)
+
+    def stage_emit(kind, **fields):
+        emit(kind, stage, **fields)
+
+    paused = lambda: bool(db["projects"].get(project.id)["paused"])
+    try:
+        for plan in PLANNERS[stage]:
+            jobs = plan(project)
+            caps = {job.limit: getattr(_provider_for(project, job), "concurrency", 2) for job in jobs}
+            await run_jobs(jobs, report=report, emit=stage_emit, caps=caps, paused=paused)
+            if report.failed or report.status == "paused":
+                break
+    except Exception as exc:  # a planning error (bad storyboard, missing font …)
+        report.failed += 1
+        report.errors.append(f"{stage}: {exc}")
+    if report.failed:
+        report.status = "failed"
+    elif report.status != "paused" and report.ran == 0:
+        report.status = "skipped"
+    report.seconds = time.perf_counter() - started
+    stored = {"skipped": "done"}.get(report.status, report.status)
+    if report.status == "paused":
+        stored = "pending"
+    db["stages"].update((project.id, stage), {
+        "status": stored, "ran": report.ran, "skipped": report.skipped, "failed": report.failed,
+        "error": "\n".join(report.errors)[:4000] or None, "finished": now()})
+    emit("stage_done", stage, status=report.status, done=report.ran + report.skipped,
+         total=report.ran + report.skipped + report.failed, message=report.line())
+    return report
+
+
+def _provider_for(project, job):
+    for kind in ("llm", "text2image", "image2video", "tts"):
+        provider = project.provider(kind)
+        if provider.name == job.limit:
+            return provider
+    return None
+
+
+def first_unfinished(project) -> str | None:
+    for stage, status in project.status().items():
+        if status not in ("done", "skipped"):
+            return stage
+    return None
+
+
+def takes(project) -> dict:
+    return json.loads(project.row["takes"] or "{}")
+
+
+def bump_take(project, stage: str) -> None:
+    current = takes(project)
+    current[stage] = current.get(stage, 0) + 1
+    project.db["projects"].update(project.id, {"takes": json.dumps(current)})

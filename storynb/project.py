@@ -1,0 +1,456 @@
+"""Project: a topic on its way to a video. The per-stage calls, hand edits and controls."""
+from __future__ import annotations
+
+import difflib
+import json
+import random
+import re
+from typing import Any
+
+from .db import now
+from .errors import InvalidInput, NotFound
+from .runner import STAGES
+
+ASPECTS = {"9:16": (1080, 1920), "16:9": (1920, 1080), "1:1": (1080, 1080)}
+LANGUAGES = ("en", "zh")
+LENGTHS = ("short", "medium", "long")
+SHOT_FIELDS = ("scene", "narration", "image_prompt", "negative_prompt", "duration_s")
+
+
+def detect_language(text: str) -> str:
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
+    return "zh" if cjk and cjk >= len(re.findall(r"[A-Za-z]+", text)) else "en"
+
+
+class Project:
+    def __init__(self, studio, project_id: int):
+        self.studio = studio
+        self.db = studio.db
+        self.id = project_id
+
+    # creation --------------------------------------------------------------------------
+    @classmethod
+    def create(cls, studio, topic: str, *, name: str | None = None, language: str | None = None,
+               style: str = "warm", length: str = "short", audience: str = "",
+               aspect: str = "9:16", fps: int = 24, shots: int | None = None,
+               prompt_set: int | str | None = None, seed: int | None = None,
+               burn_subtitles: bool = True, font: str | None = None,
+               providers: dict[str, str] | None = None) -> "Project":
+        topic = (topic or "").strip()
+        if not topic:
+            raise InvalidInput("the topic is empty: give a sentence or a paragraph to tell a story about")
+        if len(topic) > 4000:
+            raise InvalidInput(f"the topic is {len(topic)} characters long; keep it under 4000")
+        language = language or detect_language(topic)
+        _check_choice("language", language, LANGUAGES)
+        _check_choice("aspect", aspect, ASPECTS)
+        _check_choice("length", length, LENGTHS)
+        if not isinstance(fps, int) or not 1 <= fps <= 60:
+            raise InvalidInput(f"fps must be a whole number from 1 to 60, not {fps!r}")
+        if shots is not None and not (isinstance(shots, int) and 4 <= shots <= 12):
+            raise InvalidInput(f"shots must be a whole number from 4 to 12, not {shots!r}")
+        chosen = (studio.prompts.get_set(prompt_set) if prompt_set is not None
+                  else studio.prompts.default_set(language))
+        for kind, provider_name in (providers or {}).items():
+            studio.provider(kind, provider_name)  # fails early with the list of known names
+        width, height = ASPECTS[aspect]
+        stamp = now()
+        project_id = studio.db["projects"].insert({
+            "name": (name or _name_from(topic)).strip(), "topic": topic, "language": language,
+            "style": style, "length": length, "audience": audience, "aspect": aspect,
+            "width": width, "height": height, "fps": fps, "shots_wanted": shots,
+            "seed": seed if seed is not None else random.randrange(1 << 30),
+            "status": "draft", "paused": 0, "prompt_set_id": chosen["id"],
+            "providers": json.dumps(providers or {}), "burn_subtitles": int(burn_subtitles),
+            "font": font or "", "created": stamp, "updated": stamp}).last_pk
+        studio.db["stages"].insert_all(
+            [{"project_id": project_id, "stage": s, "status": "pending", "retries": 0}
+             for s in STAGES])
+        return cls(studio, project_id)
+
+    @classmethod
+    def open(cls, studio, ref: int | str) -> "Project":
+        rows = list(studio.db["projects"].rows_where(
+            "id = ? or name = ?", [_as_int(ref), str(ref)], order_by="id desc", limit=1))
+        if not rows:
+            raise NotFound(f"no project {ref!r} in {studio.path}: `storynb projects` lists them")
+        return cls(studio, rows[0]["id"])
+
+    # reading ---------------------------------------------------------------------------
+    @property
+    def row(self) -> dict:
+        return self.db["projects"].get(self.id)
+
+    def __repr__(self) -> str:
+        row = self.row
+        return f"<Project {self.id} {row['name']!r} {row['status']}>"
+
+    def update(self, **settings: Any) -> None:
+        """Change settings (style, aspect, fps, burn_subtitles, font, providers …)."""
+        allowed = {"name", "style", "length", "audience", "aspect", "fps", "burn_subtitles",
+                   "font", "providers", "prompt_set", "shots"}
+        unknown = set(settings) - allowed
+        if unknown:
+            raise InvalidInput(f"unknown setting(s) {sorted(unknown)}: use {sorted(allowed)}")
+        values: dict[str, Any] = {}
+        for key, value in settings.items():
+            if key == "aspect":
+                _check_choice("aspect", value, ASPECTS)
+                values.update(aspect=value, width=ASPECTS[value][0], height=ASPECTS[value][1])
+            elif key == "length":
+                _check_choice("length", value, LENGTHS)
+                values[key] = value
+            elif key == "providers":
+                for kind, name in value.items():
+                    self.studio.provider(kind, name)
+                values[key] = json.dumps(value)
+            elif key == "prompt_set":
+                values["prompt_set_id"] = self.studio.prompts.get_set(value)["id"]
+            elif key == "shots":
+                values["shots_wanted"] = value
+            elif key == "burn_subtitles":
+                values[key] = int(bool(value))
+            elif key == "fps" and not (isinstance(value, int) and 1 <= value <= 60):
+                raise InvalidInput(f"fps must be a whole number from 1 to 60, not {value!r}")
+            else:
+                values[key] = value
+        values["updated"] = now()
+        self.db["projects"].update(self.id, values)
+
+    def provider(self, kind: str):
+        chosen = json.loads(self.row["providers"] or "{}").get(kind)
+        return self.studio.provider(kind, chosen)
+
+    def stages(self):
+        import pandas as pd
+
+        return pd.DataFrame(list(self.db.query(
+            "select stage, status, ran, skipped, failed, retries, error, started, finished "
+            "from stages where project_id = ?", [self.id])))
+
+    def status(self) -> dict[str, str]:
+        order = {s: i for i, s in enumerate(STAGES)}
+        rows = self.db["stages"].rows_where("project_id = ?", [self.id])
+        return dict(sorted(((r["stage"], r["status"]) for r in rows), key=lambda kv: order[kv[0]]))
+
+    def calls(self):
+        return self.studio.calls(self.id)
+
+    # story -----------------------------------------------------------------------------
+    def story(self, version: int | None = None) -> str:
+        row = self._story_row(version)
+        return row["text"] if row else ""
+
+    def _story_row(self, version: int | None = None) -> dict | None:
+        where, args = "project_id = ?", [self.id]
+        if version is not None:
+            where, args = where + " and version = ?", args + [version]
+        rows = list(self.db["stories"].rows_where(where, args, order_by="version desc", limit=1))
+        if version is not None and not rows:
+            raise NotFound(f"project {self.id} has no story version {version}")
+        return rows[0] if rows else None
+
+    def stories(self):
+        import pandas as pd
+
+        return pd.DataFrame(list(self.db.query(
+            "select version, source, length(text) as chars, created, text from stories "
+            "where project_id = ? order by version", [self.id])))
+
+    def set_story(self, text: str) -> int:
+        """Save a hand-edited story as a new version (the storyboard follows it on the next run)."""
+        text = (text or "").strip()
+        if not text:
+            raise InvalidInput("the story is empty: write some text, or run the rewrite stage")
+        return self.add_story_version(text, source="user")
+
+    def add_story_version(self, text: str, *, source: str, key: str = "",
+                          template_id: int | None = None, call_id: int | None = None) -> int:
+        current = self._story_row()
+        if current and current["text"] == text:
+            return current["version"]
+        version = (current["version"] + 1) if current else 1
+        self.db["stories"].insert({
+            "project_id": self.id, "version": version, "text": text, "key": key,
+            "source": source, "template_id": template_id, "call_id": call_id, "created": now()})
+        return version
+
+    def story_diff(self, old: int, new: int | None = None) -> str:
+        """A unified diff between two story versions (by paragraph and sentence)."""
+        old_text, new_row = self.story(old), self._story_row(new)
+        split = lambda t: [s for s in re.split(r"(?<=[.!?。！？])\s*|\n+", t) if s.strip()]
+        return "\n".join(difflib.unified_diff(
+            split(old_text), split(new_row["text"]), f"version {old}",
+            f"version {new_row['version']}", lineterm=""))
+
+    # shots -----------------------------------------------------------------------------
+    def shots(self) -> list[dict]:
+        return list(self.db["shots"].rows_where("project_id = ?", [self.id], order_by="seq"))
+
+    def storyboard(self):
+        """The shots as a DataFrame (sequence, scene, narration, image_prompt, duration_s …)."""
+        import pandas as pd
+
+        columns = ["seq", "scene", "narration", "image_prompt", "negative_prompt", "duration_s"]
+        return pd.DataFrame([{c: s[c] for c in columns} for s in self.shots()], columns=columns)
+
+    def shot(self, seq: int) -> dict:
+        rows = list(self.db["shots"].rows_where("project_id = ? and seq = ?", [self.id, seq]))
+        if not rows:
+            raise NotFound(f"project {self.id} has no shot {seq}; it has "
+                           f"{len(self.shots())} shot(s), numbered from 1")
+        return rows[0]
+
+    def _clean_shot(self, values: dict) -> dict:
+        unknown = set(values) - set(SHOT_FIELDS)
+        if unknown:
+            raise InvalidInput(f"unknown shot field(s) {sorted(unknown)}: use {list(SHOT_FIELDS)}")
+        clean = {}
+        for field, value in values.items():
+            if field == "duration_s":
+                try:
+                    seconds = float(value)
+                except (TypeError, ValueError):
+                    raise InvalidInput(f"duration_s must be a number of seconds, not {value!r}") from None
+                if not 0.5 <= seconds <= 60:
+                    raise InvalidInput(f"duration_s must be between 0.5 and 60 seconds, not {seconds}")
+                fps = self.row["fps"]
+                clean[field] = max(1, round(seconds * fps)) / fps  # a whole number of frames
+            else:
+                if value is not None and not isinstance(value, str):
+                    raise InvalidInput(f"{field} must be text, not {type(value).__name__}")
+                clean[field] = (value or "").strip()
+        if "narration" in clean and not clean["narration"]:
+            raise InvalidInput("a shot's narration cannot be empty")
+        return clean
+
+    def edit_shot(self, seq: int, **values: Any) -> dict:
+        """Edit a shot; only the work that depends on the changed fields is redone next run."""
+        shot = self.shot(seq)
+        clean = self._clean_shot(values)
+        if clean:
+            self.db["shots"].update(shot["id"], {**clean, "updated": now()})
+        return self.shot(seq)
+
+    def add_shot(self, narration: str, *, after: int | None = None, scene: str = "",
+                 image_prompt: str = "", negative_prompt: str = "",
+                 duration_s: float = 4.0) -> dict:
+        """Insert a shot after shot `after` (default: at the end)."""
+        clean = self._clean_shot({"narration": narration, "scene": scene or narration[:80],
+                                  "image_prompt": image_prompt or scene or narration,
+                                  "negative_prompt": negative_prompt, "duration_s": duration_s})
+        count = len(self.shots())
+        position = count + 1 if after is None else after + 1
+        if not 1 <= position <= count + 1:
+            raise InvalidInput(f"after must be between 0 and {count}, not {after}")
+        self.db.execute("update shots set seq = seq + 1 where project_id = ? and seq >= ?",
+                        [self.id, position])
+        self.db["shots"].insert({"project_id": self.id, "seq": position, **clean,
+                                 "seed": random.randrange(1 << 30), "created": now(),
+                                 "updated": now()})
+        return self.shot(position)
+
+    def delete_shot(self, seq: int) -> None:
+        shot = self.shot(seq)
+        with self.db.atomic():
+            self.db["camera"].delete_where("shot_id = ?", [shot["id"]])
+            for table in ("images", "clips", "narrations"):  # artifacts stay, detached
+                self.db.execute(f"update {table} set shot_id = null where shot_id = ?", [shot["id"]])
+            self.db["shots"].delete(shot["id"])
+            self.db.execute("update shots set seq = seq - 1 where project_id = ? and seq > ?",
+                            [self.id, seq])
+
+    def move_shot(self, seq: int, to: int) -> None:
+        """Move shot `seq` to position `to` (1-based), shifting the others."""
+        order = [s["id"] for s in self.shots()]
+        if not 1 <= to <= len(order):
+            raise InvalidInput(f"position must be between 1 and {len(order)}, not {to}")
+        shot_id = self.shot(seq)["id"]
+        order.remove(shot_id)
+        order.insert(to - 1, shot_id)
+        with self.db.atomic():
+            for position, sid in enumerate(order, start=1):
+                self.db["shots"].update(sid, {"seq": position})
+
+    def replace_shots(self, shots: list[dict]) -> None:
+        """Replace every shot (what the storyboard stage does with a new storyboard)."""
+        rng = random.Random(self.row["seed"])
+        with self.db.atomic():
+            old = [s["id"] for s in self.shots()]
+            if old:
+                marks = ",".join("?" * len(old))
+                self.db.execute(f"delete from camera where shot_id in ({marks})", old)
+                for table in ("images", "clips", "narrations"):
+                    self.db.execute(f"update {table} set shot_id = null where shot_id in ({marks})", old)
+                self.db.execute(f"delete from shots where id in ({marks})", old)
+            stamp = now()
+            self.db["shots"].insert_all([
+                {"project_id": self.id, "seq": i, **self._clean_shot(s),
+                 "seed": rng.randrange(1 << 30), "created": stamp, "updated": stamp}
+                for i, s in enumerate(shots, start=1)])
+
+    # images and camera -----------------------------------------------------------------
+    def images(self, seq: int | None = None):
+        import pandas as pd
+
+        where, args = "i.project_id = ?", [self.id]
+        if seq is not None:
+            where, args = where + " and s.seq = ?", args + [seq]
+        rows = self.db.query(
+            "select s.seq, i.id, i.chosen, i.status, i.media, i.thumb, i.prompt, i.provider, "
+            f"i.error, i.created from images i join shots s on s.id = i.shot_id where {where} "
+            "order by s.seq, i.id", args)
+        frame = pd.DataFrame(list(rows))
+        if len(frame):
+            frame["path"] = [str(self.studio.media.path(m)) if m else None for m in frame["media"]]
+        return frame
+
+    def chosen_image(self, seq: int) -> dict | None:
+        rows = list(self.db["images"].rows_where(
+            "shot_id = ? and chosen = 1 and status = 'done'", [self.shot(seq)["id"]], limit=1))
+        return rows[0] if rows else None
+
+    def choose_image(self, seq: int, image_id: int) -> None:
+        shot = self.shot(seq)
+        rows = list(self.db["images"].rows_where("id = ? and shot_id = ? and status = 'done'",
+                                                  [image_id, shot["id"]]))
+        if not rows:
+            raise NotFound(f"shot {seq} has no finished image {image_id}: see project.images({seq})")
+        with self.db.atomic():
+            self.db.execute("update images set chosen = 0 where shot_id = ?", [shot["id"]])
+            self.db["images"].update(image_id, {"chosen": 1})
+
+    def delete_image(self, seq: int, image_id: int) -> None:
+        shot = self.shot(seq)
+        self.db["images"].delete_where("id = ? and shot_id = ?", [image_id, shot["id"]])
+
+    def regenerate_image(self, seq: int) -> None:
+        """Ask for a new image for one shot (a new seed); the next run makes it and its clip."""
+        shot = self.shot(seq)
+        self.db["shots"].update(shot["id"], {"seed": random.randrange(1 << 30), "updated": now()})
+
+    def camera(self):
+        import pandas as pd
+
+        rows = self.db.query(
+            "select s.seq, c.movement, c.params, c.source from shots s left join camera c "
+            "on c.shot_id = s.id where s.project_id = ? order by s.seq", [self.id])
+        frame = pd.DataFrame(list(rows), columns=["seq", "movement", "params", "source"])
+        frame["params"] = [json.loads(p) if p else None for p in frame["params"]]
+        return frame
+
+    def set_camera(self, seq: int, movement: str | None = None, *, preset: str | None = None,
+                   **params: Any) -> dict:
+        """Set one shot's camera movement by hand (kept when the camera stage runs again)."""
+        from .render.motion import CameraMove
+        from .stages.camera import preset as load_preset
+
+        if preset:
+            found = load_preset(self.db, preset)
+            movement, params = found["movement"], {**found["params"], **params}
+        if not movement:
+            raise InvalidInput("give a movement (or a preset name)")
+        try:
+            move = CameraMove.from_params(movement, params)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        shot = self.shot(seq)
+        row = {"project_id": self.id, "shot_id": shot["id"], "movement": move.movement,
+               "params": json.dumps(move.to_params()), "source": "user", "key": "",
+               "created": now()}
+        self.db["camera"].delete_where("shot_id = ?", [shot["id"]])
+        self.db["camera"].insert(row)
+        return row
+
+    # clips and export ------------------------------------------------------------------
+    def clips(self):
+        import pandas as pd
+
+        rows = self.db.query(
+            "select s.seq, c.id, c.status, c.media, c.movement, c.duration_s, c.width, c.height, "
+            "c.fps, c.error, c.created from clips c join shots s on s.id = c.shot_id "
+            "where c.project_id = ? order by s.seq, c.id", [self.id])
+        frame = pd.DataFrame(list(rows))
+        if len(frame):
+            frame["path"] = [str(self.studio.media.path(m)) if m else None for m in frame["media"]]
+        return frame
+
+    def latest_export(self) -> dict | None:
+        rows = list(self.db["exports"].rows_where(
+            "project_id = ? and status = 'done'", [self.id], order_by="id desc", limit=1))
+        return rows[0] if rows else None
+
+    def video_path(self):
+        export = self.latest_export()
+        return export["path"] if export else None
+
+    def media_bytes(self) -> int:
+        return self.studio.media.size(self.studio.referenced_media(self.id))
+
+    # controls --------------------------------------------------------------------------
+    def run(self, stages=None, *, on_event=None):
+        """Run the pipeline (or the given stages); finished work is skipped. Returns a RunReport."""
+        from .pipeline import run_sync
+
+        return run_sync(self, stages, on_event=on_event)
+
+    async def run_async(self, stages=None, *, on_event=None):
+        from .pipeline import run_project
+
+        return await run_project(self, stages, on_event=on_event)
+
+    def run_stage(self, stage: str, *, on_event=None):
+        return self.run([stage], on_event=on_event)
+
+    def retry(self, *, on_event=None):
+        """Run again from the first failed (or unfinished) stage; failed jobs are tried again."""
+        from .pipeline import first_unfinished
+
+        start = first_unfinished(self)
+        return self.run(STAGES[STAGES.index(start):] if start else [], on_event=on_event)
+
+    def pause(self) -> None:
+        """Stop starting new jobs; the jobs already running finish. `resume()` continues."""
+        self.db["projects"].update(self.id, {"paused": 1, "updated": now()})
+
+    def resume(self, *, on_event=None):
+        self.db["projects"].update(self.id, {"paused": 0, "updated": now()})
+        return self.retry(on_event=on_event)
+
+    def skip(self, stage: str) -> None:
+        """Leave a stage out of runs (camera → static shots, rewrite → the topic is the story …)."""
+        self._set_stage(stage, "skipped")
+
+    def unskip(self, stage: str) -> None:
+        self._set_stage(stage, "pending")
+
+    def rollback(self, stage: str) -> None:
+        """Redo a stage on the next run (a new take), and mark every stage after it stale.
+        Earlier results stay stored (story versions, image candidates)."""
+        from .pipeline import bump_take
+
+        _check_choice("stage", stage, STAGES)
+        bump_take(self, stage)
+        for later in STAGES[STAGES.index(stage):]:
+            self._set_stage(later, "stale")
+
+    def _set_stage(self, stage: str, status: str) -> None:
+        _check_choice("stage", stage, STAGES)
+        self.db["stages"].update((self.id, stage), {"status": status})
+
+
+def _check_choice(field: str, value, choices) -> None:
+    if value not in choices:
+        raise InvalidInput(f"{field} {value!r} is not one of: {', '.join(map(str, choices))}")
+
+
+def _as_int(ref) -> int:
+    try:
+        return int(ref)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _name_from(topic: str) -> str:
+    first = re.split(r"[\n。！？.!?]", topic, maxsplit=1)[0].strip()
+    return first[:40] or topic[:40]

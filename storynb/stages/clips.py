@@ -1,0 +1,107 @@
+"""Stage 5 — clips (图生视频): each shot's chosen image animated with its camera movement.
+With burned-in subtitles on (the default) the shot's narration is drawn into its clip, so the
+export only has to join clips, and editing one shot re-renders one clip."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..db import now
+from ..providers.base import VideoRequest
+from ..runner import Job, job_key
+from .common import provider_identity
+
+
+def subtitle_font(project, shots) -> str | None:
+    """A font with every glyph the subtitles need (or the user's font, checked)."""
+    if not project.row["burn_subtitles"]:
+        return None
+    from ..render.subtitles import find_font
+
+    text = "".join(s["narration"] for s in shots)
+    return find_font(text, project.row["font"] or None)
+
+
+def plan(project) -> list[Job]:
+    shots = project.shots()
+    if not shots:
+        raise ValueError("the project has no shots: run the storyboard stage or add shots by hand")
+    font = subtitle_font(project, shots)
+    provider = project.provider("image2video")
+    return [_job(project, provider, shot, font) for shot in shots]
+
+
+def current_key(project, shot: dict, provider, font: str | None) -> tuple[str, VideoRequest | None]:
+    """The key of the clip this shot needs now (None if its image is not ready)."""
+    db, row = project.db, project.row
+    images = list(db["images"].rows_where("shot_id = ? and chosen = 1 and status = 'done'",
+                                          [shot["id"]], limit=1))
+    if not images:
+        return "", None
+    camera = list(db["camera"].rows_where("shot_id = ?", [shot["id"]], limit=1))
+    movement, params = ((camera[0]["movement"], json.loads(camera[0]["params"])) if camera
+                        else ("static", {}))
+    request = VideoRequest(image_path=project.studio.media.path(images[0]["media"]),
+                           movement=movement, params=params, duration_s=shot["duration_s"],
+                           width=row["width"], height=row["height"], fps=row["fps"],
+                           subtitle=shot["narration"] if row["burn_subtitles"] else "",
+                           font_path=font, prompt=shot["image_prompt"])
+    key = job_key("clips", image=images[0]["media"], movement=movement, params=params,
+                  duration_s=shot["duration_s"], width=row["width"], height=row["height"],
+                  fps=row["fps"], subtitle=request.subtitle,
+                  font=Path(font).name if font else None, **provider_identity(provider))
+    return key, request
+
+
+def _job(project, provider, shot, font) -> Job:
+    db, media = project.db, project.studio.media
+    key, request = current_key(project, shot, provider, font)
+    label = f"shot {shot['seq']} clip"
+
+    def done() -> bool:
+        found = list(db["clips"].rows_where("key = ? and status = 'done'", [key],
+                                            order_by=f"shot_id = {int(shot['id'])} desc", limit=1))
+        return bool(found) and media.exists(found[0]["media"]) and _attach(db, shot, found[0])
+
+    async def run() -> None:
+        if request is None:
+            raise ValueError(f"shot {shot['seq']} has no image: run the images stage (or choose one)")
+        out = media.scratch(".mp4")
+        try:
+            _, call_id = await project.studio.call(provider, "animate", request, project_id=project.id,
+                                                   stage="clips", job_key=key, out_path=out)
+            name = media.add(out, "mp4")
+        finally:
+            out.unlink(missing_ok=True)
+        project.studio.record_output(call_id, name)
+        image = db["images"].rows_where("shot_id = ? and chosen = 1", [shot["id"]], limit=1)
+        with db.atomic():
+            db["clips"].delete_where("key = ? and status = 'failed'", [key])
+            db["clips"].insert({
+                "project_id": project.id, "shot_id": shot["id"], "key": key,
+                "image_id": next(iter(image), {}).get("id"), "media": name,
+                "movement": request.movement, "params": json.dumps(request.params),
+                "duration_s": request.duration_s, "width": request.width, "height": request.height,
+                "fps": request.fps, "provider": provider.name, "status": "done", "retries": 0,
+                "created": now()})
+
+    def failed(message: str) -> None:
+        previous = list(db["clips"].rows_where("key = ? and status = 'failed'", [key], limit=1))
+        if previous:
+            db["clips"].update(previous[0]["id"], {"error": message, "retries": previous[0]["retries"] + 1})
+        else:
+            db["clips"].insert({"project_id": project.id, "shot_id": shot["id"], "key": key or None,
+                                "provider": provider.name, "status": "failed", "error": message,
+                                "retries": 0, "created": now()})
+
+    return Job("clips", key or f"missing-image-{shot['id']}", label, run, done, shot_id=shot["id"],
+               limit=provider.name, on_failure=failed)
+
+
+def _attach(db, shot: dict, clip: dict) -> bool:
+    """A finished clip with the right key made for another shot row is reused for this one."""
+    if clip["shot_id"] != shot["id"]:
+        copy = {k: v for k, v in clip.items() if k != "id"}
+        db["clips"].insert({**copy, "project_id": shot["project_id"], "shot_id": shot["id"],
+                            "created": now()})
+    return True

@@ -1,0 +1,99 @@
+"""What the stages share: rendering a stage's prompt and calling the project's LLM."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ..prompts import render
+from ..providers.base import LLMRequest
+
+
+def template(project, stage: str) -> dict:
+    return project.studio.prompts.template(project.row["prompt_set_id"], stage)
+
+
+def provider_identity(provider) -> dict:
+    return {"provider": provider.name, "model": getattr(provider, "model", ""),
+            "params": getattr(provider, "params", {})}
+
+
+def take(project, stage: str) -> int:
+    return json.loads(project.row["takes"] or "{}").get(stage, 0)
+
+
+async def ask_llm(project, stage: str, tpl: dict, variables: dict[str, Any], *, key: str,
+                  want_json: bool):
+    """Render the stage's template and call the project's LLM; returns (result, call_id)."""
+    prompt = render(tpl["body"], variables, label=f"{stage} template v{tpl['version']}")
+    system = render(tpl["system"] or "", variables, label=f"{stage} system prompt") or None
+    provider = project.provider("llm")
+    request = LLMRequest(task=stage, prompt=prompt, variables=variables, json=want_json,
+                         system=system)
+    return await project.studio.call(provider, "complete", request, project_id=project.id,
+                                     stage=stage, job_key=key,
+                                     describe={"system": system, "prompt": prompt})
+
+
+def extract_json(text: str) -> tuple[Any, list[str]]:
+    """Parse an LLM's JSON answer, repairing the usual breakage where it is safe.
+
+    Repairs: code fences, prose around the JSON, trailing commas, smart quotes used as JSON
+    quotes. Anything else raises ValueError quoting the bad part.
+    """
+    repairs: list[str] = []
+    body = (text or "").strip()
+    if not body:
+        raise ValueError("the model's answer is empty")
+    fenced = re.search(r"```(?:json)?\s*(.*?)```", body, re.S)
+    if fenced:
+        body = fenced.group(1).strip()
+        repairs.append("removed a code fence")
+    start = min([i for i in (body.find("{"), body.find("[")) if i >= 0], default=-1)
+    if start < 0:
+        raise ValueError(f"the answer has no JSON object: {_quote(body)}")
+    end = _matching_end(body, start)
+    if start > 0 or end < len(body):
+        repairs.append("removed text around the JSON")
+    candidate = body[start:end]
+    try:
+        return json.loads(candidate), repairs
+    except json.JSONDecodeError:
+        pass
+    fixed = re.sub(r",\s*([}\]])", r"\1", candidate)
+    if fixed != candidate:
+        repairs.append("removed trailing commas")
+    try:
+        return json.loads(fixed), repairs
+    except json.JSONDecodeError as exc:
+        around = fixed[max(0, exc.pos - 60): exc.pos + 60]
+        raise ValueError(f"the answer is not valid JSON ({exc.msg} at character {exc.pos}): "
+                         f"…{around}…") from None
+
+
+def _matching_end(text: str, start: int) -> int:
+    """Index just past the bracket that closes text[start], or len(text) if it never closes."""
+    depth, in_string, escaped = 0, False, False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return len(text)
+
+
+def _quote(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[:limit] + "…")

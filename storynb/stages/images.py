@@ -1,0 +1,95 @@
+"""Stage 3 — images (文生图): one image per shot from its prompt; candidates are kept."""
+from __future__ import annotations
+
+import json
+
+from ..db import now
+from ..prompts import render
+from ..providers.base import ImageRequest
+from ..runner import Job, job_key
+from .common import provider_identity, take, template
+
+STEPS = 20
+
+
+def final_prompt(project, shot: dict) -> str:
+    """The shot's image prompt wrapped by the prompt set's image template (a style suffix …)."""
+    tpl = project.studio.prompts.template(project.row["prompt_set_id"], "image", missing_ok=True)
+    if not tpl:
+        return shot["image_prompt"]
+    return render(tpl["body"], {"image_prompt": shot["image_prompt"], "style": project.row["style"] or "",
+                                "scene": shot["scene"]}, label=f"image template v{tpl['version']}")
+
+
+def plan(project) -> list[Job]:
+    shots = project.shots()
+    if not shots:
+        raise ValueError("the project has no shots: run the storyboard stage or add shots by hand")
+    provider = project.provider("text2image")
+    row = project.row
+    extra_seed = take(project, "images")
+    return [_job(project, provider, row, shot, extra_seed) for shot in shots]
+
+
+def _job(project, provider, row, shot, extra_seed) -> Job:
+    db, media = project.db, project.studio.media
+    request = ImageRequest(prompt=final_prompt(project, shot), negative_prompt=shot["negative_prompt"] or "",
+                           width=row["width"], height=row["height"],
+                           seed=(shot["seed"] + extra_seed) % (1 << 31), steps=STEPS,
+                           caption=shot["scene"][:60])
+    key = job_key("images", **request.__dict__, **provider_identity(provider))
+
+    def done() -> bool:
+        found = list(db["images"].rows_where("key = ? and status = 'done'", [key],
+                                             order_by=f"shot_id = {int(shot['id'])} desc", limit=1))
+        if not found or not media.exists(found[0]["media"]):
+            return False
+        _adopt(db, shot, found[0], request.prompt)
+        return True
+
+    async def run() -> None:
+        out = media.scratch(".png")
+        try:
+            _, call_id = await project.studio.call(provider, "generate", request, project_id=project.id,
+                                                   stage="images", job_key=key, out_path=out)
+            name = media.add(out, "png")
+        finally:
+            out.unlink(missing_ok=True)
+        project.studio.record_output(call_id, name)
+        with db.atomic():
+            db.execute("update images set chosen = 0 where shot_id = ?", [shot["id"]])
+            db["images"].delete_where("key = ? and status = 'failed'", [key])
+            db["images"].insert({
+                "project_id": project.id, "shot_id": shot["id"], "key": key, "media": name,
+                "thumb": media.thumbnail(name), "prompt": request.prompt,
+                "params": json.dumps({k: v for k, v in request.__dict__.items() if k != "prompt"}),
+                "provider": provider.name, "chosen": 1, "status": "done", "retries": 0,
+                "created": now()})
+
+    def failed(message: str) -> None:
+        previous = list(db["images"].rows_where("key = ? and status = 'failed'", [key], limit=1))
+        if previous:
+            db["images"].update(previous[0]["id"], {"error": message, "retries": previous[0]["retries"] + 1})
+        else:
+            db["images"].insert({"project_id": project.id, "shot_id": shot["id"], "key": key,
+                                 "prompt": request.prompt, "provider": provider.name, "chosen": 0,
+                                 "status": "failed", "error": message, "retries": 0, "created": now()})
+
+    return Job("images", key, f"shot {shot['seq']} image", run, done, shot_id=shot["id"],
+               limit=provider.name, on_failure=failed)
+
+
+def _adopt(db, shot: dict, image: dict, prompt: str) -> None:
+    """Reuse a finished image for this shot. The user's pick among candidates made from the
+    same prompt is kept; a pick made for an older prompt gives way to this one."""
+    chosen = list(db["images"].rows_where("shot_id = ? and chosen = 1", [shot["id"]], limit=1))
+    if chosen and chosen[0]["prompt"] == prompt and chosen[0]["status"] == "done":
+        return
+    with db.atomic():
+        db.execute("update images set chosen = 0 where shot_id = ?", [shot["id"]])
+        if image["shot_id"] == shot["id"]:
+            db["images"].update(image["id"], {"chosen": 1})
+        else:  # the same picture was made for another shot (or a deleted one): link a copy
+            copy = {k: v for k, v in image.items() if k != "id"}
+            db["images"].insert({**copy, "project_id": shot["project_id"], "shot_id": shot["id"],
+                                 "chosen": 1, "created": now()})
