@@ -35,7 +35,9 @@ class Project:
                aspect: str = "9:16", fps: int = 24, shots: int | None = None,
                prompt_set: int | str | None = None, seed: int | None = None,
                burn_subtitles: bool = True, font: str | None = None,
-               providers: dict[str, str] | None = None) -> "Project":
+               providers: dict[str, str] | None = None,
+               size: tuple[int, int] | None = None) -> "Project":
+        """`size` overrides the aspect's full resolution (e.g. (360, 640) for a quick preview)."""
         topic = (topic or "").strip()
         if not topic:
             raise InvalidInput("the topic is empty: give a sentence or a paragraph to tell a story about")
@@ -53,7 +55,7 @@ class Project:
                   else studio.prompts.default_set(language))
         for kind, provider_name in (providers or {}).items():
             studio.provider(kind, provider_name)  # fails early with the list of known names
-        width, height = ASPECTS[aspect]
+        width, height = _check_size(size, aspect) if size else ASPECTS[aspect]
         stamp = now()
         project_id = studio.db["projects"].insert({
             "name": (name or _name_from(topic)).strip(), "topic": topic, "language": language,
@@ -442,6 +444,19 @@ class Project:
 def _check_choice(field: str, value, choices) -> None:
     if value not in choices:
         raise InvalidInput(f"{field} {value!r} is not one of: {', '.join(map(str, choices))}")
+
+
+def _check_size(size, aspect: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"size must be (width, height), not {size!r}") from None
+    if width < 64 or height < 64 or width % 2 or height % 2:
+        raise InvalidInput(f"size {width}x{height}: both sides must be even and at least 64")
+    aw, ah = ASPECTS[aspect]
+    if abs(width / height - aw / ah) > 0.02:
+        raise InvalidInput(f"size {width}x{height} does not have the {aspect} aspect ratio")
+    return width, height
 
 
 def _as_int(ref) -> int:

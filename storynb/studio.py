@@ -59,6 +59,12 @@ class Studio:
                     "priority": 0, "timeout": 600.0, "price": "{}", "active": 1, "builtin": 1,
                     "created": now()})
 
+    def register(self, provider) -> None:
+        """Make a provider object (one of the four protocols) available by its name."""
+        if getattr(provider, "kind", None) not in KINDS or not getattr(provider, "name", ""):
+            raise InvalidInput("a provider needs a `name` and a `kind` in " + ", ".join(KINDS))
+        self._providers[provider.name] = provider
+
     def provider(self, kind: str, name: str | None = None):
         if kind not in KINDS:
             raise InvalidInput(f"unknown provider kind {kind!r}: use one of {', '.join(KINDS)}")
