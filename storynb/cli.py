@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--length", choices=["short", "medium", "long"], default="short")
     run.add_argument("--aspect", choices=["9:16", "16:9", "1:1"], default="9:16")
     run.add_argument("--fps", type=int, default=24)
+    run.add_argument("--size", help="resolution WxH matching the aspect, e.g. 360x640 for a quick preview")
     run.add_argument("--shots", type=int, help="number of shots, 4 to 12")
     run.add_argument("--seed", type=int, help="seed for a reproducible project")
     run.add_argument("--font", help="font file or family for the subtitles")
@@ -147,12 +148,22 @@ def _run(studio, args) -> int:
             project = studio.create_project(
                 args.topic, language=args.lang, style=args.style, length=args.length,
                 aspect=args.aspect, fps=args.fps, shots=args.shots, seed=args.seed,
-                font=args.font, burn_subtitles=not args.no_burn)
+                font=args.font, burn_subtitles=not args.no_burn, size=_size(args.size))
             print(f"project {project.id}: {project.row['name']}", file=sys.stderr)
         else:
             print(f"project {project.id}: continuing (same topic and settings)", file=sys.stderr)
     report = project.run(args.stage, on_event=_Progress())
     return _finish(project, report)
+
+
+def _size(text: str | None):
+    if not text:
+        return None
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise StorynbError(f"--size {text!r}: write it as WIDTHxHEIGHT, e.g. 360x640") from None
+    return width, height
 
 
 def _projects(studio, args) -> int:
