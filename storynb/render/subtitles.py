@@ -1,0 +1,245 @@
+"""Caption fonts and caption images.
+
+`find_font` picks a font file that really has a glyph for every character of a caption (checked in
+the font's cmap with fontTools, never assumed); `render_caption` draws the caption as an RGBA band
+the motion renderer burns into each frame.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import subprocess
+import unicodedata
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+# Ideographs, kana, hangul and CJK/full-width punctuation: wrapped per character, not per word.
+_CJK = re.compile(
+    "[\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31ff"
+    "\u3200-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff]")
+# Closing punctuation that must not start a line (kinsoku), and opening marks that must not end one.
+_NO_LINE_START = set("，。！？、；：）》」』】〉”’…—,.!?;:)]}%·～")
+_NO_LINE_END = set("（《「『【〈“‘([{")
+_INSTALL_HINT = ("install a font that covers them (for Chinese, Japanese or Korean: "
+                 "`apt install fonts-noto-cjk`) or pass another font (a file path or a fontconfig "
+                 "family name)")
+
+
+class MissingGlyphsError(ValueError):
+    """The chosen font has no glyph for some characters of the text."""
+
+
+def _needed(text: str) -> frozenset[str]:
+    return frozenset(c for c in text if not c.isspace() and unicodedata.category(c)[0] != "C")
+
+
+def _describe(chars) -> str:
+    chars = sorted(chars)
+    shown = ", ".join(f"'{c}' (U+{ord(c):04X})" for c in chars[:20])
+    return shown + (f" and {len(chars) - 20} more" if len(chars) > 20 else "")
+
+
+@functools.lru_cache(maxsize=64)
+def _cmap(path: str, index: int = 0) -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+
+    try:
+        font = TTFont(path, fontNumber=index, lazy=True)
+        return frozenset(font.getBestCmap() or {})
+    except Exception as exc:  # fontTools raises many kinds for a damaged or foreign file
+        raise ValueError(f"cannot read the font file {path!r}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _faces(path: str) -> tuple[str, ...]:
+    """Family names of the faces in a font file (several for a .ttc collection)."""
+    from fontTools.ttLib import TTCollection, TTFont
+
+    if path.lower().endswith((".ttc", ".otc")):
+        coll = TTCollection(path, lazy=True)
+        return tuple(f["name"].getDebugName(1) or "" for f in coll.fonts)
+    return (TTFont(path, lazy=True)["name"].getDebugName(1) or "",)
+
+
+def _script(text: str) -> str:
+    """'ja' if the text has kana, 'ko' if hangul, else 'zh' (the collection face for Han text)."""
+    if re.search("[\u3040-\u30ff]", text):
+        return "ja"
+    if re.search("[\uac00-\ud7af\u3130-\u318f]", text):
+        return "ko"
+    return "zh"
+
+
+def face_index(path: str, text: str = "") -> int:
+    """Which face of a font collection suits the text: SC for Chinese, JP for kana, KR for hangul."""
+    faces = _faces(str(path))
+    if len(faces) == 1:
+        return 0
+    want = {"ja": "JP", "ko": "KR", "zh": "SC"}[_script(text)]
+    for i, name in enumerate(faces):
+        if name.endswith(" " + want) and "Mono" not in name:
+            return i
+    return 0
+
+
+def _fc(*args: str) -> str:
+    try:
+        out = subprocess.run(["fc-list" if args[0] == "list" else "fc-match", *args[1:]],
+                             capture_output=True, text=True, timeout=30)
+    except FileNotFoundError:
+        raise ValueError("fontconfig is not installed (fc-list/fc-match not found): install it "
+                         "(`apt install fontconfig fonts-noto-cjk`) or pass a font file path") from None
+    return out.stdout
+
+
+def _missing(path: str, chars: frozenset[str], text: str) -> set[str]:
+    cmap = _cmap(path, face_index(path, text))
+    return {c for c in chars if ord(c) not in cmap}
+
+
+def _resolve_preferred(preferred: str) -> str:
+    if os.path.sep in preferred or Path(preferred).suffix.lower() in (".ttf", ".otf", ".ttc", ".otc"):
+        if not Path(preferred).is_file():
+            raise ValueError(f"font file {preferred!r} does not exist: pass an existing .ttf/.otf/.ttc "
+                             "file or a fontconfig family name (see `fc-list : family`)")
+        return str(Path(preferred).resolve())
+    line = _fc("match", "-f", "%{file}\t%{family}", preferred).strip()
+    path, _, families = line.partition("\t")
+    if not path or preferred.lower() not in families.lower():
+        raise ValueError(f"no installed font family is named {preferred!r} (fontconfig offered "
+                         f"{families or 'nothing'}): pass a family listed by `fc-list : family` "
+                         "or a font file path")
+    return path
+
+
+def _rank(line: str, cjk: bool) -> tuple:
+    path, _index, family, style, weight = (line.split("\t") + [""] * 5)[:5]
+    family, style = family.lower(), style.lower()
+    try:
+        w = float(weight)
+    except ValueError:
+        w = 80.0
+    return ("serif" in family and "sans" not in family, "mono" in family,
+            cjk and "cjk" not in family, not cjk and "cjk" in family,
+            "italic" in style or "oblique" in style, "condensed" in style,
+            abs(w - 200) / 100,  # fontconfig's 200 is bold
+            path)
+
+
+@functools.lru_cache(maxsize=256)
+def _find(chars: frozenset[str], preferred: str | None, text: str) -> str:
+    # `text` is only a script sample for face_index, so the cache is keyed on the character set.
+    if preferred:
+        path = _resolve_preferred(preferred)
+        missing = _missing(path, chars, text)
+        if missing:
+            raise MissingGlyphsError(f"font {path!r} has no glyphs for {_describe(missing)}: "
+                                     f"{_INSTALL_HINT}")
+        return path
+    query = ":charset=" + " ".join(f"{ord(c):x}" for c in sorted(chars)) if chars else ":"
+    lines = {ln for ln in _fc("list", "-f", "%{file}\t%{index}\t%{family[0]}\t%{style[0]}\t%{weight}\n",
+                              query).splitlines() if ln.strip()}
+    cjk = any(_CJK.match(c) for c in chars)
+    for line in sorted(lines, key=lambda ln: _rank(ln, cjk)):
+        path = line.split("\t")[0]
+        if path.lower().endswith((".ttf", ".otf", ".ttc", ".otc")) and not _missing(path, chars, text):
+            return path
+    raise MissingGlyphsError(f"no installed font has glyphs for all of {_describe(chars)}: {_INSTALL_HINT}")
+
+
+def find_font(text: str, preferred: str | None = None) -> str:
+    """A font file with a glyph for every non-space character of `text`.
+
+    `preferred` (a path or a fontconfig family name) is used when given, but raises
+    `MissingGlyphsError` if it lacks glyphs. Otherwise fontconfig is asked for fonts covering the
+    text, preferring a CJK sans for CJK text and a bold sans otherwise; the winner's cmap is checked.
+    """
+    chars = _needed(text)
+    sample = {"ja": "\u3042", "ko": "\uac00", "zh": ""}[_script(text)]  # picks the collection face
+    return _find(chars, preferred or None, sample)
+
+
+# --- caption layout ------------------------------------------------------------------------------
+
+def _tokens(text: str) -> list[str]:
+    """Words for Latin text, single characters for CJK, spaces kept as their own tokens."""
+    return re.findall(r"\s+|" + _CJK.pattern + r"|[^\s" + _CJK.pattern[1:-1] + r"]+", text)
+
+
+def wrap(text: str, font: ImageFont.FreeTypeFont, max_width: float) -> list[str]:
+    lines: list[str] = []
+    line = ""
+    for tok in _tokens(" ".join(text.split())):
+        trial = line + tok
+        if not line or font.getlength(trial.rstrip()) <= max_width or tok.isspace():
+            line = trial
+            continue
+        if tok[0] in _NO_LINE_START:
+            # Kinsoku: closing punctuation stays on the line it closes; carry the last character
+            # down with it when that line is CJK, else let the punctuation overhang slightly.
+            if _CJK.match(line[-1]) and len(line) > 1 and line[-2] not in _NO_LINE_END:
+                lines.append(line[:-1].rstrip())
+                line = line[-1] + tok
+            else:
+                line = trial
+            continue
+        if line[-1] in _NO_LINE_END and len(line) > 1:
+            lines.append(line[:-1].rstrip())
+            line = line[-1] + tok
+            continue
+        lines.append(line.rstrip())
+        line = tok.lstrip()
+        while font.getlength(line) > max_width and len(line) > 1:  # a single word wider than the line
+            cut = max(1, int(len(line) * max_width / font.getlength(line)))
+            while cut > 1 and font.getlength(line[:cut]) > max_width:
+                cut -= 1
+            lines.append(line[:cut])
+            line = line[cut:]
+    if line.strip():
+        lines.append(line.strip())
+    return lines
+
+
+def _truncate(line: str, font: ImageFont.FreeTypeFont, max_width: float) -> str:
+    while line and font.getlength(line + "…") > max_width:
+        line = line[:-1]
+    return line.rstrip() + "…"
+
+
+def render_caption(text: str, width: int, font_path: str, *, max_lines: int = 3) -> Image.Image:
+    """The caption as an RGBA image `width` pixels wide: centred white text, dark outline, on a
+    translucent rounded box, wrapped to at most `max_lines` lines (the font shrinks down to 75 %
+    before the last line is cut with an ellipsis). Its height is even (yuv420 chroma rows)."""
+    text = " ".join(text.split())
+    if not text:
+        return Image.new("RGBA", (width, 2), (0, 0, 0, 0))
+    index = face_index(font_path, text)
+    base = max(10, round(width / 18))
+    max_w = width * 0.86
+    for size in range(base, max(9, round(base * 0.75)) - 1, -max(1, base // 20)):
+        font = ImageFont.truetype(font_path, size, index=index)
+        lines = wrap(text, font, max_w)
+        if len(lines) <= max_lines:
+            break
+    if len(lines) > max_lines:
+        lines = lines[:max_lines - 1] + [_truncate(lines[max_lines - 1], font, max_w)]
+
+    stroke = max(1, round(size / 14))
+    line_h = round(size * 1.3)
+    pad_y = round(size * 0.35)
+    pad_x = round(size * 0.6)
+    height = len(lines) * line_h + 2 * pad_y
+    height += height % 2
+    img = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    text_w = max(font.getlength(ln) for ln in lines)
+    box_w = min(width, text_w + 2 * pad_x + 2 * stroke)
+    x0 = (width - box_w) / 2
+    draw.rounded_rectangle((x0, 0, x0 + box_w - 1, height - 1), radius=round(size * 0.4),
+                           fill=(0, 0, 0, 110))
+    for i, ln in enumerate(lines):
+        draw.text((width / 2, pad_y + line_h * (i + 0.5)), ln, font=font, anchor="mm",
+                  fill=(255, 255, 255, 255), stroke_width=stroke, stroke_fill=(0, 0, 0, 230))
+    return img
