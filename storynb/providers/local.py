@@ -1,0 +1,1145 @@
+"""The offline providers: a draft writer, a painter and a narrator that need no key and no network.
+
+They are deterministic (same input, same output) and are what the pipeline uses by default and in
+tests. The draft writer is a template-based writer, not an AI, and says so in every result.
+The phrase banks and word lists live in `local_text`.
+"""
+from __future__ import annotations
+
+import asyncio
+import colorsys
+import functools
+import hashlib
+import json
+import math
+import random
+import re
+import shutil
+import subprocess
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from . import local_text as T
+from .base import ImageRequest, LLMRequest, LLMResult, ProviderError, SpeechRequest
+
+__all__ = ["DraftWriter", "Painter", "LocalNarrator", "offline_providers", "write_story",
+           "make_storyboard", "plan_camera", "paint", "shot_duration", "MOVEMENTS"]
+
+MOVEMENTS = ("static", "zoom_in", "zoom_out", "pan_left", "pan_right", "tilt_up", "tilt_down",
+             "dolly_in", "dolly_out")
+
+
+# ------------------------------------------------------------------------------ small helpers
+def _seed(*parts: Any) -> int:
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def _cjk_count(text: str) -> int:
+    return sum(1 for ch in text if _is_cjk(ch))
+
+
+def _looks_chinese(text: str) -> bool:
+    letters = sum(1 for ch in text if ch.isalpha())
+    return letters > 0 and _cjk_count(text) / letters > 0.3
+
+
+def _approx_tokens(text: str) -> int:
+    cjk = _cjk_count(text)
+    return cjk + (len(text) - cjk) // 4
+
+
+def _language(value: Any, text: str) -> str:
+    v = str(value or "").strip().lower()
+    if v.startswith(("zh", "cmn", "chinese")) or v in ("中文", "汉语", "普通话", "cn"):
+        return "zh"
+    if v.startswith(("en", "english")) or v == "英文":
+        return "en"
+    return "zh" if _looks_chinese(text) else "en"
+
+
+def _cap(s: str) -> str:
+    return s[:1].upper() + s[1:] if s else s
+
+
+def _word_count(text: str) -> int:
+    return len(re.findall(r"[A-Za-z0-9'’-]+", text))
+
+
+# ================================================================================== rewrite
+_DETERMINERS = {"a", "an", "the", "my", "our", "your", "his", "her", "their", "its", "one",
+                "some", "this", "that", "these", "those", "every", "no", "two", "three"}
+_WANT_VERBS = {"wants", "hopes", "longs", "wishes", "needs", "tries", "decides", "plans",
+               "dreams", "sets", "yearns", "wanted", "hoped", "longed", "wished", "tried", "decided"}
+_BAD_GOAL_VERBS = {"loses", "forgets", "dies", "fails", "breaks", "falls", "misses", "fears",
+                   "hates", "cries", "disappears", "vanishes", "suffers", "hurts", "is", "has",
+                   "was", "does", "gets", "sleeps", "kills", "steals"}
+_CLAUSE_VERBS = set("""is are was were has have had can could will would did does falls fell
+learns learned finds found loses lost becomes became meets met wakes woke disappears disappeared
+returns returned comes came goes went stops stopped begins began decides decided tries tried
+wants wanted runs ran flies flew sings sang dies died lives lived forgets forgot sees saw
+breaks broke turns turned""".split())
+
+
+def _infinitive(verb: str) -> str:
+    if verb.endswith("ies") and len(verb) > 4:
+        return verb[:-3] + "y"
+    if verb.endswith(("ches", "shes", "sses", "xes", "zes", "oes")):
+        return verb[:-2]
+    return verb[:-1] if verb.endswith("s") else verb
+
+
+def _subject_en(topic: str) -> str:
+    t = " ".join(topic.split()).strip("\"'“”‘’ ")
+    first = re.split(r"(?<=[.!?])\s+", t)[0].strip().rstrip(".!?;:,")
+    first = re.sub(r"^(please\s+)?((write|tell|create|make|give)\s+(me\s+|us\s+)?)?((a|an|the)\s+)?"
+                   r"((short|little|bedtime|long)\s+)?(story|tale)\s+(about|of)\s+", "", first,
+                   flags=re.I).strip()
+    words = first.split()
+    if len(words) > 14:
+        head = " ".join(words[:14])
+        cut = re.split(r"[,;:]| - | — ", head)[0].split()
+        words = cut if len(cut) >= 3 else words[:12]
+    if words and (words[0].lower() in _DETERMINERS or words[0].lower() in T.EN_CHARACTERS):
+        words[0] = words[0].lower()
+    return " ".join(words).rstrip(",;:") or t
+
+
+def _parse_hero_en(subject: str) -> tuple[str | None, str | None, str | None]:
+    """(hero phrase, gender, goal) when the topic names a character who wants or does something."""
+    tokens = subject.split()
+    low = [re.sub(r"[^a-z'-]", "", w.lower()) for w in tokens]
+    for i, w in enumerate(low[:6]):
+        if w not in T.EN_CHARACTERS:
+            continue
+        j = i
+        while j > 0 and i - j < 2 and low[j - 1].isalpha() and low[j - 1] not in _DETERMINERS \
+                and tokens[j - 1].islower():
+            j -= 1
+        phrase = " ".join(t.strip(",") for t in tokens[j:i + 1]).lower()
+        rest = low[i + 1:]
+        raw = tokens[i + 1:]
+        if rest and rest[0] in ("who", "that"):
+            rest, raw = rest[1:], raw[1:]
+        goal = None
+        if len(rest) >= 2:
+            verb = rest[0]
+            if verb in _WANT_VERBS:
+                k = 1 + (rest[1] == "out")
+                if k < len(rest) and rest[k] in ("to", "of"):
+                    goal = raw[k + 1:] if rest[k] == "to" else None
+            elif verb.endswith("s") and not verb.endswith("ss") and len(verb) > 3 \
+                    and verb not in _BAD_GOAL_VERBS:
+                goal = [_infinitive(verb)] + raw[1:]
+        if goal:
+            text = re.split(r"[,.;:!?]", " ".join(goal))[0].split()[:10]
+            goal_text = " ".join(text).strip()
+            if goal_text:
+                return phrase, T.EN_CHARACTERS[w], goal_text
+        return None, None, None
+    m = re.search(r"\b(?:wants?|hopes?|longs?|wish(?:es)?|dreams?) to ([^,.;:!?]+)", subject, re.I)
+    if m:
+        return None, None, " ".join(m.group(1).split()[:10])
+    return None, None, None
+
+
+def _about_en(subject: str) -> str:
+    low = subject.lower().split()
+    for k in range(1, len(low)):
+        if low[k] in _CLAUSE_VERBS and low[k - 1] not in ("who", "that", "which"):
+            return "how " + subject
+    return subject
+
+
+def _pronouns(p: str) -> dict[str, str]:
+    forms = {"she": ("she", "her", "her"), "he": ("he", "him", "his")}[p]
+    return {"they": forms[0], "They": _cap(forms[0]), "them": forms[1], "their": forms[2],
+            "Their": _cap(forms[2])}
+
+
+def _cast_en(topic: str, style: str, rng: random.Random) -> dict[str, str]:
+    subject = _subject_en(topic)
+    phrase, gender, goal = _parse_hero_en(subject)
+    if goal and re.search(r"\bher\b", goal):
+        gender = "she"
+    elif goal and re.search(r"\bhis\b", goal):
+        gender = "he"
+    if phrase:
+        desc = phrase
+    else:
+        desc, role_gender = rng.choice([r for r in T.EN_ROLES if gender is None or r[1] in (None, gender)])
+        gender = gender or role_gender
+    name, pron = rng.choice([n for n in T.EN_NAMES if gender is None or n[1] == gender])
+    article = "an" if desc[0] in "aeiou" else "a"
+    place, the_place = rng.choice(T.EN_PLACES[style])
+    obj, the_obj = rng.choice(T.EN_OBJECTS)
+    about = _about_en(subject)
+    achieved = f"finally got to {goal}" if goal else f"finally understood the truth about {about}"
+    return {"hero": name, "Hero": name, "hero_desc": f"{article} {desc} named {name}",
+            "place": place, "Place": _cap(place), "the_place": the_place, "object": obj, "the_object": the_obj,
+            "companion": rng.choice(T.EN_COMPANIONS), "about": about, "goal": goal or "",
+            "achieved": achieved, **_pronouns(pron)}
+
+
+_ZH_PUNCT = "，。！？、；：,.!?;:…—～~·\"'“”‘’「」『』《》()（） "
+_ZH_BAD_GOAL = ("丢", "失去", "死", "忘", "哭", "病", "迷路", "害怕", "被", "是", "有")
+
+
+def _subject_zh(topic: str) -> str:
+    t = "".join(topic.split())
+    parts = [p for p in re.split(r"[。！？!?；;]", t) if p.strip(_ZH_PUNCT)]
+    s = parts[0] if parts else t
+    s = re.sub(r"^(请)?(帮我)?(写|讲|编|创作|说)?(一个|一篇|个|篇|一段)?(关于)?", "", s)
+    s = re.sub(r"(的)?(小故事|故事|童话|传说)$", "", s).strip(_ZH_PUNCT)
+    if len(s) > 24:
+        head = re.split(r"[，、,]", s)[0]
+        s = head if len(head) >= 4 else s[:24]
+    return s or t.strip(_ZH_PUNCT)
+
+
+def _cast_zh(topic: str, style: str, rng: random.Random) -> dict[str, str]:
+    subject = _subject_zh(topic)
+    found = None
+    for noun, measure, pron in T.ZH_CHARACTERS:
+        pos = subject.find(noun)
+        if pos >= 0 and (found is None or pos < found[0] or (pos == found[0] and len(noun) > len(found[1]))):
+            found = (pos, noun, measure, pron)
+    goal = None
+    m = re.search(r"(想要|渴望|梦想着|梦想|希望|想)(.{2,12}?)(?=的|，|。|、|$)", subject)
+    if m:
+        goal = m.group(2)
+    elif found and found[0] == 0 and len(subject) - len(found[1]) >= 2:
+        rest = subject[len(found[1]):]
+        if not rest.startswith(("的",) + _ZH_BAD_GOAL) and "了" not in rest and len(rest) <= 12:
+            goal = rest
+    pron = found[3] if found and goal else None
+    names = [n for n in T.ZH_NAMES if pron in (None, "它") or n[1] == pron]
+    name, name_pron = rng.choice(names)
+    if found and goal:
+        hero_desc = f"一{found[2]}名叫{name}的{found[1]}"
+    else:
+        measure, role = rng.choice(T.ZH_ROLES)
+        hero_desc = f"一{measure}名叫{name}的{role}"
+    obj, the_obj = rng.choice(T.ZH_OBJECTS)
+    place, the_place = rng.choice(T.ZH_PLACES[style])
+    achieved = f"终于实现了{goal}的心愿" if goal else f"终于弄明白了关于{subject}的真相"
+    return {"hero": name, "hero_desc": hero_desc, "ta": pron or name_pron,
+            "place": place, "the_place": the_place, "object": obj, "the_object": the_obj,
+            "companion": rng.choice(T.ZH_COMPANIONS), "about": subject, "goal": goal or "",
+            "achieved": achieved}
+
+
+def _style(value: Any) -> str:
+    v = str(value or "").strip().lower()
+    if v in T.STYLES:
+        return v
+    for style, words in T.STYLE_ALIASES.items():
+        if any(w in v for w in words):
+            return style
+    return "warm"
+
+
+def _length_level(value: Any) -> int:
+    v = str(value or "medium").strip().lower()
+    if v in ("short", "s", "短", "短篇"):
+        return 0
+    if v in ("long", "l", "长", "长篇"):
+        return 2
+    if v.isdigit():  # a word count
+        return 0 if int(v) < 150 else (1 if int(v) < 350 else 2)
+    return 1
+
+
+def write_story(variables: dict[str, Any]) -> str:
+    """The `rewrite` task: a multi-paragraph story around variables['topic']."""
+    topic = str(variables.get("topic") or "").strip()
+    if not topic:
+        raise ProviderError("the draft writer needs a topic to rewrite (variable 'topic' is empty)")
+    lang = _language(variables.get("language"), topic)
+    style = _style(variables.get("style"))
+    level = _length_level(variables.get("length"))
+    audience = str(variables.get("audience") or "").lower()
+    rng = random.Random(_seed("rewrite", topic, lang, style, level, audience))
+    cast = (_cast_zh if lang == "zh" else _cast_en)(topic, style, rng)
+    beats = T.ZH_BEATS if lang == "zh" else T.EN_BEATS
+    paragraphs: list[list[str]] = []
+    for beat in ("setting", "want", "obstacle", "turn", "resolution"):
+        sentences = []
+        for slot, slot_level, options in beats[beat]:
+            if slot_level > level:
+                continue
+            if isinstance(options, dict):
+                options = options["goal" if cast["goal"] else "about"] if slot == "want" else options[style]
+            sentences.append(_cap(rng.choice(options).format(**cast)))
+        paragraphs.append(sentences)
+    if level == 0:  # short: three paragraphs (setting+want, obstacle+turn, resolution)
+        paragraphs = [paragraphs[0] + paragraphs[1], paragraphs[2] + paragraphs[3], paragraphs[4]]
+    if any(w in audience for w in T.CHILD_AUDIENCE):
+        paragraphs[-1].append(rng.choice(T.ZH_CHILD_MORAL if lang == "zh" else T.EN_CHILD_MORAL))
+    joiner = "" if lang == "zh" else " "
+    return "\n\n".join(joiner.join(p) for p in paragraphs)
+
+
+# =============================================================================== storyboard
+_ZH_END = "。！？!?…"
+_CLOSERS = "\"'”’」』）)]"
+
+
+def _split_sentences(paragraph: str, zh: bool) -> list[str]:
+    out, buf, i, n = [], [], 0, len(paragraph)
+    while i < n:
+        ch = paragraph[i]
+        buf.append(ch)
+        i += 1
+        if ch in (_ZH_END if zh else ".!?…") or (zh and ch in ".!?"):
+            while i < n and (paragraph[i] in _ZH_END + ".!?" or paragraph[i] in _CLOSERS):
+                buf.append(paragraph[i])
+                i += 1
+            if zh or i >= n or paragraph[i].isspace():
+                piece = "".join(buf).strip()
+                if piece:
+                    out.append(piece)
+                buf = []
+    tail = "".join(buf).strip()
+    if tail:
+        out.append(tail)
+    return out
+
+
+def _weight(text: str, zh: bool) -> float:
+    return float(_cjk_count(text) or len(text)) if zh else float(_word_count(text) or 1)
+
+
+def _split_piece(text: str, zh: bool) -> tuple[str, str] | None:
+    """Split one long sentence in two, at the clause mark nearest its middle, else mid-way."""
+    marks = [m.end() for m in re.finditer(r"[，；：、,;:—]" if zh else r"[,;:—]\s", text)]
+    marks = [k for k in marks if 0 < k < len(text) - 1]
+    if not marks:
+        if zh:
+            if len(text) < 2:
+                return None
+            marks = [len(text) // 2]
+        else:
+            spaces = [m.start() for m in re.finditer(r"\s", text)]
+            if not spaces:
+                return None
+            marks = spaces
+    mid = len(text) / 2
+    k = min(marks, key=lambda x: abs(x - mid))
+    a, b = text[:k].strip(), text[k:].strip()
+    if not (any(ch.isalnum() for ch in a) and any(ch.isalnum() for ch in b)):
+        return None
+    return a, b
+
+
+def _group(weights: list[float], paras: list[int], n: int) -> list[tuple[int, int]]:
+    """Split pieces 0..len-1 into n contiguous groups of similar weight (DP on squared error)."""
+    m = len(weights)
+    target = sum(weights) / n
+    pre = [0.0]
+    for w in weights:
+        pre.append(pre[-1] + w)
+
+    def cost(i: int, j: int) -> float:
+        c = (pre[j] - pre[i] - target) ** 2
+        return c + (paras[j - 1] - paras[i]) * (0.4 * target) ** 2
+
+    if m > 240:  # long texts: greedy
+        bounds, start = [], 0
+        for g in range(n - 1):
+            j = start + 1
+            while j < m - (n - g - 1) and pre[j] - pre[start] < target:
+                j += 1
+            bounds.append((start, j))
+            start = j
+        return bounds + [(start, m)]
+    inf = float("inf")
+    best = [[inf] * (m + 1) for _ in range(n + 1)]
+    back = [[0] * (m + 1) for _ in range(n + 1)]
+    best[0][0] = 0.0
+    for g in range(1, n + 1):
+        for j in range(g, m - (n - g) + 1):
+            for i in range(g - 1, j):
+                if best[g - 1][i] < inf:
+                    c = best[g - 1][i] + cost(i, j)
+                    if c < best[g][j]:
+                        best[g][j], back[g][j] = c, i
+    bounds, j = [], m
+    for g in range(n, 0, -1):
+        i = back[g][j]
+        bounds.append((i, j))
+        j = i
+    return bounds[::-1]
+
+
+def shot_duration(narration: str, zh: bool, fps: int | None = None) -> float:
+    """Seconds for a narration: ~2.6 words/s (en) or 4.5 chars/s (zh) + 0.5 s, in 2..10 s,
+    rounded up to a step that is a whole number of frames (0.5 s; 1 s at 25 fps)."""
+    amount = (_cjk_count(narration) or len(narration.strip())) / 4.5 if zh \
+        else _word_count(narration) / 2.6
+    seconds = min(10.0, max(2.0, amount + 0.5))
+    step = 0.5 if not fps or float(0.5 * fps).is_integer() else 1.0
+    return math.ceil(seconds / step - 1e-9) * step
+
+
+def _visuals(text: str, zh: bool) -> list[tuple[str, str, int]]:
+    """(English term, category, position) for every visual word found in text."""
+    found = []
+    low = text.lower()
+    for term, category, en_words, zh_words in T.VISUALS:
+        positions = []
+        for w in (zh_words if zh else en_words):
+            if zh:
+                pos = text.find(w)
+            else:
+                m = re.search(r"\b" + re.escape(w) + r"(?:s|es)?\b", low)
+                pos = m.start() if m else -1
+            if pos >= 0:
+                positions.append(pos)
+        if positions:
+            found.append((term, category, min(positions)))
+    return found
+
+
+_CONNECTIVES_EN = r"^(then|but|and|so|however|unfortunately|still|yet|now|meanwhile|at last|in the end)\b[\s,]*"
+_CONNECTIVES_ZH = r"^(然后|但是|可是|于是|就在这时|不巧的是|直到|最后|就这样|然而|而且|而)[，,]?"
+_LABELS = {"en": {"first": "Establishing wide shot", "last": "Closing wide shot", "close": "Close-up",
+                  "wide": "Wide shot", "mid": ("Medium shot", "Medium close-up")},
+           "zh": {"first": "开场远景", "last": "结尾远景", "close": "特写", "wide": "远景",
+                  "mid": ("中景", "近景")}}
+_FRAMING = {"Establishing wide shot": "wide establishing shot", "Closing wide shot": "wide closing shot",
+            "Close-up": "close-up shot", "Wide shot": "wide shot", "Medium shot": "medium shot",
+            "Medium close-up": "medium close-up", "开场远景": "wide establishing shot",
+            "结尾远景": "wide closing shot", "特写": "close-up shot", "远景": "wide shot",
+            "中景": "medium shot", "近景": "medium close-up"}
+_CLOSE_WORDS_EN = ("face", "eyes", "whisper", "held", "hand", "noticed", "realised", "realized", "laughed")
+_CLOSE_WORDS_ZH = ("脸", "眼", "低声", "握", "手", "注意到", "明白", "笑")
+
+
+def _scene_clause(narration: str, zh: bool) -> str:
+    text = narration.strip().strip(_CLOSERS + "\"“「")
+    if zh:
+        text = re.sub(_CONNECTIVES_ZH, "", text)
+        parts = [p for p in re.split(r"[，；：、。！？…“”「」]", text) if p]
+        clause = parts[0] if parts else text
+        if len(clause) < 6 and len(parts) > 1:
+            clause += "，" + parts[1]
+        return clause if len(clause) <= 18 else clause[:17] + "…"
+    text = re.sub(_CONNECTIVES_EN, "", text, flags=re.I)
+    parts = [p.strip() for p in re.split(r"[,;:—.!?\"“”]", text) if p.strip()]
+    clause = parts[0] if parts else text
+    if len(clause.split()) < 3 and len(parts) > 1:
+        clause += ", " + parts[1]
+    words = clause.split()
+    clause = " ".join(words[:10]) + ("…" if len(words) > 10 else "")
+    return _cap(clause)
+
+
+def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The `storyboard` task: 4..12 shots covering the story's sentences in order."""
+    story = str(variables.get("story") or "").strip()
+    if not story:
+        raise ProviderError("the draft writer needs the story text (variable 'story' is empty)")
+    zh = _looks_chinese(story) or (_cjk_count(story) > 0 and _language(variables.get("language"), story) == "zh")
+    lang = "zh" if zh else "en"
+    try:
+        fps = int(variables.get("fps") or 0) or None
+    except (TypeError, ValueError):
+        fps = None
+    pieces: list[tuple[str, int]] = []
+    for p_index, para in enumerate(re.split(r"\n\s*\n", story)):
+        pieces += [(s, p_index) for s in _split_sentences(" ".join(para.split()) if not zh else para.strip(), zh)]
+    total = sum(_weight(s, zh) for s, _ in pieces)
+    wanted = variables.get("shots")
+    try:
+        n = int(wanted) if wanted not in (None, "") else math.ceil(total / (32 if zh else 20))
+    except (TypeError, ValueError):
+        n = math.ceil(total / (32 if zh else 20))
+    n = max(4, min(12, n))
+    while len(pieces) < n:  # too few sentences: split the longest one that can be split
+        for idx in sorted(range(len(pieces)), key=lambda k: -_weight(pieces[k][0], zh)):
+            halves = _split_piece(pieces[idx][0], zh)
+            if halves:
+                pieces[idx:idx + 1] = [(halves[0], pieces[idx][1]), (halves[1], pieces[idx][1])]
+                break
+        else:
+            break
+    groups = _group([_weight(s, zh) for s, _ in pieces], [p for _, p in pieces], min(n, len(pieces)))
+    narrations = [("" if zh else " ").join(s for s, _ in pieces[i:j]) for i, j in groups]
+    # (a story of fewer than four words or characters gives fewer than four shots)
+
+    hero_term, hero_name = _hero_visual(story, zh)
+    style_words = _mood_style(story)
+    labels = _LABELS[lang]
+    shots, last_place, last_light = [], None, None
+    for k, narration in enumerate(narrations):
+        found = sorted(_visuals(narration, zh), key=lambda f: f[2])
+        close = any(w in narration.lower() for w in (_CLOSE_WORDS_ZH if zh else _CLOSE_WORDS_EN))
+        if k == 0:
+            label = labels["first"]
+        elif k == len(narrations) - 1:
+            label = labels["last"]
+        elif close:
+            label = labels["close"]
+        elif any(c == "place" for _, c, _ in found):
+            label = labels["wide"]
+        else:
+            label = labels["mid"][k % 2]
+        terms: list[str] = []
+        if hero_term and (hero_name and hero_name in narration or k == 0):
+            terms.append(hero_term)
+        for category in ("character", "object", "place", "weather", "light"):
+            picked = [t for t, c, _ in found if c == category][:2 if category != "light" else 1]
+            if category == "character" and hero_term:
+                picked = [t for t in picked if t != hero_term][:1]
+            if category == "place":
+                picked = picked or ([last_place] if last_place else [])
+                last_place = picked[0] if picked else last_place
+            if category == "light":
+                picked = picked or ([last_light] if last_light else [])
+                last_light = picked[0] if picked else last_light
+            terms += [t for t in picked if t not in terms]
+        if not terms:
+            terms = ["a quiet atmospheric scene"]
+        prompt = ", ".join([_FRAMING[label]] + terms + [style_words,
+                           "storybook illustration, cinematic lighting, rich detail, soft film grain"])
+        scene = f"{label}：{_scene_clause(narration, zh)}" if zh else f"{label}: {_scene_clause(narration, zh)}"
+        shots.append({"scene": scene, "narration": narration, "image_prompt": prompt,
+                      "duration_s": shot_duration(narration, zh, fps)})
+    return {"shots": shots}
+
+
+def _hero_visual(story: str, zh: bool) -> tuple[str | None, str | None]:
+    """The main character as an English visual term, and the name the story calls them by."""
+    if zh:
+        m = re.search(r"名叫(\S{1,3}?)的([^。，；！？]{1,10})", story)
+        if not m:
+            return None, None
+        found = _visuals(m.group(2), True)
+        chars = [t for t, c, _ in found if c == "character"]
+        return (chars[0] if chars else "a lone figure"), m.group(1)
+    m = re.search(r"\b(an?|the)\s+((?:[A-Za-z'-]+\s+){0,3}?[A-Za-z'-]+)\s+named\s+([A-Z][a-z]+)", story)
+    if not m:
+        return None, None
+    found = [t for t, c, _ in _visuals(m.group(2), False) if c == "character"]
+    return (found[0] if found else f"{m.group(1).lower()} {m.group(2).lower()}"), m.group(3)
+
+
+def _mood_style(story: str) -> str:
+    low = story.lower()
+    scores = [sum(low.count(w) for w in words) for words, _ in T.MOOD_STYLES]
+    best = max(range(len(scores)), key=lambda k: (scores[k], -k))
+    return T.MOOD_STYLES[best][1] if scores[best] else "soft natural light, gentle colors"
+
+
+# =================================================================================== camera
+_CAMERA_RULES = [  # (words, {movement: weight})
+    (("sky", "mountain", "tower", "lighthouse", "tree", "star", "moon", "climb", "rose", "rise", "tall",
+      "castle", "peak", "banner", "天空", "山", "塔", "星", "月", "爬", "升", "高", "旗", "峰"),
+     {"tilt_up": 2.0}),
+    (("fell", "fall", "ground", "below", "valley", "sat down", "kneel", "落", "跌", "低头", "地上", "坐下"),
+     {"tilt_down": 2.0}),
+    (("road", "journey", "path", "river", "street", "walk", "travel", "horizon", "sea", "town", "bridge",
+      "set out", "路", "河", "旅", "街", "走", "海", "镇", "桥", "出发", "远方"),
+     {"pan_right": 1.6, "pan_left": 1.5}),
+    (("face", "eyes", "secret", "heart", "whisper", "hand", "letter", "noticed", "realised", "realized",
+      "close-up", "question", "心", "眼", "秘密", "脸", "手", "注意到", "明白", "特写", "近景", "低声", "问题"),
+     {"zoom_in": 2.0, "dolly_in": 1.4}),
+    (("door", "enter", "approach", "toward", "into", "step", "门", "走进", "靠近", "迈出"),
+     {"dolly_in": 2.0}),
+    (("end", "farewell", "goodbye", "last", "forever", "to this day", "years later", "home", "closing",
+      "告别", "结尾", "最后", "再见", "从此", "直到今天", "多年以后", "很多年以后", "从那以后"),
+     {"zoom_out": 2.0, "dolly_out": 1.7}),
+    (("silence", "still", "waited", "alone", "quiet", "nothing changed", "静", "等", "沉默", "一个人", "什么都没有"),
+     {"static": 1.8}),
+]
+_INTENSE = ("storm", "suddenly", "ran", "army", "battle", "lights went out", "knock", "风暴", "突然", "奔",
+            "大军", "灯突然", "敲")
+_CALM = ("quiet", "slowly", "gentle", "soft", "morning", "静", "慢", "轻", "清晨")
+_FALLBACK_ORDER = ("dolly_in", "pan_right", "zoom_in", "pan_left", "tilt_up", "zoom_out", "dolly_out")
+
+
+def plan_camera(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The `camera` task: one movement per shot, from its words, never the same twice in a row."""
+    shots = variables.get("shots") or []
+    if isinstance(shots, str):
+        try:
+            shots = json.loads(shots)
+        except json.JSONDecodeError as exc:
+            raise ProviderError(f"camera: variable 'shots' is not valid JSON ({exc})") from None
+    if isinstance(shots, dict):
+        shots = shots.get("shots", [])
+    if not isinstance(shots, list) or not shots:
+        raise ProviderError("the draft writer needs the shots to plan camera moves (variable 'shots' is empty)")
+    out, previous = [], None
+    for k, shot in enumerate(shots):
+        shot = shot if isinstance(shot, dict) else {"narration": str(shot)}
+        scene = str(shot.get("scene") or "").lower()
+        narration = str(shot.get("narration") or "").lower()
+        jitter = random.Random(_seed("camera", scene, narration, k))
+        scores = {m: jitter.random() * 0.5 for m in MOVEMENTS}
+        scores["static"] -= 0.3
+        for words, weights in _CAMERA_RULES:
+            hits = 2 * sum(w in scene for w in words) + sum(w in narration for w in words)
+            for move, weight in weights.items():
+                scores[move] += weight * min(hits, 3)
+        if k == 0:
+            for move, bonus in (("dolly_in", 1.6), ("pan_right", 1.3), ("tilt_down", 1.2)):
+                scores[move] += bonus
+        if k == len(shots) - 1 and len(shots) > 1:
+            scores["zoom_out"] += 2.5
+            scores["dolly_out"] += 2.2
+        if max(scores.values()) < 1.0:  # no words to go on: a varied default
+            scores[_FALLBACK_ORDER[(k + jitter.randrange(3)) % len(_FALLBACK_ORDER)]] += 1.0
+        scores.pop(previous, None)
+        movement = max(scores, key=lambda m: (scores[m], m))
+        text = scene + " " + narration
+        intensity = 0.17 + 0.05 * any(w in text for w in _INTENSE) - 0.03 * any(w in text for w in _CALM)
+        intensity = 0.12 if movement == "static" else intensity + jitter.uniform(-0.02, 0.02)
+        out.append({"sequence": int(shot.get("sequence") or k + 1), "movement": movement,
+                    "params": {"speed": 1.0, "intensity": round(min(0.25, max(0.12, intensity)), 2),
+                               "easing": "ease_in_out", "start": 0.0, "end": 1.0}})
+        previous = movement
+    return {"shots": out}
+
+
+class DraftWriter:
+    """A deterministic, template-based writer for the `rewrite`, `storyboard` and `camera` tasks.
+
+    It is not an AI: it fills phrase banks around the topic so the pipeline can run with no key.
+    """
+
+    name = "draft-writer"
+    kind = "llm"
+    model = "draft-writer (offline, not an AI)"
+    tasks = ("rewrite", "storyboard", "camera")
+
+    async def complete(self, request: LLMRequest) -> LLMResult:
+        if request.task == "rewrite":
+            text = await asyncio.to_thread(write_story, dict(request.variables))
+        elif request.task in ("storyboard", "camera"):
+            work = make_storyboard if request.task == "storyboard" else plan_camera
+            data = await asyncio.to_thread(work, dict(request.variables))
+            text = json.dumps(data, ensure_ascii=False, indent=1)
+        else:
+            raise ProviderError(f"the offline draft writer cannot do task {request.task!r}: "
+                                f"it only writes {', '.join(self.tasks)}")
+        return LLMResult(text=text, tokens_in=_approx_tokens((request.system or "") + request.prompt),
+                         tokens_out=_approx_tokens(text), model=self.model)
+
+
+# ================================================================================== painter
+_PALETTES = {  # sky top, sky middle, horizon, disc (sun/moon), land (near), water, silhouette
+    "night": dict(top=(6, 10, 32), mid=(20, 32, 78), horizon=(58, 78, 130), disc=(238, 236, 214),
+                  land=(10, 14, 32), water=(14, 28, 62), ink=(4, 6, 16)),
+    "sunset": dict(top=(48, 36, 92), mid=(196, 84, 96), horizon=(255, 168, 84), disc=(255, 222, 140),
+                   land=(52, 24, 44), water=(126, 62, 82), ink=(28, 12, 24)),
+    "fire": dict(top=(36, 10, 12), mid=(140, 34, 20), horizon=(255, 120, 40), disc=(255, 210, 120),
+                 land=(34, 12, 8), water=(90, 30, 20), ink=(18, 6, 4)),
+    "dawn": dict(top=(84, 112, 176), mid=(196, 170, 200), horizon=(255, 206, 170), disc=(255, 240, 200),
+                 land=(62, 72, 96), water=(120, 140, 180), ink=(30, 34, 50)),
+    "snow": dict(top=(132, 156, 196), mid=(196, 210, 230), horizon=(238, 242, 248), disc=(255, 252, 240),
+                 land=(222, 230, 240), water=(150, 175, 200), ink=(54, 62, 84)),
+    "storm": dict(top=(34, 38, 48), mid=(70, 76, 90), horizon=(124, 128, 138), disc=(210, 214, 220),
+                  land=(28, 32, 38), water=(50, 58, 70), ink=(14, 16, 20)),
+    "sea": dict(top=(30, 96, 140), mid=(90, 170, 190), horizon=(190, 230, 222), disc=(255, 248, 220),
+                land=(32, 72, 80), water=(18, 112, 124), ink=(12, 32, 40)),
+    "forest": dict(top=(110, 160, 160), mid=(170, 206, 180), horizon=(226, 232, 190), disc=(255, 246, 206),
+                   land=(20, 62, 38), water=(40, 100, 90), ink=(8, 26, 16)),
+    "desert": dict(top=(92, 150, 210), mid=(180, 200, 220), horizon=(252, 218, 164), disc=(255, 246, 210),
+                   land=(186, 124, 74), water=(90, 150, 180), ink=(70, 40, 24)),
+    "spring": dict(top=(136, 186, 232), mid=(200, 220, 240), horizon=(252, 232, 236), disc=(255, 250, 230),
+                   land=(84, 142, 72), water=(100, 170, 200), ink=(36, 60, 36)),
+}
+_PALETTE_WORDS = [  # first match wins
+    ("night", ("night", "moon", "midnight", "starry", "stars", "dark", "夜", "月")),
+    ("fire", ("fire", "flame", "burning", "火")),
+    ("sunset", ("sunset", "dusk", "evening", "autumn", "golden", "黄昏", "夕阳", "傍晚", "秋")),
+    ("dawn", ("dawn", "sunrise", "morning", "黎明", "清晨", "日出")),
+    ("snow", ("snow", "winter", "ice", "frozen", "雪", "冬", "冰")),
+    ("storm", ("storm", "rain", "thunder", "fog", "mist", "grey", "风暴", "雨", "雷", "雾")),
+    ("sea", ("sea", "ocean", "harbour", "harbor", "lake", "whale", "beach", "teal", "海", "湖", "港")),
+    ("forest", ("forest", "woods", "jungle", "tree", "green", "森林", "树")),
+    ("desert", ("desert", "sand", "dune", "沙漠", "沙")),
+    ("spring", ("flower", "spring", "blossom", "garden", "pastel", "花", "春")),
+]
+
+
+def _has(text: str, *words: str) -> bool:
+    for w in words:
+        if _is_cjk(w[0]):
+            if w in text:
+                return True
+        elif re.search(r"\b" + re.escape(w) + r"(?:s|es)?\b", text):
+            return True
+    return False
+
+
+def _palette(text: str, rng: random.Random) -> tuple[str, dict[str, np.ndarray]]:
+    name = next((n for n, words in _PALETTE_WORDS if _has(text, *words)), None)
+    if name:
+        base = _PALETTES[name]
+    else:  # from a hash of the words
+        h = rng.random()
+        hsv = lambda dh, s, v: tuple(int(c * 255) for c in colorsys.hsv_to_rgb((h + dh) % 1, s, v))
+        base = dict(top=hsv(0, 0.55, 0.42), mid=hsv(0.04, 0.35, 0.75), horizon=hsv(0.09, 0.25, 0.97),
+                    disc=hsv(0.12, 0.15, 1.0), land=hsv(0.45, 0.45, 0.3), water=hsv(0.5, 0.5, 0.5),
+                    ink=hsv(0.45, 0.5, 0.1))
+    shift, gain = rng.uniform(-0.03, 0.03), rng.uniform(0.92, 1.06)
+    out = {}
+    for key, rgb in base.items():
+        hh, ss, vv = colorsys.rgb_to_hsv(*(c / 255 for c in rgb))
+        r, g, b = colorsys.hsv_to_rgb((hh + shift) % 1, ss, min(1.0, vv * gain))
+        out[key] = np.array([r, g, b], dtype=np.float32) * 255
+    return name or "hashed", out
+
+
+def _ridge(rng: random.Random, width: int, base: float, rough: float, jag: bool) -> np.ndarray:
+    """A skyline profile (y per x): midpoint displacement for mountains, sines for hills."""
+    xs = np.arange(width, dtype=np.float32)
+    if not jag:
+        y = np.full(width, base, dtype=np.float32)
+        for _ in range(3):
+            period = rng.uniform(0.5, 1.6) * width
+            y += rough * rng.uniform(0.3, 1.0) * np.sin(xs / period * 2 * np.pi + rng.uniform(0, 6.3))
+        return y
+    n = 1
+    pts = np.array([base + rng.uniform(-rough, rough), base + rng.uniform(-rough, rough)])
+    amp = rough * 1.6
+    while n < width:
+        mids = (pts[:-1] + pts[1:]) / 2 + np.array([rng.uniform(-amp, amp) for _ in range(len(pts) - 1)])
+        merged = np.empty(len(pts) + len(mids))
+        merged[0::2], merged[1::2] = pts, mids
+        pts, n, amp = merged, n * 2, amp * 0.55
+    return np.interp(xs, np.linspace(0, width - 1, len(pts)), pts).astype(np.float32)
+
+
+def _fill_below(img: np.ndarray, ridge: np.ndarray, color: np.ndarray, alpha: float = 1.0) -> None:
+    h = img.shape[0]
+    rows = np.arange(h, dtype=np.float32)[:, None]
+    mask = np.clip(rows - ridge[None, :] + 0.5, 0, 1)[..., None] * alpha  # soft 1px edge
+    img[:] = img * (1 - mask) + color * mask
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    return a + (b - a) * t
+
+
+def paint(prompt: str, width: int, height: int, seed: int = 0, caption: str = "") -> Image.Image:
+    """A procedural illustration of the prompt: sky, light, land or sea, and a subject."""
+    text = prompt.lower()
+    for term, _category, _en, zh_words in T.VISUALS:  # Chinese prompts: add the English words
+        if any(w in prompt for w in zh_words):
+            text += " " + term
+    rng = random.Random(_seed("paint", seed, prompt, width, height))
+    scale = max(1, round(max(width, height) / 640))
+    lw, lh = max(16, width // scale), max(16, height // scale)
+    pal_name, pal = _palette(text, rng)
+    night = pal_name == "night"
+    horizon = lh * rng.uniform(0.52, 0.68)
+
+    # sky: three-stop gradient plus a glow around the sun or moon
+    ys = np.arange(lh, dtype=np.float32) / max(horizon, 1)
+    sky = np.stack([np.interp(ys, [0, 0.55, 1.0], [pal["top"][c], pal["mid"][c], pal["horizon"][c]])
+                    for c in range(3)], axis=-1)
+    img = np.repeat(sky[:, None, :], lw, axis=1).astype(np.float32)
+    has_disc = night or pal_name in ("sunset", "dawn", "fire", "desert") or _has(text, "sun", "moon", "太阳", "月") \
+        or (pal_name != "storm" and rng.random() < 0.4)
+    is_moon = night or _has(text, "moon", "月")
+    dx = lw * rng.uniform(0.22, 0.78)
+    dy = horizon * (rng.uniform(0.15, 0.45) if is_moon else rng.uniform(0.55, 0.85))
+    dr = lw * rng.uniform(0.06, 0.11)
+    yy, xx = np.mgrid[0:lh, 0:lw].astype(np.float32)
+    dist = np.hypot(xx - dx, yy - dy)
+    if has_disc:
+        glow = np.exp(-(dist / (dr * (3.5 if is_moon else 6))) ** 2)[..., None]
+        img += (pal["disc"] - img) * glow * (0.35 if is_moon else 0.6)
+    if night or _has(text, "stars", "starry", "星"):
+        for _ in range(rng.randint(90, 220)):
+            sx, sy = rng.randrange(lw), rng.uniform(0, horizon * 0.9)
+            b = rng.uniform(0.35, 1.0) * (1 - sy / horizon)
+            img[int(sy), sx] = _lerp(img[int(sy), sx], np.array([255, 255, 240], np.float32), b)
+    if has_disc:
+        disc = np.clip(dr - dist + 0.5, 0, 1)
+        if is_moon and rng.random() < 0.6:  # crescent
+            off = np.hypot(xx - dx - dr * 0.45, yy - dy + dr * 0.2)
+            disc = disc * (1 - np.clip(dr * 0.95 - off + 0.5, 0, 1) * 0.88)
+        img += (pal["disc"] - img) * disc[..., None]
+
+    # clouds: soft blurred ellipses
+    if _has(text, "cloud", "storm", "rain", "fog", "mist", "sky", "云", "雾", "雨") or rng.random() < 0.45:
+        layer = Image.new("L", (lw, lh), 0)
+        d = ImageDraw.Draw(layer)
+        for _ in range(rng.randint(3, 7)):
+            cx, cy, cw = rng.uniform(-0.1, 1.1) * lw, rng.uniform(0.08, 0.8) * horizon, rng.uniform(0.18, 0.45) * lw
+            for _ in range(rng.randint(3, 6)):
+                ox, oy, r = rng.uniform(-cw / 2, cw / 2), rng.uniform(-cw / 10, cw / 14), rng.uniform(cw / 7, cw / 3.5)
+                d.ellipse([cx + ox - r, cy + oy - r * 0.6, cx + ox + r, cy + oy + r * 0.6], fill=rng.randint(110, 200))
+        mask = np.asarray(layer.filter(ImageFilter.GaussianBlur(lw * 0.02)), np.float32)[..., None] / 255
+        tone = _lerp(pal["mid"], pal["horizon"], 0.5) if pal_name == "storm" else _lerp(pal["horizon"], np.full(3, 255.0), 0.45)
+        if night:
+            tone = pal["mid"] * 1.3
+        img += (tone - img) * mask * 0.75
+
+    # land: far to near layers, or water below the horizon
+    water = _has(text, "sea", "ocean", "lake", "harbour", "harbor", "boat", "ship", "whale", "river", "beach",
+                 "海", "湖", "港", "船", "河")
+    mountains = _has(text, "mountain", "peak", "cliff", "fortress", "山", "峰")
+    haze = pal["horizon"] * 0.55 + pal["land"] * 0.45
+    layers = 3 if mountains else 2
+    ridges = []
+    for k in range(layers):
+        t = (k + 1) / (layers + 1)
+        base = horizon - (lh * rng.uniform(0.10, 0.2) if mountains and k == 0 else lh * 0.03 * (1 - k))
+        ridge = _ridge(rng, lw, base, lh * (0.06 if mountains else 0.02), mountains and k < 2)
+        _fill_below(img, ridge, _lerp(haze, pal["land"], t * (0.6 if water else 1.0)))
+        ridges.append(ridge)
+    if water:
+        top = int(horizon)
+        rows = np.linspace(0, 1, lh - top, dtype=np.float32)[:, None, None]
+        img[top:] = _lerp(pal["horizon"] * 0.5 + pal["water"] * 0.5, pal["water"] * 0.6, rows)
+        if has_disc:  # the light's reflection
+            band = np.exp(-((xx[top:] - dx) / (dr * 1.2)) ** 2)[..., None]
+            img[top:] += (pal["disc"] - img[top:]) * band * 0.35 * (1 - rows)
+        for _ in range(rng.randint(60, 120)):
+            y = rng.uniform(top + 2, lh)
+            x, length = rng.uniform(0, lw), rng.uniform(4, 18) * (y - top) / (lh - top) + 2
+            y0 = int(y)
+            x0, x1 = int(max(0, x - length)), int(min(lw, x + length))
+            img[y0, x0:x1] = _lerp(img[y0, x0:x1], pal["disc"], 0.18)
+        shore = None
+        if _has(text, "girl", "boy", "figure", "man", "woman", "child", "fox", "cat", "dog", "lighthouse",
+                "house", "tree", "town", "村", "镇", "人", "狐"):
+            shore = _ridge(rng, lw, lh * rng.uniform(0.82, 0.88), lh * 0.02, False)
+            _fill_below(img, shore, pal["land"])
+        ground = shore if shore is not None else np.full(lw, lh + 10.0, np.float32)
+    else:
+        near = _ridge(rng, lw, lh * rng.uniform(0.78, 0.86), lh * 0.025, False)
+        _fill_below(img, near, pal["land"] * 0.85)
+        ground = near
+
+    pic = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(pic)
+    ink = tuple(int(c) for c in pal["ink"])
+    glow = (255, 214, 130)
+    lit = night or pal_name in ("sunset", "storm", "fire") or _has(text, "lantern", "light", "window", "灯")
+    # a city skyline or town on the horizon
+    if _has(text, "city", "skyline", "城市") or _has(text, "town", "village", "street", "镇", "村", "街"):
+        city = _has(text, "city", "skyline", "城市")
+        x = rng.uniform(0, lw * 0.2)
+        far = tuple(int(c) for c in _lerp(haze, pal["land"], 0.5))
+        while x < lw * (1.0 if city else rng.uniform(0.5, 0.8)):
+            bw = lw * rng.uniform(0.04, 0.09)
+            bh = lh * (rng.uniform(0.05, 0.16) if city else rng.uniform(0.025, 0.05))
+            y0 = horizon - bh
+            draw.rectangle([x, y0, x + bw, horizon + 4], fill=far)
+            if not city:
+                draw.polygon([(x - 1, y0), (x + bw / 2, y0 - bh * 0.6), (x + bw + 1, y0)], fill=far)
+            if lit:
+                for wy in np.arange(y0 + 2, horizon - 1, 4):
+                    for wx in np.arange(x + 2, x + bw - 1, 3.5):
+                        if rng.random() < 0.35:
+                            draw.point((wx, wy), fill=glow)
+            x += bw + lw * rng.uniform(0.0, 0.03)
+    if _has(text, "castle", "fortress", "kingdom", "城堡", "要塞", "王国"):
+        cx, cw = lw * rng.uniform(0.25, 0.75), lw * rng.uniform(0.22, 0.32)
+        base = float(ridges[-1][int(np.clip(cx, 0, lw - 1))]) + 2
+        col = tuple(int(c) for c in _lerp(haze, pal["ink"], 0.55))
+        draw.rectangle([cx - cw / 2, base - lh * 0.07, cx + cw / 2, base], fill=col)
+        for tx in (cx - cw / 2, cx - cw / 10, cx + cw / 2 - cw / 6):
+            th = lh * rng.uniform(0.1, 0.16)
+            draw.rectangle([tx, base - th, tx + cw / 6, base], fill=col)
+            draw.polygon([(tx - 2, base - th), (tx + cw / 12, base - th - lh * 0.04), (tx + cw / 6 + 2, base - th)], fill=col)
+    # trees
+    forest = _has(text, "forest", "woods", "森林")
+    if forest or _has(text, "tree", "树"):
+        for _ in range(rng.randint(14, 30) if forest else rng.randint(1, 3)):
+            tx = rng.uniform(0, lw)
+            big = rng.uniform(0.6, 1.0) if forest else rng.uniform(1.2, 1.8)
+            base = float(ground[int(np.clip(tx, 0, lw - 1))]) + 3
+            th = lh * 0.09 * big
+            if forest:
+                for k in range(3):
+                    w2 = th * (0.35 - k * 0.08)
+                    y1 = base - th * (0.25 + k * 0.25)
+                    draw.polygon([(tx - w2, y1 + th * 0.3), (tx, y1 - th * 0.3), (tx + w2, y1 + th * 0.3)], fill=ink)
+                draw.rectangle([tx - 1, base - th * 0.2, tx + 1, base], fill=ink)
+            else:
+                draw.rectangle([tx - th * 0.05, base - th * 0.7, tx + th * 0.05, base], fill=ink)
+                for _ in range(7):
+                    ox, oy, r = rng.uniform(-0.35, 0.35) * th, rng.uniform(-0.95, -0.6) * th, rng.uniform(0.18, 0.3) * th
+                    draw.ellipse([tx + ox - r, base + oy - r, tx + ox + r, base + oy + r], fill=ink)
+    # a building on the near ground
+    if _has(text, "lighthouse", "灯塔"):
+        lx = lw * rng.choice([rng.uniform(0.12, 0.3), rng.uniform(0.7, 0.88)])
+        base = float(min(ground[int(lx)], lh - 4)) + 3
+        th, bw = lh * rng.uniform(0.2, 0.28), lw * 0.05
+        draw.polygon([(lx - bw, base), (lx - bw * 0.6, base - th), (lx + bw * 0.6, base - th), (lx + bw, base)], fill=ink)
+        for k in range(1, 4):
+            y = base - th * k / 4
+            draw.rectangle([lx - bw * (1 - 0.4 * k / 4), y - th * 0.04, lx + bw * (1 - 0.4 * k / 4), y], fill=(180, 40, 40))
+        draw.rectangle([lx - bw * 0.45, base - th - lh * 0.03, lx + bw * 0.45, base - th], fill=glow if lit else ink)
+        if lit:
+            beam = Image.new("L", (lw, lh), 0)
+            side = 1 if lx < lw / 2 else -1
+            ImageDraw.Draw(beam).polygon([(lx, base - th - lh * 0.015), (lx + side * lw, base - th - lh * 0.12),
+                                          (lx + side * lw, base - th + lh * 0.06)], fill=70)
+            pic.paste(Image.new("RGB", (lw, lh), glow), (0, 0), beam.filter(ImageFilter.GaussianBlur(3)))
+    elif _has(text, "house", "home", "farmhouse", "cottage", "bakery", "屋", "家", "农舍"):
+        hx, hw = lw * rng.uniform(0.15, 0.75), lw * rng.uniform(0.16, 0.24)
+        base = float(min(ground[int(np.clip(hx + hw / 2, 0, lw - 1))], lh - 4)) + 3
+        hh = hw * 0.6
+        draw.rectangle([hx, base - hh, hx + hw, base], fill=ink)
+        draw.polygon([(hx - hw * 0.1, base - hh), (hx + hw / 2, base - hh - hw * 0.45), (hx + hw * 1.1, base - hh)], fill=ink)
+        draw.rectangle([hx + hw * 0.6, base - hh * 0.7, hx + hw * 0.8, base - hh * 0.4], fill=glow if lit else tuple(int(c) for c in haze))
+    if _has(text, "tower", "塔", "钟楼") and not _has(text, "lighthouse", "灯塔"):
+        tx = lw * rng.uniform(0.2, 0.8)
+        base = float(min(ground[int(tx)], lh - 4)) + 3
+        th, bw = lh * rng.uniform(0.25, 0.35), lw * 0.045
+        draw.rectangle([tx - bw, base - th, tx + bw, base], fill=ink)
+        draw.polygon([(tx - bw * 1.3, base - th), (tx, base - th - lh * 0.06), (tx + bw * 1.3, base - th)], fill=ink)
+        draw.rectangle([tx - bw * 0.3, base - th * 0.85, tx + bw * 0.3, base - th * 0.78], fill=glow if lit else ink)
+    # a boat or a whale on the water
+    if water and _has(text, "boat", "ship", "sail", "ferry", "船"):
+        bx, by = lw * rng.uniform(0.2, 0.8), horizon + (lh - horizon) * rng.uniform(0.15, 0.45)
+        bs = lw * rng.uniform(0.1, 0.16)
+        draw.polygon([(bx - bs / 2, by), (bx + bs / 2, by), (bx + bs * 0.35, by + bs * 0.18), (bx - bs * 0.35, by + bs * 0.18)], fill=ink)
+        draw.line([(bx, by), (bx, by - bs * 0.9)], fill=ink, width=max(1, int(bs * 0.04)))
+        draw.polygon([(bx + 2, by - bs * 0.85), (bx + bs * 0.45, by - bs * 0.1), (bx + 2, by - bs * 0.1)], fill=tuple(int(c) for c in _lerp(pal["disc"], pal["ink"], 0.2)))
+    if water and _has(text, "whale", "鲸"):
+        wx, wy, ws = lw * rng.uniform(0.25, 0.75), horizon + (lh - horizon) * rng.uniform(0.3, 0.55), lw * rng.uniform(0.3, 0.42)
+        draw.chord([wx - ws / 2, wy - ws * 0.22, wx + ws / 2, wy + ws * 0.22], 180, 360, fill=ink)
+        draw.polygon([(wx + ws / 2 - 2, wy), (wx + ws * 0.62, wy - ws * 0.16), (wx + ws * 0.52, wy - ws * 0.05), (wx + ws * 0.7, wy - ws * 0.05)], fill=ink)
+    # a figure or an animal on the near ground
+    fx = lw * rng.choice([rng.uniform(0.3, 0.42), rng.uniform(0.58, 0.7)])
+    fbase = float(min(ground[int(fx)], lh - lh * 0.04)) + 2
+    if _has(text, "robot", "机器人"):
+        s = lh * 0.09
+        draw.rectangle([fx - s * 0.22, fbase - s * 0.7, fx + s * 0.22, fbase - s * 0.25], fill=ink)
+        draw.rectangle([fx - s * 0.15, fbase - s, fx + s * 0.15, fbase - s * 0.75], fill=ink)
+        draw.rectangle([fx - s * 0.15, fbase - s * 0.25, fx - s * 0.05, fbase], fill=ink)
+        draw.rectangle([fx + s * 0.05, fbase - s * 0.25, fx + s * 0.15, fbase], fill=ink)
+        draw.line([(fx, fbase - s), (fx, fbase - s * 1.15)], fill=ink, width=1)
+        draw.ellipse([fx - 2, fbase - s * 1.2, fx + 2, fbase - s * 1.12], fill=glow)
+    elif _has(text, "fox", "cat", "dog", "rabbit", "wolf", "狐", "猫", "狗", "兔", "狼"):
+        s = lh * 0.045
+        draw.ellipse([fx - s, fbase - s * 0.9, fx + s * 0.7, fbase - s * 0.25], fill=ink)
+        for lx in (fx - s * 0.7, fx - s * 0.45, fx + s * 0.25, fx + s * 0.45):
+            draw.rectangle([lx, fbase - s * 0.5, lx + s * 0.12, fbase], fill=ink)
+        draw.ellipse([fx + s * 0.4, fbase - s * 1.35, fx + s * 1.05, fbase - s * 0.75], fill=ink)
+        ear = s * (0.45 if _has(text, "rabbit", "兔") else 0.3)
+        for ex in (fx + s * 0.5, fx + s * 0.78):
+            draw.polygon([(ex, fbase - s * 1.2), (ex + s * 0.1, fbase - s * 1.3 - ear), (ex + s * 0.22, fbase - s * 1.2)], fill=ink)
+        draw.ellipse([fx - s * 1.9, fbase - s * 1.0, fx - s * 0.7, fbase - s * 0.55], fill=ink)  # tail
+    elif _has(text, "girl", "boy", "man", "woman", "child", "figure", "keeper", "traveller", "traveler", "knight",
+              "sailor", "person", "人", "女孩", "男孩", "孩子"):
+        s = lh * rng.uniform(0.09, 0.13)
+        draw.ellipse([fx - s * 0.09, fbase - s, fx + s * 0.09, fbase - s * 0.82], fill=ink)
+        draw.polygon([(fx - s * 0.12, fbase - s * 0.8), (fx + s * 0.12, fbase - s * 0.8), (fx + s * 0.2, fbase - s * 0.3),
+                      (fx - s * 0.2, fbase - s * 0.3)], fill=ink)
+        draw.rectangle([fx - s * 0.1, fbase - s * 0.32, fx - s * 0.03, fbase], fill=ink)
+        draw.rectangle([fx + s * 0.03, fbase - s * 0.32, fx + s * 0.1, fbase], fill=ink)
+        if _has(text, "lantern", "灯笼"):
+            draw.line([(fx + s * 0.18, fbase - s * 0.55), (fx + s * 0.3, fbase - s * 0.45)], fill=ink, width=1)
+            draw.ellipse([fx + s * 0.24, fbase - s * 0.46, fx + s * 0.38, fbase - s * 0.3], fill=glow)
+    if _has(text, "bird", "birds", "gull", "crow", "鸟"):
+        for _ in range(rng.randint(3, 7)):
+            bx, by, bs = rng.uniform(0.1, 0.9) * lw, rng.uniform(0.15, 0.6) * horizon, rng.uniform(3, 7)
+            draw.line([(bx - bs, by - bs * 0.4), (bx, by), (bx + bs, by - bs * 0.4)], fill=ink, width=1)
+
+    # weather, vignette and a soft texture, then up to full size
+    arr = np.asarray(pic, np.float32).copy()
+    if _has(text, "fog", "mist", "雾"):
+        band = np.exp(-((yy - horizon) / (lh * 0.12)) ** 2)[..., None]
+        arr += (pal["horizon"] * 0.9 + 25 - arr) * band * 0.55
+    if _has(text, "snow", "雪"):
+        for _ in range(rng.randint(150, 300)):
+            x, y, r = rng.uniform(0, lw), rng.uniform(0, lh), rng.uniform(0.5, 1.4)
+            x0, y0 = int(x), int(y)
+            arr[y0:y0 + int(r) + 1, x0:x0 + int(r) + 1] = 245
+    rain = _has(text, "rain", "雨")
+    vig = 1 - 0.38 * (((xx - lw / 2) / (lw / 2)) ** 2 * 0.6 + ((yy - lh / 2) / (lh / 2)) ** 2 * 0.4)
+    arr *= vig[..., None]
+    nrng = np.random.default_rng(_seed("grain", seed, prompt) % (2 ** 63))
+    arr += nrng.normal(0, 3.0, (lh, lw, 1)).astype(np.float32)  # mottled texture, visible in motion
+    pic = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    if rain:
+        layer = Image.new("L", (lw, lh), 0)
+        d = ImageDraw.Draw(layer)
+        for _ in range(rng.randint(150, 260)):
+            x, y, ln = rng.uniform(-lw * 0.1, lw), rng.uniform(0, lh), rng.uniform(6, 14)
+            d.line([(x, y), (x + ln * 0.25, y + ln)], fill=rng.randint(50, 110), width=1)
+        pic.paste(Image.new("RGB", (lw, lh), (210, 220, 235)), (0, 0), layer)
+    if (lw, lh) != (width, height):
+        pic = pic.resize((width, height), Image.Resampling.BICUBIC)
+        fine = nrng.integers(-3, 4, (height, width, 1), dtype=np.int16)  # fine film grain
+        pic = Image.fromarray(np.clip(np.asarray(pic, np.int16) + fine, 0, 255).astype(np.uint8))
+    if caption.strip():
+        _draw_caption(pic, caption.strip())
+    return pic
+
+
+@functools.lru_cache(maxsize=64)
+def _font_for(chars: str) -> tuple[str, int] | None:
+    """A font file (and face index) that has a glyph for every character, via fontconfig."""
+    codes = sorted({ord(c) for c in chars if not c.isspace()})[:200]
+    if not codes:
+        return None
+    if shutil.which("fc-list"):
+        query = ":charset=" + " ".join(f"{c:x}" for c in codes)
+        try:
+            out = subprocess.run(["fc-list", "-f", "%{file}\t%{index}\t%{family}\t%{style}\n", query],
+                                 capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        rows = [line.split("\t") for line in out.splitlines() if line.count("\t") == 3]
+        rows = [r for r in rows if r[0].lower().endswith((".ttf", ".otf", ".ttc"))]
+        if rows:
+            cjk = any(_is_cjk(chr(c)) for c in codes)
+            rows.sort(key=lambda r: (cjk and " SC" not in r[2] + " ", "Sans" not in r[2], "Regular" not in r[3],
+                                     "Bold" in r[3], r[0], r[1]))
+            return rows[0][0], int(rows[0][1] or 0)
+        return None
+    if all(c < 0x250 for c in codes):
+        for path in ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/Library/Fonts/Arial.ttf",
+                     "C:/Windows/Fonts/arial.ttf"):
+            if Path(path).exists():
+                return path, 0
+    return None
+
+
+def _draw_caption(pic: Image.Image, caption: str) -> None:
+    """A small label in the top-left corner, only when a font has every glyph of the caption."""
+    if len(caption) > 60:
+        caption = caption[:58].rstrip() + "…"
+    found = _font_for(caption)
+    if found is None and caption.endswith("…"):
+        caption = caption[:-1] + "..."
+        found = _font_for(caption)
+    if found is None:
+        return
+    size = max(12, round(min(pic.size) * 0.028))
+    try:
+        font = ImageFont.truetype(found[0], size, index=found[1])
+    except OSError:
+        return
+    draw = ImageDraw.Draw(pic, "RGBA")
+    margin, pad = round(size * 1.2), round(size * 0.45)
+    while caption and draw.textlength(caption, font=font) > pic.width - 2 * margin - 2 * pad:
+        caption = caption[:-2] + "…" if len(caption) > 2 else ""
+    box = draw.textbbox((margin + pad, margin + pad), caption, font=font)
+    draw.rounded_rectangle([box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad], radius=pad,
+                           fill=(0, 0, 0, 120))
+    draw.text((margin + pad, margin + pad), caption, font=font, fill=(255, 255, 255, 235))
+
+
+class Painter:
+    """A procedural Pillow painter: palette and composition follow the prompt's words."""
+
+    name = "local-painter"
+    kind = "text2image"
+    model = "local-painter (procedural Pillow drawing, offline)"
+
+    async def generate(self, request: ImageRequest, out_path: Path) -> None:
+        if request.width < 16 or request.height < 16:
+            raise ProviderError(f"image size {request.width}x{request.height} is too small (minimum 16x16)")
+
+        def work() -> None:
+            pic = paint(request.prompt, request.width, request.height, request.seed, request.caption)
+            pic.save(Path(out_path), format="PNG", compress_level=6)
+
+        await asyncio.to_thread(work)
+
+
+# ================================================================================= narrator
+_SAMPLE_RATE = 22050
+
+
+def _estimate_seconds(text: str, zh: bool, speed: float) -> float:
+    amount = _cjk_count(text) / 4.5 if zh else _word_count(text) / 2.6
+    return max(0.5, (amount + 0.3) / max(0.25, speed))
+
+
+def _write_silence(path: Path, seconds: float) -> float:
+    frames = round(seconds * _SAMPLE_RATE)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(_SAMPLE_RATE)
+        w.writeframes(b"\x00\x00" * frames)
+    return frames / _SAMPLE_RATE
+
+
+def _wav_seconds(path: Path) -> float:
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes() / float(w.getframerate())
+
+
+class LocalNarrator:
+    """Speech with espeak-ng when it is installed; otherwise a silent track of the estimated length.
+
+    `available()` tells which one is used; after each call `last_info` says what was written
+    (`{"engine": "espeak-ng", "voice": ...}` or `{"engine": "silent", "reason": ...}`).
+    """
+
+    name = "local-narrator"
+    kind = "tts"
+    voices = {"zh": "cmn", "en": "en-us"}
+
+    def __init__(self) -> None:
+        self.last_info: dict[str, Any] = {}
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("espeak-ng") is not None
+
+    @property
+    def model(self) -> str:
+        return "espeak-ng" if self.available() else "silent placeholder (espeak-ng not installed)"
+
+    @property
+    def silent(self) -> bool:
+        return not self.available()
+
+    async def speak(self, request: SpeechRequest, out_path: Path) -> float:
+        return await asyncio.to_thread(self._speak, request, Path(out_path))
+
+    def _speak(self, request: SpeechRequest, out_path: Path) -> float:
+        text = " ".join(request.text.split())
+        zh = _language(request.language, text) == "zh"
+        speed = min(3.0, max(0.3, float(request.speed or 1.0)))
+        exe = shutil.which("espeak-ng")
+        if not text or exe is None:
+            reason = "no text" if not text else "espeak-ng is not installed"
+            seconds = _write_silence(out_path, _estimate_seconds(text, zh, speed))
+            self.last_info = {"engine": "silent", "reason": reason, "seconds": seconds}
+            return seconds
+        default = self.voices["zh" if zh else "en"]
+        rate = str(round((300 if zh else 165) * speed))  # cmn at 300 ≈ 4.5 chars/s
+        errors = []
+        for voice in dict.fromkeys([request.voice or default, default]):
+            try:
+                done = subprocess.run([exe, "-v", voice, "-s", rate, "-b", "1", "-w", str(out_path), "--stdin"],
+                                      input=text.encode("utf-8"), capture_output=True, timeout=300)
+            except (OSError, subprocess.SubprocessError) as exc:
+                errors.append(f"{voice}: {exc}")
+                continue
+            if done.returncode == 0 and out_path.exists() and out_path.stat().st_size > 44:
+                seconds = _wav_seconds(out_path)
+                self.last_info = {"engine": "espeak-ng", "voice": voice, "seconds": seconds}
+                return seconds
+            errors.append(f"{voice}: {done.stderr.decode('utf-8', 'replace').strip() or done.returncode}")
+        raise ProviderError("espeak-ng could not speak the text (" + "; ".join(errors) + ")")
+
+
+def offline_providers() -> dict[str, object]:
+    """One instance of each offline provider, by name."""
+    return {"draft-writer": DraftWriter(), "local-painter": Painter(), "local-narrator": LocalNarrator()}
