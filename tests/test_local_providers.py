@@ -76,6 +76,16 @@ def test_chinese_story_is_chinese():
     assert not re.search(r"[A-Za-z]", text)
 
 
+def test_topic_is_read_sensibly():
+    assert "wanted to befriend a lost whale" in story("A lighthouse keeper befriends a lost whale", length="long") \
+        or "to befriend a lost whale" in story("A lighthouse keeper befriends a lost whale", length="long")
+    assert "how two robots fall in love" in story("Write a story about two robots fall in love.")
+    assert "Paris in the rain" in story("Paris in the rain")
+    zh = story("写一个关于守灯人和迷路的鲸鱼的故事。", language="zh")
+    assert "守灯人和迷路的鲸鱼" in zh and "实现了和" not in zh
+    assert "学画画" in story("机器人学画画", language="zh")
+
+
 def test_children_audience_adds_a_closing_line():
     assert len(story(audience="children")) > len(story())
 

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import wave
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +82,15 @@ _WANT_VERBS = {"wants", "hopes", "longs", "wishes", "needs", "tries", "decides",
                "dreams", "sets", "yearns", "wanted", "hoped", "longed", "wished", "tried", "decided"}
 _BAD_GOAL_VERBS = {"loses", "forgets", "dies", "fails", "breaks", "falls", "misses", "fears",
                    "hates", "cries", "disappears", "vanishes", "suffers", "hurts", "is", "has",
-                   "was", "does", "gets", "sleeps", "kills", "steals"}
+                   "was", "does", "gets", "sleeps", "kills", "steals", "versus", "across", "always",
+                   "perhaps", "sometimes", "this", "thus", "plus", "unless", "whereas", "towards",
+                   "besides", "afterwards", "his", "its", "yes"}
 _CLAUSE_VERBS = set("""is are was were has have had can could will would did does falls fell
 learns learned finds found loses lost becomes became meets met wakes woke disappears disappeared
 returns returned comes came goes went stops stopped begins began decides decided tries tried
 wants wanted runs ran flies flew sings sang dies died lives lived forgets forgot sees saw
-breaks broke turns turned""".split())
+breaks broke turns turned fall fly learn find meet become go come run sing dance live dream try
+want travel build save search lose wake return begin stop""".split())
 
 
 def _infinitive(verb: str) -> str:
@@ -95,6 +99,20 @@ def _infinitive(verb: str) -> str:
     if verb.endswith(("ches", "shes", "sses", "xes", "zes", "oes")):
         return verb[:-2]
     return verb[:-1] if verb.endswith("s") else verb
+
+
+@functools.lru_cache(maxsize=1)
+def _known_words() -> frozenset[str]:
+    words = set(_DETERMINERS) | set(T.EN_CHARACTERS) | _CLAUSE_VERBS
+    for _term, _category, en_words, _zh in T.VISUALS:
+        words.update(en_words)
+    return frozenset(words)
+
+
+def _common_word(word: str) -> bool:
+    """A first word that is a common noun or determiner (lower-case it), not a name like Paris."""
+    w = word.lower()
+    return w in _known_words() or w.rstrip("s") in _known_words() or w[:-2] in _known_words()
 
 
 def _subject_en(topic: str) -> str:
@@ -108,7 +126,7 @@ def _subject_en(topic: str) -> str:
         head = " ".join(words[:14])
         cut = re.split(r"[,;:]| - | — ", head)[0].split()
         words = cut if len(cut) >= 3 else words[:12]
-    if words and (words[0].lower() in _DETERMINERS or words[0].lower() in T.EN_CHARACTERS):
+    if words and _common_word(words[0]):
         words[0] = words[0].lower()
     return " ".join(words).rstrip(",;:") or t
 
@@ -152,9 +170,12 @@ def _parse_hero_en(subject: str) -> tuple[str | None, str | None, str | None]:
 
 
 def _about_en(subject: str) -> str:
-    low = subject.lower().split()
+    """The topic as something to think about: a noun phrase as it is, a clause as "how ..."."""
+    low = [re.sub(r"[^a-z'-]", "", w) for w in subject.lower().split()]
     for k in range(1, len(low)):
-        if low[k] in _CLAUSE_VERBS and low[k - 1] not in ("who", "that", "which"):
+        if low[k] in ("who", "that", "which", "where", "when", "whose", "whom", "with", "of"):
+            return subject  # a noun phrase with a relative clause
+        if low[k] in _CLAUSE_VERBS and low[k - 1] not in _DETERMINERS | {"and", "or", "of", "with", "very"}:
             return "how " + subject
     return subject
 
@@ -190,6 +211,7 @@ def _cast_en(topic: str, style: str, rng: random.Random) -> dict[str, str]:
 
 
 _ZH_PUNCT = "，。！？、；：,.!?;:…—～~·\"'“”‘’「」『』《》()（） "
+_ZH_NOT_A_VERB = ("的", "和", "与", "跟", "同", "及", "或", "之", "们", "在", "，", "、")
 _ZH_BAD_GOAL = ("丢", "失去", "死", "忘", "哭", "病", "迷路", "害怕", "被", "是", "有")
 
 
@@ -218,7 +240,7 @@ def _cast_zh(topic: str, style: str, rng: random.Random) -> dict[str, str]:
         goal = m.group(2)
     elif found and found[0] == 0 and len(subject) - len(found[1]) >= 2:
         rest = subject[len(found[1]):]
-        if not rest.startswith(("的",) + _ZH_BAD_GOAL) and "了" not in rest and len(rest) <= 12:
+        if not rest.startswith(_ZH_NOT_A_VERB + _ZH_BAD_GOAL) and "了" not in rest and len(rest) <= 12:
             goal = rest
     pron = found[3] if found and goal else None
     names = [n for n in T.ZH_NAMES if pron in (None, "它") or n[1] == pron]
@@ -479,7 +501,7 @@ def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]
     hero_term, hero_name = _hero_visual(story, zh)
     style_words = _mood_style(story)
     labels = _LABELS[lang]
-    shots, last_place, last_light = [], None, None
+    shots, last_place = [], None
     for k, narration in enumerate(narrations):
         found = sorted(_visuals(narration, zh), key=lambda f: f[2])
         close = any(w in narration.lower() for w in (_CLOSE_WORDS_ZH if zh else _CLOSE_WORDS_EN))
@@ -504,8 +526,7 @@ def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]
                 picked = picked or ([last_place] if last_place else [])
                 last_place = picked[0] if picked else last_place
             if category == "light":
-                picked = picked or ([last_light] if last_light else [])
-                last_light = picked[0] if picked else last_light
+                picked = picked or [_arc_light(k, len(narrations))]
             terms += [t for t in picked if t not in terms]
         if not terms:
             terms = ["a quiet atmospheric scene"]
@@ -515,6 +536,16 @@ def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]
         shots.append({"scene": scene, "narration": narration, "image_prompt": prompt,
                       "duration_s": shot_duration(narration, zh, fps)})
     return {"shots": shots}
+
+
+def _arc_light(k: int, n: int) -> str:
+    """Light for a shot whose words do not say: the story's arc, from dawn through dusk and night to morning."""
+    p = k / max(1, n - 1)
+    for until, light in ((0.15, "soft dawn light"), (0.45, "soft daylight"), (0.65, "sunset glow"),
+                         (0.85, "night, moonlight")):
+        if p <= until:
+            return light
+    return "soft dawn light"
 
 
 def _hero_visual(story: str, zh: bool) -> tuple[str | None, str | None]:
@@ -662,14 +693,14 @@ _PALETTES = {  # sky top, sky middle, horizon, disc (sun/moon), land (near), wat
 _PALETTE_WORDS = [  # first match wins
     ("night", ("night", "moon", "midnight", "starry", "stars", "dark", "夜", "月")),
     ("fire", ("fire", "flame", "burning", "火")),
-    ("sunset", ("sunset", "dusk", "evening", "autumn", "golden", "黄昏", "夕阳", "傍晚", "秋")),
+    ("sunset", ("sunset", "dusk", "evening", "autumn", "黄昏", "夕阳", "傍晚", "秋")),
     ("dawn", ("dawn", "sunrise", "morning", "黎明", "清晨", "日出")),
     ("snow", ("snow", "winter", "ice", "frozen", "雪", "冬", "冰")),
     ("storm", ("storm", "rain", "thunder", "fog", "mist", "grey", "风暴", "雨", "雷", "雾")),
     ("sea", ("sea", "ocean", "harbour", "harbor", "lake", "whale", "beach", "teal", "海", "湖", "港")),
     ("forest", ("forest", "woods", "jungle", "tree", "green", "森林", "树")),
     ("desert", ("desert", "sand", "dune", "沙漠", "沙")),
-    ("spring", ("flower", "spring", "blossom", "garden", "pastel", "花", "春")),
+    ("spring", ("flower", "spring", "blossom", "garden", "花", "春")),
 ]
 
 
@@ -733,8 +764,302 @@ def _lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return a + (b - a) * t
 
 
+@dataclass
+class _Canvas:
+    """The low-resolution working picture and what the prompt asked for."""
+
+    text: str
+    rng: random.Random
+    lw: int
+    lh: int
+    pal_name: str
+    pal: dict[str, np.ndarray]
+    horizon: float
+    img: np.ndarray = field(init=False)
+    yy: np.ndarray = field(init=False)
+    xx: np.ndarray = field(init=False)
+    ground: np.ndarray = field(init=False)  # y of the nearest ground per x
+    ridges: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.yy, self.xx = np.mgrid[0:self.lh, 0:self.lw].astype(np.float32)
+        self.night = self.pal_name == "night"
+        self.haze = self.pal["horizon"] * 0.55 + self.pal["land"] * 0.45
+        self.ink = _rgb(self.pal["ink"])
+        self.lit = self.night or self.pal_name in ("sunset", "storm", "fire") or \
+            self.has("lantern", "light", "window", "灯")
+        self.water = self.has("sea", "ocean", "lake", "harbour", "harbor", "boat", "ship", "whale", "river",
+                              "beach", "海", "湖", "港", "船", "河")
+
+    def has(self, *words: str) -> bool:
+        return _has(self.text, *words)
+
+    def ground_at(self, x: float, lift: float = 0.0) -> float:
+        return float(min(self.ground[int(np.clip(x, 0, self.lw - 1))], self.lh - 4 - lift)) + 3
+
+
+_GLOW = (255, 214, 130)
+
+
+def _rgb(color: np.ndarray) -> tuple[int, int, int]:
+    return tuple(int(c) for c in color)  # type: ignore[return-value]
+
+
+def _paint_sky(c: _Canvas) -> None:
+    """Three-stop gradient, a glowing sun or moon (a crescent sometimes), stars, clouds."""
+    rng, pal = c.rng, c.pal
+    ys = np.arange(c.lh, dtype=np.float32) / max(c.horizon, 1)
+    sky = np.stack([np.interp(ys, [0, 0.55, 1.0], [pal["top"][k], pal["mid"][k], pal["horizon"][k]])
+                    for k in range(3)], axis=-1)
+    c.img = np.repeat(sky[:, None, :], c.lw, axis=1).astype(np.float32)
+    c.has_disc = c.night or c.pal_name in ("sunset", "dawn", "fire", "desert") or \
+        c.has("sun", "moon", "太阳", "月") or (c.pal_name != "storm" and rng.random() < 0.4)
+    c.is_moon = c.night or c.has("moon", "月")
+    c.dx = c.lw * rng.uniform(0.22, 0.78)
+    c.dy = c.horizon * (rng.uniform(0.15, 0.45) if c.is_moon else rng.uniform(0.55, 0.85))
+    c.dr = c.lw * rng.uniform(0.06, 0.11)
+    dist = np.hypot(c.xx - c.dx, c.yy - c.dy)
+    if c.has_disc:
+        glow = np.exp(-(dist / (c.dr * (3.5 if c.is_moon else 6))) ** 2)[..., None]
+        c.img += (pal["disc"] - c.img) * glow * (0.35 if c.is_moon else 0.6)
+    if c.night or c.has("stars", "starry", "星"):
+        white = np.array([255, 255, 240], np.float32)
+        for _ in range(rng.randint(90, 220)):
+            sx, sy = rng.randrange(c.lw), rng.uniform(0, c.horizon * 0.9)
+            c.img[int(sy), sx] = _lerp(c.img[int(sy), sx], white, rng.uniform(0.35, 1.0) * (1 - sy / c.horizon))
+    if c.has_disc:
+        disc = np.clip(c.dr - dist + 0.5, 0, 1)
+        if c.is_moon and rng.random() < 0.6:  # crescent
+            off = np.hypot(c.xx - c.dx - c.dr * 0.45, c.yy - c.dy + c.dr * 0.2)
+            disc = disc * (1 - np.clip(c.dr * 0.95 - off + 0.5, 0, 1) * 0.88)
+        c.img += (pal["disc"] - c.img) * disc[..., None]
+    if c.has("cloud", "storm", "rain", "fog", "mist", "sky", "云", "雾", "雨") or rng.random() < 0.45:
+        layer = Image.new("L", (c.lw, c.lh), 0)
+        d = ImageDraw.Draw(layer)
+        for _ in range(rng.randint(3, 7)):  # a cloud is a cluster of flat ellipses, blurred
+            cx, cy, cw = rng.uniform(-0.1, 1.1) * c.lw, rng.uniform(0.08, 0.8) * c.horizon, rng.uniform(0.18, 0.45) * c.lw
+            for _ in range(rng.randint(3, 6)):
+                ox, oy, r = rng.uniform(-cw / 2, cw / 2), rng.uniform(-cw / 10, cw / 14), rng.uniform(cw / 7, cw / 3.5)
+                d.ellipse([cx + ox - r, cy + oy - r * 0.6, cx + ox + r, cy + oy + r * 0.6], fill=rng.randint(110, 200))
+        mask = np.asarray(layer.filter(ImageFilter.GaussianBlur(c.lw * 0.02)), np.float32)[..., None] / 255
+        if c.night:
+            tone = pal["mid"] * 1.3
+        elif c.pal_name == "storm":
+            tone = _lerp(pal["mid"], pal["horizon"], 0.5)
+        else:
+            tone = _lerp(pal["horizon"], np.full(3, 255.0), 0.45)
+        c.img += (tone - c.img) * mask * 0.75
+
+
+def _paint_land(c: _Canvas) -> None:
+    """Hazy layers of hills or mountains, then water with reflections, or a near hill."""
+    rng, pal, lh, lw = c.rng, c.pal, c.lh, c.lw
+    mountains = c.has("mountain", "peak", "cliff", "fortress", "山", "峰")
+    layers = 3 if mountains else 2
+    for k in range(layers):
+        base = c.horizon - (lh * rng.uniform(0.10, 0.2) if mountains and k == 0 else lh * 0.03 * (1 - k))
+        ridge = _ridge(rng, lw, base, lh * (0.06 if mountains else 0.02), mountains and k < 2)
+        _fill_below(c.img, ridge, _lerp(c.haze, pal["land"], (k + 1) / (layers + 1) * (0.6 if c.water else 1.0)))
+        c.ridges.append(ridge)
+    if not c.water:
+        c.ground = _ridge(rng, lw, lh * rng.uniform(0.78, 0.86), lh * 0.025, False)
+        _fill_below(c.img, c.ground, pal["land"] * 0.85)
+        return
+    top = int(c.horizon)
+    rows = np.linspace(0, 1, lh - top, dtype=np.float32)[:, None, None]
+    c.img[top:] = _lerp(pal["horizon"] * 0.5 + pal["water"] * 0.5, pal["water"] * 0.6, rows)
+    if c.has_disc:  # the light's reflection
+        band = np.exp(-((c.xx[top:] - c.dx) / (c.dr * 1.2)) ** 2)[..., None]
+        c.img[top:] += (pal["disc"] - c.img[top:]) * band * 0.35 * (1 - rows)
+    for _ in range(rng.randint(60, 120)):  # ripples, longer near the viewer
+        y = rng.uniform(top + 2, lh)
+        x, length = rng.uniform(0, lw), rng.uniform(4, 18) * (y - top) / (lh - top) + 2
+        seg = c.img[int(y), int(max(0, x - length)):int(min(lw, x + length))]
+        seg += (pal["disc"] - seg) * 0.18
+    c.ground = np.full(lw, lh + 10.0, np.float32)
+    if c.has("girl", "boy", "figure", "man", "woman", "child", "fox", "cat", "dog", "lighthouse", "house",
+             "tree", "town", "村", "镇", "人", "狐"):  # a shore in front for someone to stand on
+        c.ground = _ridge(rng, lw, lh * rng.uniform(0.82, 0.88), lh * 0.02, False)
+        _fill_below(c.img, c.ground, pal["land"])
+
+
+def _paint_settlement(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
+    """A city skyline or a row of village roofs on the horizon, windows lit after dark."""
+    rng = c.rng
+    city = c.has("city", "skyline", "城市")
+    if not (city or c.has("town", "village", "street", "镇", "村", "街")):
+        return
+    x = rng.uniform(0, c.lw * 0.2)
+    end = c.lw * (1.0 if city else rng.uniform(0.5, 0.8))
+    far = _rgb(_lerp(c.haze, c.pal["land"], 0.5))
+    while x < end:
+        bw = c.lw * rng.uniform(0.04, 0.09)
+        bh = c.lh * (rng.uniform(0.05, 0.16) if city else rng.uniform(0.025, 0.05))
+        y0 = c.horizon - bh
+        draw.rectangle([x, y0, x + bw, c.horizon + 4], fill=far)
+        if not city:
+            draw.polygon([(x - 1, y0), (x + bw / 2, y0 - bh * 0.6), (x + bw + 1, y0)], fill=far)
+        if c.lit:
+            for wy in np.arange(y0 + 2, c.horizon - 1, 4):
+                for wx in np.arange(x + 2, x + bw - 1, 3.5):
+                    if rng.random() < 0.35:
+                        draw.point((wx, wy), fill=_GLOW)
+        x += bw + c.lw * rng.uniform(0.0, 0.03)
+
+
+def _paint_buildings(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
+    """A castle on the far ridge; a lighthouse, a house or a tower on the near ground."""
+    rng, lw, lh, ink = c.rng, c.lw, c.lh, c.ink
+    if c.has("castle", "fortress", "kingdom", "城堡", "要塞", "王国"):
+        cx, cw = lw * rng.uniform(0.25, 0.75), lw * rng.uniform(0.22, 0.32)
+        base = float(c.ridges[-1][int(np.clip(cx, 0, lw - 1))]) + 2
+        col = _rgb(_lerp(c.haze, c.pal["ink"], 0.55))
+        draw.rectangle([cx - cw / 2, base - lh * 0.07, cx + cw / 2, base], fill=col)
+        for tx in (cx - cw / 2, cx - cw / 10, cx + cw / 2 - cw / 6):
+            th = lh * rng.uniform(0.1, 0.16)
+            draw.rectangle([tx, base - th, tx + cw / 6, base], fill=col)
+            draw.polygon([(tx - 2, base - th), (tx + cw / 12, base - th - lh * 0.04), (tx + cw / 6 + 2, base - th)], fill=col)
+    if c.has("lighthouse", "灯塔"):
+        lx = lw * rng.choice([rng.uniform(0.12, 0.3), rng.uniform(0.7, 0.88)])
+        base = c.ground_at(lx)
+        th, bw = lh * rng.uniform(0.2, 0.28), lw * 0.05
+        draw.polygon([(lx - bw, base), (lx - bw * 0.6, base - th), (lx + bw * 0.6, base - th), (lx + bw, base)], fill=ink)
+        for k in range(1, 4):  # red bands
+            y, half = base - th * k / 4, bw * (1 - 0.4 * k / 4)
+            draw.rectangle([lx - half, y - th * 0.04, lx + half, y], fill=(180, 40, 40))
+        draw.rectangle([lx - bw * 0.45, base - th - lh * 0.03, lx + bw * 0.45, base - th], fill=_GLOW if c.lit else ink)
+        if c.lit:  # the beam
+            beam = Image.new("L", (lw, lh), 0)
+            side = 1 if lx < lw / 2 else -1
+            ImageDraw.Draw(beam).polygon([(lx, base - th - lh * 0.015), (lx + side * lw, base - th - lh * 0.12),
+                                          (lx + side * lw, base - th + lh * 0.06)], fill=70)
+            c.pic.paste(Image.new("RGB", (lw, lh), _GLOW), (0, 0), beam.filter(ImageFilter.GaussianBlur(3)))
+    elif c.has("house", "home", "farmhouse", "cottage", "bakery", "屋", "家", "农舍"):
+        hx, hw = lw * rng.uniform(0.15, 0.75), lw * rng.uniform(0.16, 0.24)
+        base, hh = c.ground_at(hx + hw / 2), hw * 0.6
+        draw.rectangle([hx, base - hh, hx + hw, base], fill=ink)
+        draw.polygon([(hx - hw * 0.1, base - hh), (hx + hw / 2, base - hh - hw * 0.45), (hx + hw * 1.1, base - hh)], fill=ink)
+        draw.rectangle([hx + hw * 0.6, base - hh * 0.7, hx + hw * 0.8, base - hh * 0.4],
+                       fill=_GLOW if c.lit else _rgb(c.haze))
+    if c.has("tower", "塔", "钟楼") and not c.has("lighthouse", "灯塔"):
+        tx = lw * rng.uniform(0.2, 0.8)
+        base = c.ground_at(tx)
+        th, bw = lh * rng.uniform(0.25, 0.35), lw * 0.045
+        draw.rectangle([tx - bw, base - th, tx + bw, base], fill=ink)
+        draw.polygon([(tx - bw * 1.3, base - th), (tx, base - th - lh * 0.06), (tx + bw * 1.3, base - th)], fill=ink)
+        draw.rectangle([tx - bw * 0.3, base - th * 0.85, tx + bw * 0.3, base - th * 0.78], fill=_GLOW if c.lit else ink)
+
+
+def _paint_trees(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
+    forest = c.has("forest", "woods", "森林")
+    if not (forest or c.has("tree", "树")):
+        return
+    rng = c.rng
+    for _ in range(rng.randint(14, 30) if forest else rng.randint(1, 3)):
+        tx = rng.uniform(0, c.lw)
+        base = c.ground_at(tx, lift=-10)
+        th = c.lh * 0.09 * (rng.uniform(0.6, 1.0) if forest else rng.uniform(1.2, 1.8))
+        if forest:  # pines: three stacked triangles
+            for k in range(3):
+                w2, y1 = th * (0.35 - k * 0.08), base - th * (0.25 + k * 0.25)
+                draw.polygon([(tx - w2, y1 + th * 0.3), (tx, y1 - th * 0.3), (tx + w2, y1 + th * 0.3)], fill=c.ink)
+            draw.rectangle([tx - 1, base - th * 0.2, tx + 1, base], fill=c.ink)
+        else:  # a broad tree: trunk and a cloud of leaves
+            draw.rectangle([tx - th * 0.05, base - th * 0.7, tx + th * 0.05, base], fill=c.ink)
+            for _ in range(7):
+                ox, oy, r = rng.uniform(-0.35, 0.35) * th, rng.uniform(-0.95, -0.6) * th, rng.uniform(0.18, 0.3) * th
+                draw.ellipse([tx + ox - r, base + oy - r, tx + ox + r, base + oy + r], fill=c.ink)
+
+
+def _paint_figures(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
+    """A boat or a whale on the water; a robot, an animal or a person on the ground; birds."""
+    rng, lw, lh, ink = c.rng, c.lw, c.lh, c.ink
+    if c.water and c.has("boat", "ship", "sail", "ferry", "船"):
+        bx, by = lw * rng.uniform(0.2, 0.8), c.horizon + (lh - c.horizon) * rng.uniform(0.15, 0.45)
+        bs = lw * rng.uniform(0.1, 0.16)
+        draw.polygon([(bx - bs / 2, by), (bx + bs / 2, by), (bx + bs * 0.35, by + bs * 0.18), (bx - bs * 0.35, by + bs * 0.18)], fill=ink)
+        draw.line([(bx, by), (bx, by - bs * 0.9)], fill=ink, width=max(1, int(bs * 0.04)))
+        draw.polygon([(bx + 2, by - bs * 0.85), (bx + bs * 0.45, by - bs * 0.1), (bx + 2, by - bs * 0.1)],
+                     fill=_rgb(_lerp(c.pal["disc"], c.pal["ink"], 0.2)))
+    if c.water and c.has("whale", "鲸"):
+        wx, wy = lw * rng.uniform(0.25, 0.75), c.horizon + (lh - c.horizon) * rng.uniform(0.3, 0.55)
+        ws = lw * rng.uniform(0.3, 0.42)
+        draw.chord([wx - ws / 2, wy - ws * 0.22, wx + ws / 2, wy + ws * 0.22], 180, 360, fill=ink)
+        draw.polygon([(wx + ws / 2 - 2, wy), (wx + ws * 0.62, wy - ws * 0.16), (wx + ws * 0.52, wy - ws * 0.05),
+                      (wx + ws * 0.7, wy - ws * 0.05)], fill=ink)
+    fx = lw * rng.choice([rng.uniform(0.3, 0.42), rng.uniform(0.58, 0.7)])
+    fb = c.ground_at(fx, lift=lh * 0.04 - 4) - 1
+    if c.has("robot", "机器人"):
+        s = lh * 0.09
+        draw.rectangle([fx - s * 0.22, fb - s * 0.7, fx + s * 0.22, fb - s * 0.25], fill=ink)
+        draw.rectangle([fx - s * 0.15, fb - s, fx + s * 0.15, fb - s * 0.75], fill=ink)
+        draw.rectangle([fx - s * 0.15, fb - s * 0.25, fx - s * 0.05, fb], fill=ink)
+        draw.rectangle([fx + s * 0.05, fb - s * 0.25, fx + s * 0.15, fb], fill=ink)
+        draw.line([(fx, fb - s), (fx, fb - s * 1.15)], fill=ink, width=1)
+        draw.ellipse([fx - 2, fb - s * 1.2, fx + 2, fb - s * 1.12], fill=_GLOW)
+    elif c.has("fox", "cat", "dog", "rabbit", "wolf", "狐", "猫", "狗", "兔", "狼"):
+        s, d = lh * 0.045, rng.choice((1, -1))  # d: facing right or left
+
+        def box(x0: float, y0: float, x1: float, y1: float) -> list[float]:
+            xa, xb = sorted((fx + d * x0, fx + d * x1))
+            return [xa, y0, xb, y1]
+
+        draw.ellipse(box(-s, fb - s * 0.9, s * 0.7, fb - s * 0.25), fill=ink)  # body
+        for lx in (-s * 0.7, -s * 0.45, s * 0.25, s * 0.45):
+            draw.rectangle(box(lx, fb - s * 0.5, lx + s * 0.12, fb), fill=ink)
+        draw.ellipse(box(s * 0.4, fb - s * 1.35, s * 1.05, fb - s * 0.75), fill=ink)  # head
+        ear = s * (0.45 if c.has("rabbit", "兔") else 0.3)
+        for ex in (s * 0.5, s * 0.78):
+            draw.polygon([(fx + d * ex, fb - s * 1.2), (fx + d * (ex + s * 0.1), fb - s * 1.3 - ear),
+                          (fx + d * (ex + s * 0.22), fb - s * 1.2)], fill=ink)
+        draw.ellipse(box(-s * 1.9, fb - s * 1.0, -s * 0.7, fb - s * 0.55), fill=ink)  # tail
+    elif c.has("girl", "boy", "man", "woman", "child", "figure", "keeper", "traveller", "traveler", "knight",
+               "sailor", "person", "人", "女孩", "男孩", "孩子"):
+        s = lh * rng.uniform(0.09, 0.13)
+        draw.ellipse([fx - s * 0.09, fb - s, fx + s * 0.09, fb - s * 0.82], fill=ink)
+        draw.polygon([(fx - s * 0.12, fb - s * 0.8), (fx + s * 0.12, fb - s * 0.8), (fx + s * 0.2, fb - s * 0.3),
+                      (fx - s * 0.2, fb - s * 0.3)], fill=ink)
+        draw.rectangle([fx - s * 0.1, fb - s * 0.32, fx - s * 0.03, fb], fill=ink)
+        draw.rectangle([fx + s * 0.03, fb - s * 0.32, fx + s * 0.1, fb], fill=ink)
+        if c.has("lantern", "灯笼"):
+            draw.line([(fx + s * 0.18, fb - s * 0.55), (fx + s * 0.3, fb - s * 0.45)], fill=ink, width=1)
+            draw.ellipse([fx + s * 0.24, fb - s * 0.46, fx + s * 0.38, fb - s * 0.3], fill=_GLOW)
+    if c.has("bird", "birds", "gull", "crow", "鸟"):
+        for _ in range(rng.randint(3, 7)):
+            bx, by, bs = rng.uniform(0.1, 0.9) * lw, rng.uniform(0.15, 0.6) * c.horizon, rng.uniform(3, 7)
+            draw.line([(bx - bs, by - bs * 0.4), (bx, by), (bx + bs, by - bs * 0.4)], fill=ink, width=1)
+
+
+def _paint_weather(c: _Canvas, pic: Image.Image, seed: int, prompt: str) -> tuple[Image.Image, np.random.Generator]:
+    """Fog, snow, a vignette, a mottled texture (so motion shows) and rain streaks."""
+    rng, lw, lh = c.rng, c.lw, c.lh
+    arr = np.asarray(pic, np.float32).copy()
+    if c.has("fog", "mist", "雾"):
+        band = np.exp(-((c.yy - c.horizon) / (lh * 0.12)) ** 2)[..., None]
+        arr += (c.pal["horizon"] * 0.9 + 25 - arr) * band * 0.55
+    if c.has("snow", "雪"):
+        for _ in range(rng.randint(150, 300)):
+            x, y, r = int(rng.uniform(0, lw)), int(rng.uniform(0, lh)), int(rng.uniform(0.5, 1.4))
+            arr[y:y + r + 1, x:x + r + 1] = 245
+    arr *= (1 - 0.38 * (((c.xx - lw / 2) / (lw / 2)) ** 2 * 0.6 + ((c.yy - lh / 2) / (lh / 2)) ** 2 * 0.4))[..., None]
+    noise = np.random.default_rng(_seed("grain", seed, prompt) % (2 ** 63))
+    arr += noise.normal(0, 3.0, (lh, lw, 1)).astype(np.float32)
+    pic = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    if c.has("rain", "雨"):
+        layer = Image.new("L", (lw, lh), 0)
+        d = ImageDraw.Draw(layer)
+        for _ in range(rng.randint(150, 260)):
+            x, y, length = rng.uniform(-lw * 0.1, lw), rng.uniform(0, lh), rng.uniform(6, 14)
+            d.line([(x, y), (x + length * 0.25, y + length)], fill=rng.randint(50, 110), width=1)
+        pic.paste(Image.new("RGB", (lw, lh), (210, 220, 235)), (0, 0), layer)
+    return pic, noise
+
+
 def paint(prompt: str, width: int, height: int, seed: int = 0, caption: str = "") -> Image.Image:
-    """A procedural illustration of the prompt: sky, light, land or sea, and a subject."""
+    """A procedural illustration of the prompt: sky, light, land or sea, buildings, a figure.
+
+    Drawn at about 640 px on the long side and scaled up smoothly, with a fine grain at full size.
+    """
     text = prompt.lower()
     for term, _category, _en, zh_words in T.VISUALS:  # Chinese prompts: add the English words
         if any(w in prompt for w in zh_words):
@@ -743,244 +1068,17 @@ def paint(prompt: str, width: int, height: int, seed: int = 0, caption: str = ""
     scale = max(1, round(max(width, height) / 640))
     lw, lh = max(16, width // scale), max(16, height // scale)
     pal_name, pal = _palette(text, rng)
-    night = pal_name == "night"
-    horizon = lh * rng.uniform(0.52, 0.68)
-
-    # sky: three-stop gradient plus a glow around the sun or moon
-    ys = np.arange(lh, dtype=np.float32) / max(horizon, 1)
-    sky = np.stack([np.interp(ys, [0, 0.55, 1.0], [pal["top"][c], pal["mid"][c], pal["horizon"][c]])
-                    for c in range(3)], axis=-1)
-    img = np.repeat(sky[:, None, :], lw, axis=1).astype(np.float32)
-    has_disc = night or pal_name in ("sunset", "dawn", "fire", "desert") or _has(text, "sun", "moon", "太阳", "月") \
-        or (pal_name != "storm" and rng.random() < 0.4)
-    is_moon = night or _has(text, "moon", "月")
-    dx = lw * rng.uniform(0.22, 0.78)
-    dy = horizon * (rng.uniform(0.15, 0.45) if is_moon else rng.uniform(0.55, 0.85))
-    dr = lw * rng.uniform(0.06, 0.11)
-    yy, xx = np.mgrid[0:lh, 0:lw].astype(np.float32)
-    dist = np.hypot(xx - dx, yy - dy)
-    if has_disc:
-        glow = np.exp(-(dist / (dr * (3.5 if is_moon else 6))) ** 2)[..., None]
-        img += (pal["disc"] - img) * glow * (0.35 if is_moon else 0.6)
-    if night or _has(text, "stars", "starry", "星"):
-        for _ in range(rng.randint(90, 220)):
-            sx, sy = rng.randrange(lw), rng.uniform(0, horizon * 0.9)
-            b = rng.uniform(0.35, 1.0) * (1 - sy / horizon)
-            img[int(sy), sx] = _lerp(img[int(sy), sx], np.array([255, 255, 240], np.float32), b)
-    if has_disc:
-        disc = np.clip(dr - dist + 0.5, 0, 1)
-        if is_moon and rng.random() < 0.6:  # crescent
-            off = np.hypot(xx - dx - dr * 0.45, yy - dy + dr * 0.2)
-            disc = disc * (1 - np.clip(dr * 0.95 - off + 0.5, 0, 1) * 0.88)
-        img += (pal["disc"] - img) * disc[..., None]
-
-    # clouds: soft blurred ellipses
-    if _has(text, "cloud", "storm", "rain", "fog", "mist", "sky", "云", "雾", "雨") or rng.random() < 0.45:
-        layer = Image.new("L", (lw, lh), 0)
-        d = ImageDraw.Draw(layer)
-        for _ in range(rng.randint(3, 7)):
-            cx, cy, cw = rng.uniform(-0.1, 1.1) * lw, rng.uniform(0.08, 0.8) * horizon, rng.uniform(0.18, 0.45) * lw
-            for _ in range(rng.randint(3, 6)):
-                ox, oy, r = rng.uniform(-cw / 2, cw / 2), rng.uniform(-cw / 10, cw / 14), rng.uniform(cw / 7, cw / 3.5)
-                d.ellipse([cx + ox - r, cy + oy - r * 0.6, cx + ox + r, cy + oy + r * 0.6], fill=rng.randint(110, 200))
-        mask = np.asarray(layer.filter(ImageFilter.GaussianBlur(lw * 0.02)), np.float32)[..., None] / 255
-        tone = _lerp(pal["mid"], pal["horizon"], 0.5) if pal_name == "storm" else _lerp(pal["horizon"], np.full(3, 255.0), 0.45)
-        if night:
-            tone = pal["mid"] * 1.3
-        img += (tone - img) * mask * 0.75
-
-    # land: far to near layers, or water below the horizon
-    water = _has(text, "sea", "ocean", "lake", "harbour", "harbor", "boat", "ship", "whale", "river", "beach",
-                 "海", "湖", "港", "船", "河")
-    mountains = _has(text, "mountain", "peak", "cliff", "fortress", "山", "峰")
-    haze = pal["horizon"] * 0.55 + pal["land"] * 0.45
-    layers = 3 if mountains else 2
-    ridges = []
-    for k in range(layers):
-        t = (k + 1) / (layers + 1)
-        base = horizon - (lh * rng.uniform(0.10, 0.2) if mountains and k == 0 else lh * 0.03 * (1 - k))
-        ridge = _ridge(rng, lw, base, lh * (0.06 if mountains else 0.02), mountains and k < 2)
-        _fill_below(img, ridge, _lerp(haze, pal["land"], t * (0.6 if water else 1.0)))
-        ridges.append(ridge)
-    if water:
-        top = int(horizon)
-        rows = np.linspace(0, 1, lh - top, dtype=np.float32)[:, None, None]
-        img[top:] = _lerp(pal["horizon"] * 0.5 + pal["water"] * 0.5, pal["water"] * 0.6, rows)
-        if has_disc:  # the light's reflection
-            band = np.exp(-((xx[top:] - dx) / (dr * 1.2)) ** 2)[..., None]
-            img[top:] += (pal["disc"] - img[top:]) * band * 0.35 * (1 - rows)
-        for _ in range(rng.randint(60, 120)):
-            y = rng.uniform(top + 2, lh)
-            x, length = rng.uniform(0, lw), rng.uniform(4, 18) * (y - top) / (lh - top) + 2
-            y0 = int(y)
-            x0, x1 = int(max(0, x - length)), int(min(lw, x + length))
-            img[y0, x0:x1] = _lerp(img[y0, x0:x1], pal["disc"], 0.18)
-        shore = None
-        if _has(text, "girl", "boy", "figure", "man", "woman", "child", "fox", "cat", "dog", "lighthouse",
-                "house", "tree", "town", "村", "镇", "人", "狐"):
-            shore = _ridge(rng, lw, lh * rng.uniform(0.82, 0.88), lh * 0.02, False)
-            _fill_below(img, shore, pal["land"])
-        ground = shore if shore is not None else np.full(lw, lh + 10.0, np.float32)
-    else:
-        near = _ridge(rng, lw, lh * rng.uniform(0.78, 0.86), lh * 0.025, False)
-        _fill_below(img, near, pal["land"] * 0.85)
-        ground = near
-
-    pic = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+    c = _Canvas(text, rng, lw, lh, pal_name, pal, lh * rng.uniform(0.52, 0.68))
+    _paint_sky(c)
+    _paint_land(c)
+    pic = c.pic = Image.fromarray(np.clip(c.img, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(pic)
-    ink = tuple(int(c) for c in pal["ink"])
-    glow = (255, 214, 130)
-    lit = night or pal_name in ("sunset", "storm", "fire") or _has(text, "lantern", "light", "window", "灯")
-    # a city skyline or town on the horizon
-    if _has(text, "city", "skyline", "城市") or _has(text, "town", "village", "street", "镇", "村", "街"):
-        city = _has(text, "city", "skyline", "城市")
-        x = rng.uniform(0, lw * 0.2)
-        far = tuple(int(c) for c in _lerp(haze, pal["land"], 0.5))
-        while x < lw * (1.0 if city else rng.uniform(0.5, 0.8)):
-            bw = lw * rng.uniform(0.04, 0.09)
-            bh = lh * (rng.uniform(0.05, 0.16) if city else rng.uniform(0.025, 0.05))
-            y0 = horizon - bh
-            draw.rectangle([x, y0, x + bw, horizon + 4], fill=far)
-            if not city:
-                draw.polygon([(x - 1, y0), (x + bw / 2, y0 - bh * 0.6), (x + bw + 1, y0)], fill=far)
-            if lit:
-                for wy in np.arange(y0 + 2, horizon - 1, 4):
-                    for wx in np.arange(x + 2, x + bw - 1, 3.5):
-                        if rng.random() < 0.35:
-                            draw.point((wx, wy), fill=glow)
-            x += bw + lw * rng.uniform(0.0, 0.03)
-    if _has(text, "castle", "fortress", "kingdom", "城堡", "要塞", "王国"):
-        cx, cw = lw * rng.uniform(0.25, 0.75), lw * rng.uniform(0.22, 0.32)
-        base = float(ridges[-1][int(np.clip(cx, 0, lw - 1))]) + 2
-        col = tuple(int(c) for c in _lerp(haze, pal["ink"], 0.55))
-        draw.rectangle([cx - cw / 2, base - lh * 0.07, cx + cw / 2, base], fill=col)
-        for tx in (cx - cw / 2, cx - cw / 10, cx + cw / 2 - cw / 6):
-            th = lh * rng.uniform(0.1, 0.16)
-            draw.rectangle([tx, base - th, tx + cw / 6, base], fill=col)
-            draw.polygon([(tx - 2, base - th), (tx + cw / 12, base - th - lh * 0.04), (tx + cw / 6 + 2, base - th)], fill=col)
-    # trees
-    forest = _has(text, "forest", "woods", "森林")
-    if forest or _has(text, "tree", "树"):
-        for _ in range(rng.randint(14, 30) if forest else rng.randint(1, 3)):
-            tx = rng.uniform(0, lw)
-            big = rng.uniform(0.6, 1.0) if forest else rng.uniform(1.2, 1.8)
-            base = float(ground[int(np.clip(tx, 0, lw - 1))]) + 3
-            th = lh * 0.09 * big
-            if forest:
-                for k in range(3):
-                    w2 = th * (0.35 - k * 0.08)
-                    y1 = base - th * (0.25 + k * 0.25)
-                    draw.polygon([(tx - w2, y1 + th * 0.3), (tx, y1 - th * 0.3), (tx + w2, y1 + th * 0.3)], fill=ink)
-                draw.rectangle([tx - 1, base - th * 0.2, tx + 1, base], fill=ink)
-            else:
-                draw.rectangle([tx - th * 0.05, base - th * 0.7, tx + th * 0.05, base], fill=ink)
-                for _ in range(7):
-                    ox, oy, r = rng.uniform(-0.35, 0.35) * th, rng.uniform(-0.95, -0.6) * th, rng.uniform(0.18, 0.3) * th
-                    draw.ellipse([tx + ox - r, base + oy - r, tx + ox + r, base + oy + r], fill=ink)
-    # a building on the near ground
-    if _has(text, "lighthouse", "灯塔"):
-        lx = lw * rng.choice([rng.uniform(0.12, 0.3), rng.uniform(0.7, 0.88)])
-        base = float(min(ground[int(lx)], lh - 4)) + 3
-        th, bw = lh * rng.uniform(0.2, 0.28), lw * 0.05
-        draw.polygon([(lx - bw, base), (lx - bw * 0.6, base - th), (lx + bw * 0.6, base - th), (lx + bw, base)], fill=ink)
-        for k in range(1, 4):
-            y = base - th * k / 4
-            draw.rectangle([lx - bw * (1 - 0.4 * k / 4), y - th * 0.04, lx + bw * (1 - 0.4 * k / 4), y], fill=(180, 40, 40))
-        draw.rectangle([lx - bw * 0.45, base - th - lh * 0.03, lx + bw * 0.45, base - th], fill=glow if lit else ink)
-        if lit:
-            beam = Image.new("L", (lw, lh), 0)
-            side = 1 if lx < lw / 2 else -1
-            ImageDraw.Draw(beam).polygon([(lx, base - th - lh * 0.015), (lx + side * lw, base - th - lh * 0.12),
-                                          (lx + side * lw, base - th + lh * 0.06)], fill=70)
-            pic.paste(Image.new("RGB", (lw, lh), glow), (0, 0), beam.filter(ImageFilter.GaussianBlur(3)))
-    elif _has(text, "house", "home", "farmhouse", "cottage", "bakery", "屋", "家", "农舍"):
-        hx, hw = lw * rng.uniform(0.15, 0.75), lw * rng.uniform(0.16, 0.24)
-        base = float(min(ground[int(np.clip(hx + hw / 2, 0, lw - 1))], lh - 4)) + 3
-        hh = hw * 0.6
-        draw.rectangle([hx, base - hh, hx + hw, base], fill=ink)
-        draw.polygon([(hx - hw * 0.1, base - hh), (hx + hw / 2, base - hh - hw * 0.45), (hx + hw * 1.1, base - hh)], fill=ink)
-        draw.rectangle([hx + hw * 0.6, base - hh * 0.7, hx + hw * 0.8, base - hh * 0.4], fill=glow if lit else tuple(int(c) for c in haze))
-    if _has(text, "tower", "塔", "钟楼") and not _has(text, "lighthouse", "灯塔"):
-        tx = lw * rng.uniform(0.2, 0.8)
-        base = float(min(ground[int(tx)], lh - 4)) + 3
-        th, bw = lh * rng.uniform(0.25, 0.35), lw * 0.045
-        draw.rectangle([tx - bw, base - th, tx + bw, base], fill=ink)
-        draw.polygon([(tx - bw * 1.3, base - th), (tx, base - th - lh * 0.06), (tx + bw * 1.3, base - th)], fill=ink)
-        draw.rectangle([tx - bw * 0.3, base - th * 0.85, tx + bw * 0.3, base - th * 0.78], fill=glow if lit else ink)
-    # a boat or a whale on the water
-    if water and _has(text, "boat", "ship", "sail", "ferry", "船"):
-        bx, by = lw * rng.uniform(0.2, 0.8), horizon + (lh - horizon) * rng.uniform(0.15, 0.45)
-        bs = lw * rng.uniform(0.1, 0.16)
-        draw.polygon([(bx - bs / 2, by), (bx + bs / 2, by), (bx + bs * 0.35, by + bs * 0.18), (bx - bs * 0.35, by + bs * 0.18)], fill=ink)
-        draw.line([(bx, by), (bx, by - bs * 0.9)], fill=ink, width=max(1, int(bs * 0.04)))
-        draw.polygon([(bx + 2, by - bs * 0.85), (bx + bs * 0.45, by - bs * 0.1), (bx + 2, by - bs * 0.1)], fill=tuple(int(c) for c in _lerp(pal["disc"], pal["ink"], 0.2)))
-    if water and _has(text, "whale", "鲸"):
-        wx, wy, ws = lw * rng.uniform(0.25, 0.75), horizon + (lh - horizon) * rng.uniform(0.3, 0.55), lw * rng.uniform(0.3, 0.42)
-        draw.chord([wx - ws / 2, wy - ws * 0.22, wx + ws / 2, wy + ws * 0.22], 180, 360, fill=ink)
-        draw.polygon([(wx + ws / 2 - 2, wy), (wx + ws * 0.62, wy - ws * 0.16), (wx + ws * 0.52, wy - ws * 0.05), (wx + ws * 0.7, wy - ws * 0.05)], fill=ink)
-    # a figure or an animal on the near ground
-    fx = lw * rng.choice([rng.uniform(0.3, 0.42), rng.uniform(0.58, 0.7)])
-    fbase = float(min(ground[int(fx)], lh - lh * 0.04)) + 2
-    if _has(text, "robot", "机器人"):
-        s = lh * 0.09
-        draw.rectangle([fx - s * 0.22, fbase - s * 0.7, fx + s * 0.22, fbase - s * 0.25], fill=ink)
-        draw.rectangle([fx - s * 0.15, fbase - s, fx + s * 0.15, fbase - s * 0.75], fill=ink)
-        draw.rectangle([fx - s * 0.15, fbase - s * 0.25, fx - s * 0.05, fbase], fill=ink)
-        draw.rectangle([fx + s * 0.05, fbase - s * 0.25, fx + s * 0.15, fbase], fill=ink)
-        draw.line([(fx, fbase - s), (fx, fbase - s * 1.15)], fill=ink, width=1)
-        draw.ellipse([fx - 2, fbase - s * 1.2, fx + 2, fbase - s * 1.12], fill=glow)
-    elif _has(text, "fox", "cat", "dog", "rabbit", "wolf", "狐", "猫", "狗", "兔", "狼"):
-        s = lh * 0.045
-        draw.ellipse([fx - s, fbase - s * 0.9, fx + s * 0.7, fbase - s * 0.25], fill=ink)
-        for lx in (fx - s * 0.7, fx - s * 0.45, fx + s * 0.25, fx + s * 0.45):
-            draw.rectangle([lx, fbase - s * 0.5, lx + s * 0.12, fbase], fill=ink)
-        draw.ellipse([fx + s * 0.4, fbase - s * 1.35, fx + s * 1.05, fbase - s * 0.75], fill=ink)
-        ear = s * (0.45 if _has(text, "rabbit", "兔") else 0.3)
-        for ex in (fx + s * 0.5, fx + s * 0.78):
-            draw.polygon([(ex, fbase - s * 1.2), (ex + s * 0.1, fbase - s * 1.3 - ear), (ex + s * 0.22, fbase - s * 1.2)], fill=ink)
-        draw.ellipse([fx - s * 1.9, fbase - s * 1.0, fx - s * 0.7, fbase - s * 0.55], fill=ink)  # tail
-    elif _has(text, "girl", "boy", "man", "woman", "child", "figure", "keeper", "traveller", "traveler", "knight",
-              "sailor", "person", "人", "女孩", "男孩", "孩子"):
-        s = lh * rng.uniform(0.09, 0.13)
-        draw.ellipse([fx - s * 0.09, fbase - s, fx + s * 0.09, fbase - s * 0.82], fill=ink)
-        draw.polygon([(fx - s * 0.12, fbase - s * 0.8), (fx + s * 0.12, fbase - s * 0.8), (fx + s * 0.2, fbase - s * 0.3),
-                      (fx - s * 0.2, fbase - s * 0.3)], fill=ink)
-        draw.rectangle([fx - s * 0.1, fbase - s * 0.32, fx - s * 0.03, fbase], fill=ink)
-        draw.rectangle([fx + s * 0.03, fbase - s * 0.32, fx + s * 0.1, fbase], fill=ink)
-        if _has(text, "lantern", "灯笼"):
-            draw.line([(fx + s * 0.18, fbase - s * 0.55), (fx + s * 0.3, fbase - s * 0.45)], fill=ink, width=1)
-            draw.ellipse([fx + s * 0.24, fbase - s * 0.46, fx + s * 0.38, fbase - s * 0.3], fill=glow)
-    if _has(text, "bird", "birds", "gull", "crow", "鸟"):
-        for _ in range(rng.randint(3, 7)):
-            bx, by, bs = rng.uniform(0.1, 0.9) * lw, rng.uniform(0.15, 0.6) * horizon, rng.uniform(3, 7)
-            draw.line([(bx - bs, by - bs * 0.4), (bx, by), (bx + bs, by - bs * 0.4)], fill=ink, width=1)
-
-    # weather, vignette and a soft texture, then up to full size
-    arr = np.asarray(pic, np.float32).copy()
-    if _has(text, "fog", "mist", "雾"):
-        band = np.exp(-((yy - horizon) / (lh * 0.12)) ** 2)[..., None]
-        arr += (pal["horizon"] * 0.9 + 25 - arr) * band * 0.55
-    if _has(text, "snow", "雪"):
-        for _ in range(rng.randint(150, 300)):
-            x, y, r = rng.uniform(0, lw), rng.uniform(0, lh), rng.uniform(0.5, 1.4)
-            x0, y0 = int(x), int(y)
-            arr[y0:y0 + int(r) + 1, x0:x0 + int(r) + 1] = 245
-    rain = _has(text, "rain", "雨")
-    vig = 1 - 0.38 * (((xx - lw / 2) / (lw / 2)) ** 2 * 0.6 + ((yy - lh / 2) / (lh / 2)) ** 2 * 0.4)
-    arr *= vig[..., None]
-    nrng = np.random.default_rng(_seed("grain", seed, prompt) % (2 ** 63))
-    arr += nrng.normal(0, 3.0, (lh, lw, 1)).astype(np.float32)  # mottled texture, visible in motion
-    pic = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-    if rain:
-        layer = Image.new("L", (lw, lh), 0)
-        d = ImageDraw.Draw(layer)
-        for _ in range(rng.randint(150, 260)):
-            x, y, ln = rng.uniform(-lw * 0.1, lw), rng.uniform(0, lh), rng.uniform(6, 14)
-            d.line([(x, y), (x + ln * 0.25, y + ln)], fill=rng.randint(50, 110), width=1)
-        pic.paste(Image.new("RGB", (lw, lh), (210, 220, 235)), (0, 0), layer)
+    for step in (_paint_settlement, _paint_buildings, _paint_trees, _paint_figures):
+        step(c, draw)
+    pic, noise = _paint_weather(c, pic, seed, prompt)
     if (lw, lh) != (width, height):
         pic = pic.resize((width, height), Image.Resampling.BICUBIC)
-        fine = nrng.integers(-3, 4, (height, width, 1), dtype=np.int16)  # fine film grain
+        fine = noise.integers(-3, 4, (height, width, 1), dtype=np.int16)  # film grain
         pic = Image.fromarray(np.clip(np.asarray(pic, np.int16) + fine, 0, 255).astype(np.uint8))
     if caption.strip():
         _draw_caption(pic, caption.strip())
