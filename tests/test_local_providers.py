@@ -267,3 +267,10 @@ def test_narrator_without_espeak_writes_labelled_silence(tmp_path, monkeypatch):
     assert narrator.last_info["engine"] == "silent" and "espeak-ng" in narrator.last_info["reason"]
     zh = asyncio.run(narrator.speak(SpeechRequest(text="月亮升起来了，村子很安静。", language="zh"), out))
     assert zh == pytest.approx(wav_seconds(out)) and zh > 1
+
+
+def test_narrator_gives_silence_for_no_words(tmp_path):
+    narrator = LocalNarrator()
+    seconds = asyncio.run(narrator.speak(SpeechRequest(text="……"), tmp_path / "e.wav"))
+    assert seconds == pytest.approx(wav_seconds(tmp_path / "e.wav")) and seconds >= 0.5
+    assert narrator.last_info["engine"] == "silent"

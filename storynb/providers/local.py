@@ -433,17 +433,6 @@ def _visuals(text: str, zh: bool) -> list[tuple[str, str, int]]:
 
 _CONNECTIVES_EN = r"^(then|but|and|so|however|unfortunately|still|yet|now|meanwhile|at last|in the end)\b[\s,]*"
 _CONNECTIVES_ZH = r"^(然后|但是|可是|于是|就在这时|不巧的是|直到|最后|就这样|然而|而且|而)[，,]?"
-_LABELS = {"en": {"first": "Establishing wide shot", "last": "Closing wide shot", "close": "Close-up",
-                  "wide": "Wide shot", "mid": ("Medium shot", "Medium close-up")},
-           "zh": {"first": "开场远景", "last": "结尾远景", "close": "特写", "wide": "远景",
-                  "mid": ("中景", "近景")}}
-_FRAMING = {"Establishing wide shot": "wide establishing shot", "Closing wide shot": "wide closing shot",
-            "Close-up": "close-up shot", "Wide shot": "wide shot", "Medium shot": "medium shot",
-            "Medium close-up": "medium close-up", "开场远景": "wide establishing shot",
-            "结尾远景": "wide closing shot", "特写": "close-up shot", "远景": "wide shot",
-            "中景": "medium shot", "近景": "medium close-up"}
-_CLOSE_WORDS_EN = ("face", "eyes", "whisper", "held", "hand", "noticed", "realised", "realized", "laughed")
-_CLOSE_WORDS_ZH = ("脸", "眼", "低声", "握", "手", "注意到", "明白", "笑")
 
 
 def _scene_clause(narration: str, zh: bool) -> str:
@@ -478,7 +467,8 @@ def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]
         fps = None
     pieces: list[tuple[str, int]] = []
     for p_index, para in enumerate(re.split(r"\n\s*\n", story)):
-        pieces += [(s, p_index) for s in _split_sentences(" ".join(para.split()) if not zh else para.strip(), zh)]
+        para = re.sub(r"\s*\n\s*", "", para.strip()) if zh else " ".join(para.split())
+        pieces += [(s, p_index) for s in _split_sentences(para, zh)]
     total = sum(_weight(s, zh) for s, _ in pieces)
     wanted = variables.get("shots")
     try:
@@ -500,11 +490,11 @@ def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]
 
     hero_term, hero_name = _hero_visual(story, zh)
     style_words = _mood_style(story)
-    labels = _LABELS[lang]
+    labels = T.SHOT_LABELS[lang]
     shots, last_place = [], None
     for k, narration in enumerate(narrations):
         found = sorted(_visuals(narration, zh), key=lambda f: f[2])
-        close = any(w in narration.lower() for w in (_CLOSE_WORDS_ZH if zh else _CLOSE_WORDS_EN))
+        close = any(w in narration.lower() for w in (T.CLOSE_WORDS_ZH if zh else T.CLOSE_WORDS_EN))
         if k == 0:
             label = labels["first"]
         elif k == len(narrations) - 1:
@@ -530,7 +520,7 @@ def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]
             terms += [t for t in picked if t not in terms]
         if not terms:
             terms = ["a quiet atmospheric scene"]
-        prompt = ", ".join([_FRAMING[label]] + terms + [style_words,
+        prompt = ", ".join([T.FRAMING[label]] + terms + [style_words,
                            "storybook illustration, cinematic lighting, rich detail, soft film grain"])
         scene = f"{label}：{_scene_clause(narration, zh)}" if zh else f"{label}: {_scene_clause(narration, zh)}"
         shots.append({"scene": scene, "narration": narration, "image_prompt": prompt,
@@ -572,30 +562,6 @@ def _mood_style(story: str) -> str:
 
 
 # =================================================================================== camera
-_CAMERA_RULES = [  # (words, {movement: weight})
-    (("sky", "mountain", "tower", "lighthouse", "tree", "star", "moon", "climb", "rose", "rise", "tall",
-      "castle", "peak", "banner", "天空", "山", "塔", "星", "月", "爬", "升", "高", "旗", "峰"),
-     {"tilt_up": 2.0}),
-    (("fell", "fall", "ground", "below", "valley", "sat down", "kneel", "落", "跌", "低头", "地上", "坐下"),
-     {"tilt_down": 2.0}),
-    (("road", "journey", "path", "river", "street", "walk", "travel", "horizon", "sea", "town", "bridge",
-      "set out", "路", "河", "旅", "街", "走", "海", "镇", "桥", "出发", "远方"),
-     {"pan_right": 1.6, "pan_left": 1.5}),
-    (("face", "eyes", "secret", "heart", "whisper", "hand", "letter", "noticed", "realised", "realized",
-      "close-up", "question", "心", "眼", "秘密", "脸", "手", "注意到", "明白", "特写", "近景", "低声", "问题"),
-     {"zoom_in": 2.0, "dolly_in": 1.4}),
-    (("door", "enter", "approach", "toward", "into", "step", "门", "走进", "靠近", "迈出"),
-     {"dolly_in": 2.0}),
-    (("end", "farewell", "goodbye", "last", "forever", "to this day", "years later", "home", "closing",
-      "告别", "结尾", "最后", "再见", "从此", "直到今天", "多年以后", "很多年以后", "从那以后"),
-     {"zoom_out": 2.0, "dolly_out": 1.7}),
-    (("silence", "still", "waited", "alone", "quiet", "nothing changed", "静", "等", "沉默", "一个人", "什么都没有"),
-     {"static": 1.8}),
-]
-_INTENSE = ("storm", "suddenly", "ran", "army", "battle", "lights went out", "knock", "风暴", "突然", "奔",
-            "大军", "灯突然", "敲")
-_CALM = ("quiet", "slowly", "gentle", "soft", "morning", "静", "慢", "轻", "清晨")
-_FALLBACK_ORDER = ("dolly_in", "pan_right", "zoom_in", "pan_left", "tilt_up", "zoom_out", "dolly_out")
 
 
 def plan_camera(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -618,7 +584,7 @@ def plan_camera(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         jitter = random.Random(_seed("camera", scene, narration, k))
         scores = {m: jitter.random() * 0.5 for m in MOVEMENTS}
         scores["static"] -= 0.3
-        for words, weights in _CAMERA_RULES:
+        for words, weights in T.CAMERA_RULES:
             hits = 2 * sum(w in scene for w in words) + sum(w in narration for w in words)
             for move, weight in weights.items():
                 scores[move] += weight * min(hits, 3)
@@ -629,11 +595,11 @@ def plan_camera(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             scores["zoom_out"] += 2.5
             scores["dolly_out"] += 2.2
         if max(scores.values()) < 1.0:  # no words to go on: a varied default
-            scores[_FALLBACK_ORDER[(k + jitter.randrange(3)) % len(_FALLBACK_ORDER)]] += 1.0
+            scores[T.CAMERA_FALLBACK_ORDER[(k + jitter.randrange(3)) % len(T.CAMERA_FALLBACK_ORDER)]] += 1.0
         scores.pop(previous, None)
         movement = max(scores, key=lambda m: (scores[m], m))
         text = scene + " " + narration
-        intensity = 0.17 + 0.05 * any(w in text for w in _INTENSE) - 0.03 * any(w in text for w in _CALM)
+        intensity = 0.17 + 0.05 * any(w in text for w in T.INTENSE_WORDS) - 0.03 * any(w in text for w in T.CALM_WORDS)
         intensity = 0.12 if movement == "static" else intensity + jitter.uniform(-0.02, 0.02)
         out.append({"sequence": int(shot.get("sequence") or k + 1), "movement": movement,
                     "params": {"speed": 1.0, "intensity": round(min(0.25, max(0.12, intensity)), 2),
@@ -668,40 +634,6 @@ class DraftWriter:
 
 
 # ================================================================================== painter
-_PALETTES = {  # sky top, sky middle, horizon, disc (sun/moon), land (near), water, silhouette
-    "night": dict(top=(6, 10, 32), mid=(20, 32, 78), horizon=(58, 78, 130), disc=(238, 236, 214),
-                  land=(10, 14, 32), water=(14, 28, 62), ink=(4, 6, 16)),
-    "sunset": dict(top=(48, 36, 92), mid=(196, 84, 96), horizon=(255, 168, 84), disc=(255, 222, 140),
-                   land=(52, 24, 44), water=(126, 62, 82), ink=(28, 12, 24)),
-    "fire": dict(top=(36, 10, 12), mid=(140, 34, 20), horizon=(255, 120, 40), disc=(255, 210, 120),
-                 land=(34, 12, 8), water=(90, 30, 20), ink=(18, 6, 4)),
-    "dawn": dict(top=(84, 112, 176), mid=(196, 170, 200), horizon=(255, 206, 170), disc=(255, 240, 200),
-                 land=(62, 72, 96), water=(120, 140, 180), ink=(30, 34, 50)),
-    "snow": dict(top=(132, 156, 196), mid=(196, 210, 230), horizon=(238, 242, 248), disc=(255, 252, 240),
-                 land=(222, 230, 240), water=(150, 175, 200), ink=(54, 62, 84)),
-    "storm": dict(top=(34, 38, 48), mid=(70, 76, 90), horizon=(124, 128, 138), disc=(210, 214, 220),
-                  land=(28, 32, 38), water=(50, 58, 70), ink=(14, 16, 20)),
-    "sea": dict(top=(30, 96, 140), mid=(90, 170, 190), horizon=(190, 230, 222), disc=(255, 248, 220),
-                land=(32, 72, 80), water=(18, 112, 124), ink=(12, 32, 40)),
-    "forest": dict(top=(110, 160, 160), mid=(170, 206, 180), horizon=(226, 232, 190), disc=(255, 246, 206),
-                   land=(20, 62, 38), water=(40, 100, 90), ink=(8, 26, 16)),
-    "desert": dict(top=(92, 150, 210), mid=(180, 200, 220), horizon=(252, 218, 164), disc=(255, 246, 210),
-                   land=(186, 124, 74), water=(90, 150, 180), ink=(70, 40, 24)),
-    "spring": dict(top=(136, 186, 232), mid=(200, 220, 240), horizon=(252, 232, 236), disc=(255, 250, 230),
-                   land=(84, 142, 72), water=(100, 170, 200), ink=(36, 60, 36)),
-}
-_PALETTE_WORDS = [  # first match wins
-    ("night", ("night", "moon", "midnight", "starry", "stars", "dark", "夜", "月")),
-    ("fire", ("fire", "flame", "burning", "火")),
-    ("sunset", ("sunset", "dusk", "evening", "autumn", "黄昏", "夕阳", "傍晚", "秋")),
-    ("dawn", ("dawn", "sunrise", "morning", "黎明", "清晨", "日出")),
-    ("snow", ("snow", "winter", "ice", "frozen", "雪", "冬", "冰")),
-    ("storm", ("storm", "rain", "thunder", "fog", "mist", "grey", "风暴", "雨", "雷", "雾")),
-    ("sea", ("sea", "ocean", "harbour", "harbor", "lake", "whale", "beach", "teal", "海", "湖", "港")),
-    ("forest", ("forest", "woods", "jungle", "tree", "green", "森林", "树")),
-    ("desert", ("desert", "sand", "dune", "沙漠", "沙")),
-    ("spring", ("flower", "spring", "blossom", "garden", "花", "春")),
-]
 
 
 def _has(text: str, *words: str) -> bool:
@@ -715,9 +647,9 @@ def _has(text: str, *words: str) -> bool:
 
 
 def _palette(text: str, rng: random.Random) -> tuple[str, dict[str, np.ndarray]]:
-    name = next((n for n, words in _PALETTE_WORDS if _has(text, *words)), None)
+    name = next((n for n, words in T.PALETTE_WORDS if _has(text, *words)), None)
     if name:
-        base = _PALETTES[name]
+        base = T.PALETTES[name]
     else:  # from a hash of the words
         h = rng.random()
         hsv = lambda dh, s, v: tuple(int(c * 255) for c in colorsys.hsv_to_rgb((h + dh) % 1, s, v))
@@ -1152,7 +1084,7 @@ class Painter:
 
         def work() -> None:
             pic = paint(request.prompt, request.width, request.height, request.seed, request.caption)
-            pic.save(Path(out_path), format="PNG", compress_level=6)
+            pic.save(Path(out_path), format="PNG", compress_level=3)  # level 6 triples the time for 5%
 
         await asyncio.to_thread(work)
 
@@ -1215,8 +1147,8 @@ class LocalNarrator:
         zh = _language(request.language, text) == "zh"
         speed = min(3.0, max(0.3, float(request.speed or 1.0)))
         exe = shutil.which("espeak-ng")
-        if not text or exe is None:
-            reason = "no text" if not text else "espeak-ng is not installed"
+        if exe is None or not any(ch.isalnum() for ch in text):
+            reason = "espeak-ng is not installed" if exe is None else "no words to speak"
             seconds = _write_silence(out_path, _estimate_seconds(text, zh, speed))
             self.last_info = {"engine": "silent", "reason": reason, "seconds": seconds}
             return seconds

@@ -1,4 +1,4 @@
-"""Phrase banks and word lists for the offline draft writer and painter (data only, no logic).
+"""Phrase banks, word lists and palettes for the offline providers (data only, no logic).
 
 A story is five beats (setting, want, obstacle, turn, resolution). Each beat is a list of
 slots `(name, level, options)`: a slot is used when the requested length reaches its level
@@ -415,4 +415,85 @@ MOOD_STYLES = [
      "whimsical storybook style, playful shapes, pastel colors"),
     (["bread", "tea", "lamp", "neighbour", "smile", "home", "面包", "茶", "灯", "邻居", "笑", "家"],
      "warm golden light, cozy atmosphere, gentle colors"),
+]
+
+
+# --------------------------------------------------------------------------- storyboard shots
+# Shot labels by position and content, and the English framing words for the image prompt.
+SHOT_LABELS = {"en": {"first": "Establishing wide shot", "last": "Closing wide shot", "close": "Close-up",
+                      "wide": "Wide shot", "mid": ("Medium shot", "Medium close-up")},
+               "zh": {"first": "开场远景", "last": "结尾远景", "close": "特写", "wide": "远景",
+                      "mid": ("中景", "近景")}}
+FRAMING = {"Establishing wide shot": "wide establishing shot", "Closing wide shot": "wide closing shot",
+           "Close-up": "close-up shot", "Wide shot": "wide shot", "Medium shot": "medium shot",
+           "Medium close-up": "medium close-up", "开场远景": "wide establishing shot",
+           "结尾远景": "wide closing shot", "特写": "close-up shot", "远景": "wide shot",
+           "中景": "medium shot", "近景": "medium close-up"}
+# Words that make a middle shot a close-up.
+CLOSE_WORDS_EN = ("face", "eyes", "whisper", "held", "hand", "noticed", "realised", "realized", "laughed")
+CLOSE_WORDS_ZH = ("脸", "眼", "低声", "握", "手", "注意到", "明白", "笑")
+
+# ------------------------------------------------------------------------------ camera moves
+# Words in a shot's scene (counted twice) and narration that score movements.
+CAMERA_RULES = [  # (words, {movement: weight})
+    (("sky", "mountain", "tower", "lighthouse", "tree", "star", "moon", "climb", "rose", "rise", "tall",
+      "castle", "peak", "banner", "天空", "山", "塔", "星", "月", "爬", "升", "高", "旗", "峰"),
+     {"tilt_up": 2.0}),
+    (("fell", "fall", "ground", "below", "valley", "sat down", "kneel", "落", "跌", "低头", "地上", "坐下"),
+     {"tilt_down": 2.0}),
+    (("road", "journey", "path", "river", "street", "walk", "travel", "horizon", "sea", "town", "bridge",
+      "set out", "路", "河", "旅", "街", "走", "海", "镇", "桥", "出发", "远方"),
+     {"pan_right": 1.6, "pan_left": 1.5}),
+    (("face", "eyes", "secret", "heart", "whisper", "hand", "letter", "noticed", "realised", "realized",
+      "close-up", "question", "心", "眼", "秘密", "脸", "手", "注意到", "明白", "特写", "近景", "低声", "问题"),
+     {"zoom_in": 2.0, "dolly_in": 1.4}),
+    (("door", "enter", "approach", "toward", "into", "step", "门", "走进", "靠近", "迈出"),
+     {"dolly_in": 2.0}),
+    (("end", "farewell", "goodbye", "last", "forever", "to this day", "years later", "home", "closing",
+      "告别", "结尾", "最后", "再见", "从此", "直到今天", "多年以后", "很多年以后", "从那以后"),
+     {"zoom_out": 2.0, "dolly_out": 1.7}),
+    (("silence", "still", "waited", "alone", "quiet", "nothing changed", "静", "等", "沉默", "一个人", "什么都没有"),
+     {"static": 1.8}),
+]
+# Words that raise or lower a move's intensity; the order of moves when a shot has no cue words.
+INTENSE_WORDS = ("storm", "suddenly", "ran", "army", "battle", "lights went out", "knock", "风暴", "突然", "奔",
+            "大军", "灯突然", "敲")
+CALM_WORDS = ("quiet", "slowly", "gentle", "soft", "morning", "静", "慢", "轻", "清晨")
+CAMERA_FALLBACK_ORDER = ("dolly_in", "pan_right", "zoom_in", "pan_left", "tilt_up", "zoom_out", "dolly_out")
+
+# ----------------------------------------------------------------------------------- painter
+PALETTES = {  # sky top, sky middle, horizon, disc (sun/moon), land (near), water, silhouette
+    "night": dict(top=(6, 10, 32), mid=(20, 32, 78), horizon=(58, 78, 130), disc=(238, 236, 214),
+                  land=(10, 14, 32), water=(14, 28, 62), ink=(4, 6, 16)),
+    "sunset": dict(top=(48, 36, 92), mid=(196, 84, 96), horizon=(255, 168, 84), disc=(255, 222, 140),
+                   land=(52, 24, 44), water=(126, 62, 82), ink=(28, 12, 24)),
+    "fire": dict(top=(36, 10, 12), mid=(140, 34, 20), horizon=(255, 120, 40), disc=(255, 210, 120),
+                 land=(34, 12, 8), water=(90, 30, 20), ink=(18, 6, 4)),
+    "dawn": dict(top=(84, 112, 176), mid=(196, 170, 200), horizon=(255, 206, 170), disc=(255, 240, 200),
+                 land=(62, 72, 96), water=(120, 140, 180), ink=(30, 34, 50)),
+    "snow": dict(top=(132, 156, 196), mid=(196, 210, 230), horizon=(238, 242, 248), disc=(255, 252, 240),
+                 land=(222, 230, 240), water=(150, 175, 200), ink=(54, 62, 84)),
+    "storm": dict(top=(34, 38, 48), mid=(70, 76, 90), horizon=(124, 128, 138), disc=(210, 214, 220),
+                  land=(28, 32, 38), water=(50, 58, 70), ink=(14, 16, 20)),
+    "sea": dict(top=(30, 96, 140), mid=(90, 170, 190), horizon=(190, 230, 222), disc=(255, 248, 220),
+                land=(32, 72, 80), water=(18, 112, 124), ink=(12, 32, 40)),
+    "forest": dict(top=(110, 160, 160), mid=(170, 206, 180), horizon=(226, 232, 190), disc=(255, 246, 206),
+                   land=(20, 62, 38), water=(40, 100, 90), ink=(8, 26, 16)),
+    "desert": dict(top=(92, 150, 210), mid=(180, 200, 220), horizon=(252, 218, 164), disc=(255, 246, 210),
+                   land=(186, 124, 74), water=(90, 150, 180), ink=(70, 40, 24)),
+    "spring": dict(top=(136, 186, 232), mid=(200, 220, 240), horizon=(252, 232, 236), disc=(255, 250, 230),
+                   land=(84, 142, 72), water=(100, 170, 200), ink=(36, 60, 36)),
+}
+# Words in an image prompt that pick a palette; the first match wins, otherwise a hashed palette.
+PALETTE_WORDS = [
+    ("night", ("night", "moon", "midnight", "starry", "stars", "dark", "夜", "月")),
+    ("fire", ("fire", "flame", "burning", "火")),
+    ("sunset", ("sunset", "dusk", "evening", "autumn", "黄昏", "夕阳", "傍晚", "秋")),
+    ("dawn", ("dawn", "sunrise", "morning", "黎明", "清晨", "日出")),
+    ("snow", ("snow", "winter", "ice", "frozen", "雪", "冬", "冰")),
+    ("storm", ("storm", "rain", "thunder", "fog", "mist", "grey", "风暴", "雨", "雷", "雾")),
+    ("sea", ("sea", "ocean", "harbour", "harbor", "lake", "whale", "beach", "teal", "海", "湖", "港")),
+    ("forest", ("forest", "woods", "jungle", "tree", "green", "森林", "树")),
+    ("desert", ("desert", "sand", "dune", "沙漠", "沙")),
+    ("spring", ("flower", "spring", "blossom", "garden", "花", "春")),
 ]
