@@ -302,10 +302,12 @@ class Project:
             "select s.seq, i.id, i.chosen, i.status, i.media, i.thumb, i.prompt, i.provider, "
             f"i.error, i.created from images i join shots s on s.id = i.shot_id where {where} "
             "order by s.seq, i.id", args)
-        frame = pd.DataFrame(list(rows))
-        if len(frame):
-            frame["path"] = [str(self.studio.media.path(m)) if m else None for m in frame["media"]]
-        return frame
+        return pd.DataFrame(self._with_paths(rows))
+
+    def _with_paths(self, rows) -> list[dict]:
+        media = self.studio.media
+        return [{**row, "path": str(media.path(row["media"])) if row["media"] else None}
+                for row in rows]
 
     def chosen_image(self, seq: int) -> dict | None:
         rows = list(self.db["images"].rows_where(
@@ -372,10 +374,7 @@ class Project:
             "select s.seq, c.id, c.status, c.media, c.movement, c.duration_s, c.width, c.height, "
             "c.fps, c.error, c.created from clips c join shots s on s.id = c.shot_id "
             "where c.project_id = ? order by s.seq, c.id", [self.id])
-        frame = pd.DataFrame(list(rows))
-        if len(frame):
-            frame["path"] = [str(self.studio.media.path(m)) if m else None for m in frame["media"]]
-        return frame
+        return pd.DataFrame(self._with_paths(rows))
 
     def latest_export(self) -> dict | None:
         rows = list(self.db["exports"].rows_where(

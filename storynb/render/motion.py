@@ -25,6 +25,7 @@ import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -171,6 +172,31 @@ def plan_boxes(move: CameraMove, n_frames: int, src_w: int, src_h: int, out_w: i
         x0, y0 = ox + fx * (base_w - w), oy + fy * (base_h - h)
         boxes.append((x0, y0, x0 + w, y0 + h))
     return boxes
+
+
+def measure_shift(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(dx, dy) in pixels such that b(x, y) ~ a(x - dx, y - dy), to check rendered motion.
+
+    Phase correlation (Hann window; the cross-power spectrum is weighted toward low frequencies,
+    where resampling filters and codecs keep the phase intact), then the peak is refined to 0.001 px
+    by evaluating the correlation surface on ever finer grids around it (matrix-multiply DFT, as in
+    Guizar-Sicairos et al. 2008)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    h, w = a.shape
+    win = np.outer(np.hanning(h), np.hanning(w))
+    fy, fx = np.fft.fftfreq(h), np.fft.fftfreq(w)
+    r = np.fft.fft2((b - b.mean()) * win) * np.conj(np.fft.fft2((a - a.mean()) * win))
+    r /= np.maximum(np.abs(r), 1e-12)
+    r *= np.exp(-(fy[:, None] ** 2 + fx[None, :] ** 2) / (2 * 0.05 ** 2))
+    py, px = np.unravel_index(np.argmax(np.fft.ifft2(r).real), r.shape)
+    cy, cx = float(py - h if py > h // 2 else py), float(px - w if px > w // 2 else px)
+    for step in (0.1, 0.01, 0.001):
+        offs = np.arange(-15, 16) * step
+        surf = (np.exp(2j * np.pi * np.outer(cy + offs, fy)) @ r
+                @ np.exp(2j * np.pi * np.outer(fx, cx + offs))).real
+        iy, ix = np.unravel_index(np.argmax(surf), surf.shape)
+        cy, cx = cy + offs[iy], cx + offs[ix]
+    return cx, cy
 
 
 # --- colour -----------------------------------------------------------------------------------
@@ -336,23 +362,25 @@ def _pipe(frames, cmd: list[str]) -> None:
             raise RuntimeError(f"ffmpeg failed to encode the clip (exit {rc}): {msg or failed}")
 
 
-def render_clip(image_path, move: CameraMove, duration_s: float, width: int, height: int,
-                fps: float, out_path, *, subtitle: str = "", font_path: str | None = None) -> Path:
-    """Animate `image_path` with `move` into an H.264 yuv420p MP4 of exactly round(duration_s*fps)
-    frames (no audio), optionally with `subtitle` burned in. Written atomically."""
-    n = round(duration_s * fps)
-    if n < 1:
-        raise ValueError(f"duration_s*fps must give at least one frame, got {duration_s}*{fps}")
+def source_scale(move: CameraMove) -> float:
+    """How much larger than the output the source is fitted: the closest crop then maps ~1:1 to
+    the output (full detail), every other frame is an antialiased downscale."""
+    return 1.0 if move.movement == "static" else 1 + move.amount
+
+
+def yuv_frames(image_path, move: CameraMove, n_frames: int, width: int, height: int, *,
+               subtitle: str = "", font_path: str | None = None) -> Iterator[tuple[bytes, bytes, bytes]]:
+    """The clip's frames as raw yuv420p planes (Y, U, V bytes), computed lazily; the set-up (loading,
+    fitting, caption) happens now, so errors show before anything is encoded."""
+    if n_frames < 1:
+        raise ValueError(f"a clip needs at least one frame, got {n_frames}")
     if width < 2 or height < 2 or width % 2 or height % 2:
         raise ValueError(f"width and height must be even and >= 2 (yuv420p), got {width}x{height}")
-    out_path = Path(out_path)
     if Image.core.get_blocks_max() < 32:
         # Let Pillow reuse freed image memory instead of faulting in fresh pages for every frame.
         Image.core.set_blocks_max(32)
-    src = _load_rgb(image_path)
-    # Fitted so the closest crop maps ~1:1 to the output: full detail, downscale (antialiased) elsewhere.
-    src = fit_source(src, width, height, 1 + (move.amount if move.movement != "static" else 0))
-    boxes = plan_boxes(move, n, src.width, src.height, width, height)
+    src = fit_source(_load_rgb(image_path), width, height, source_scale(move))
+    boxes = plan_boxes(move, n_frames, src.width, src.height, width, height)
     y, u, v = yuv_planes(src)
     half_boxes = [tuple(c / 2 for c in b) for b in boxes]
     planes = (_Plane(y, (width, height), boxes), _Plane(u, (width // 2, height // 2), half_boxes),
@@ -369,13 +397,30 @@ def render_clip(image_path, move: CameraMove, duration_s: float, width: int, hei
                 last, last_box = tuple(im.tobytes() for im in yuv), box
             yield last
 
+    return frames()
+
+
+def encode_yuv(frames: Iterable[tuple[bytes, ...]], width: int, height: int, fps: float, out_path) -> Path:
+    """Encode raw yuv420p frames to an H.264 MP4 (libx264 veryfast, crf 20, +faststart), atomically."""
+    out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
     os.close(fd)
     try:
-        _pipe(frames(), encode_cmd(width, height, fps, tmp))
+        _pipe(frames, encode_cmd(width, height, fps, tmp))
         os.replace(tmp, out_path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out_path
+
+
+def render_clip(image_path, move: CameraMove, duration_s: float, width: int, height: int,
+                fps: float, out_path, *, subtitle: str = "", font_path: str | None = None) -> Path:
+    """Animate `image_path` with `move` into an H.264 yuv420p MP4 of exactly round(duration_s*fps)
+    frames (no audio), optionally with `subtitle` burned in. Written atomically."""
+    n = round(duration_s * fps)
+    if n < 1:
+        raise ValueError(f"duration_s*fps must give at least one frame, got {duration_s}*{fps}")
+    frames = yuv_frames(image_path, move, n, width, height, subtitle=subtitle, font_path=font_path)
+    return encode_yuv(frames, width, height, fps, out_path)

@@ -15,7 +15,7 @@ def template(project, stage: str) -> dict:
 
 def provider_identity(provider) -> dict:
     return {"provider": provider.name, "model": getattr(provider, "model", ""),
-            "params": getattr(provider, "params", {})}
+            "provider_params": getattr(provider, "params", {})}
 
 
 def take(project, stage: str) -> int:

@@ -30,11 +30,20 @@ class ShotSpec(BaseModel):
 
 def reading_seconds(text: str, language: str) -> float:
     """How long narration takes to read aloud, plus a breath, in half seconds (2–10 s)."""
+    seconds = reading_seconds_raw(text, language)
+    return min(15.0, max(2.0, math.ceil((seconds + 0.5) * 2) / 2))
+
+
+def default_shot_count(story: str, language: str) -> int:
+    """About 8 seconds of narration per shot, 4 to 12 shots."""
+    seconds = reading_seconds_raw(story, language)
+    return max(4, min(12, round(seconds / 8)))
+
+
+def reading_seconds_raw(text: str, language: str) -> float:
     if language == "zh":
-        seconds = len(re.findall(r"[\u4e00-\u9fff]", text)) / 4.5
-    else:
-        seconds = len(text.split()) / 2.6
-    return min(10.0, max(2.0, math.ceil((seconds + 0.5) * 2) / 2))
+        return len(re.findall(r"[\u4e00-\u9fff]", text)) / 4.5
+    return len(text.split()) / 2.6
 
 
 def parse_storyboard(text: str, language: str) -> tuple[list[dict], list[str]]:
@@ -71,9 +80,14 @@ def parse_storyboard(text: str, language: str) -> tuple[list[dict], list[str]]:
         if not shot["image_prompt"]:
             shot["image_prompt"] = shot["scene"]
             repairs.append(f"shot {number}: no image prompt, used the scene")
+        needed = reading_seconds(shot["narration"], language)
         if shot["duration_s"] is None or not 0.5 <= shot["duration_s"] <= 60:
-            shot["duration_s"] = reading_seconds(shot["narration"], language)
+            shot["duration_s"] = needed
             repairs.append(f"shot {number}: duration missing or out of range, estimated from the narration")
+        elif shot["duration_s"] < needed - 1:
+            repairs.append(f"shot {number}: {shot['duration_s']} s is too short to read its narration; "
+                           f"lengthened to {needed} s")
+            shot["duration_s"] = needed
         shots.append(shot)
     return shots, repairs
 
@@ -86,7 +100,7 @@ def plan(project) -> list[Job]:
     tpl = template(project, "storyboard")
     row = project.row
     story = story_for(project)
-    wanted = row["shots_wanted"] or max(4, min(12, round(len(story) / (90 if row["language"] == "zh" else 220))))
+    wanted = row["shots_wanted"] or default_shot_count(story, row["language"])
     values = {"story": story, "shots": wanted, "language": row["language"], "fps": row["fps"]}
     key = job_key("storyboard", **values, template_id=tpl["id"],
                   **provider_identity(project.provider("llm")), take=take(project, "storyboard"))
