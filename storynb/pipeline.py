@@ -13,6 +13,52 @@ from .runner import STAGES, Event, RunReport, StageReport, run_jobs
 from .stages import PLANNERS
 
 
+_active: set[tuple[str, int]] = set()
+_active_lock = threading.Lock()
+
+
+class RunHandle:
+    """A run going on in a worker thread (what `Project.start()` returns)."""
+
+    def __init__(self, project, stages, on_event):
+        self.project_id = project.id
+        self._outcome: dict = {}
+        self._token = _claim(project)  # before the thread starts, so a second run is refused
+        self._thread = threading.Thread(target=self._work, args=(project, stages, on_event),
+                                        name=f"storynb-run-{project.id}", daemon=True)
+        self._thread.start()
+
+    def _work(self, project, stages, on_event) -> None:
+        # The worker gets its own database connection: SQLite transactions must not interleave
+        # with reads and edits made from the caller's thread meanwhile.
+        worker_project = type(project)(project.studio.for_thread(), project.id)
+        try:
+            self._outcome["report"] = asyncio.run(
+                _run_project(worker_project, _selected(stages), on_event))
+        except BaseException as exc:  # handed to whoever asks for the result
+            self._outcome["error"] = exc
+        finally:
+            worker_project.studio.close()
+            _release(self._token)
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> RunReport | None:
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            return None
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        return self._outcome["report"]
+
+
+def start(project, stages=None, *, on_event=None) -> RunHandle:
+    """Start a run in the background and return at once (widgets stay live meanwhile)."""
+    _selected(stages)
+    return RunHandle(project, stages, on_event)
+
+
 def run_sync(project, stages=None, *, on_event=None) -> RunReport:
     """Run to the end. Inside a running event loop (a Jupyter cell) the run happens on a worker
     thread with its own loop, so the call still returns the report."""
@@ -20,20 +66,7 @@ def run_sync(project, stages=None, *, on_event=None) -> RunReport:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(run_project(project, stages, on_event=on_event))
-    outcome: dict = {}
-
-    def work():
-        try:
-            outcome["report"] = asyncio.run(run_project(project, stages, on_event=on_event))
-        except BaseException as exc:  # handed back to the caller's thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=work, name=f"storynb-run-{project.id}")
-    worker.start()
-    worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["report"]
+    return start(project, stages, on_event=on_event).wait()
 
 
 def _selected(stages) -> list[str]:
@@ -49,6 +82,29 @@ def _selected(stages) -> list[str]:
 
 async def run_project(project, stages=None, *, on_event=None) -> RunReport:
     selected = _selected(stages)
+    token = _claim(project)
+    try:
+        return await _run_project(project, selected, on_event)
+    finally:
+        _release(token)
+
+
+def _claim(project) -> tuple[str, int]:
+    token = (str(project.studio.path), project.id)
+    with _active_lock:
+        if token in _active:
+            raise InvalidInput(f"project {project.id} is already running in this process: "
+                               "wait for it, or pause it")
+        _active.add(token)
+    return token
+
+
+def _release(token) -> None:
+    with _active_lock:
+        _active.discard(token)
+
+
+async def _run_project(project, selected, on_event) -> RunReport:
     studio, db = project.studio, project.db
     started = time.perf_counter()
     report = RunReport(project.id, "done")

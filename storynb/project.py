@@ -400,6 +400,12 @@ class Project:
 
         return await run_project(self, stages, on_event=on_event)
 
+    def start(self, stages=None, *, on_event=None):
+        """Start a run in a background thread and return a handle (`.done()`, `.wait()`)."""
+        from .pipeline import start
+
+        return start(self, stages, on_event=on_event)
+
     def run_stage(self, stage: str, *, on_event=None):
         return self.run([stage], on_event=on_event)
 

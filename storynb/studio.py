@@ -49,6 +49,18 @@ class Studio:
     def __repr__(self) -> str:
         return f"Studio({str(self.path)!r})"
 
+    def for_thread(self) -> "Studio":
+        """The same studio (providers, observers) with its own database connection, for a
+        worker thread."""
+        twin = object.__new__(Studio)
+        twin.__dict__.update(self.__dict__)
+        twin.db = connect(self.path)
+        twin.prompts = Prompts(twin.db)
+        return twin
+
+    def close(self) -> None:
+        self.db.close()
+
     # providers -------------------------------------------------------------------------
     def _register_builtins(self) -> None:
         for name, provider in self._providers.items():

@@ -233,3 +233,32 @@ def test_gc_removes_only_unreferenced_media(finished):
     assert studio.media.exists(finished.latest_export()["video"])
     usage = studio.disk_usage()
     assert usage.loc[usage.project_id == finished.id, "bytes"].iloc[0] > 0
+
+
+def test_start_runs_in_the_background_and_reports_progress(make_project):
+    project = make_project()
+    events = []
+    handle = project.start(on_event=events.append)
+    with pytest.raises(InvalidInput, match="already running"):
+        project.run()
+    report = handle.wait(timeout=300)
+    assert report is not None and report.status == "done", report and report.summary()
+    assert handle.done()
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "run_start" and kinds[-1] == "run_done"
+    done_counts = [e.done for e in events if e.kind == "job_done" and e.stage == "images"]
+    assert done_counts == sorted(done_counts) and done_counts[-1] == len(project.shots())
+    assert project.video_path()
+
+
+def test_run_inside_a_running_event_loop(make_project):
+    """What a Jupyter cell does: call the plain API while a loop is running."""
+    import asyncio
+
+    project = make_project()
+
+    async def cell():
+        return project.run(["rewrite", "storyboard"])
+
+    report = asyncio.run(cell())
+    assert report.status == "done" and len(project.shots()) == 4
