@@ -95,7 +95,8 @@ class _Progress:
     def __call__(self, event) -> None:
         if event.kind == "stage_start":
             self.bar = self.tqdm(total=0, desc=f"{event.stage:>10}", unit="job", leave=False,
-                                 file=sys.stderr, dynamic_ncols=True)
+                                 file=sys.stderr, dynamic_ncols=True,
+                                 disable=not sys.stderr.isatty())
         elif event.kind.startswith("job_") and self.bar is not None:
             if self.bar.total != event.total:
                 self.bar.total = event.total

@@ -56,6 +56,8 @@ class Project:
         for kind, provider_name in (providers or {}).items():
             studio.provider(kind, provider_name)  # fails early with the list of known names
         width, height = _check_size(size, aspect) if size else ASPECTS[aspect]
+        if font:
+            _check_font(font, topic)
         stamp = now()
         project_id = studio.db["projects"].insert({
             "name": (name or _name_from(topic)).strip(), "topic": topic, "language": language,
@@ -110,6 +112,10 @@ class Project:
                 values["prompt_set_id"] = self.studio.prompts.get_set(value)["id"]
             elif key == "shots":
                 values["shots_wanted"] = value
+            elif key == "font":
+                if value:
+                    _check_font(value, self.row["topic"])
+                values[key] = value or ""
             elif key == "burn_subtitles":
                 values[key] = int(bool(value))
             elif key == "fps" and not (isinstance(value, int) and 1 <= value <= 60):
@@ -449,6 +455,16 @@ class Project:
 def _check_choice(field: str, value, choices) -> None:
     if value not in choices:
         raise InvalidInput(f"{field} {value!r} is not one of: {', '.join(map(str, choices))}")
+
+
+def _check_font(font: str, sample: str) -> None:
+    """A font the user names must exist and draw the topic's script (checked again per run)."""
+    from .render.subtitles import find_font
+
+    try:
+        find_font(sample, font)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def _check_size(size, aspect: str) -> tuple[int, int]:

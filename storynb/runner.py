@@ -105,12 +105,13 @@ async def run_jobs(jobs: list[Job], *, report: StageReport, emit, caps: dict[str
     Failures are recorded by each job's `on_failure` and counted; the other jobs go on.
     A pause request stops new jobs from starting; jobs already running finish.
     """
-    total = len(jobs)
+    offset = _finished(report)  # a stage with several phases keeps counting
+    total = offset + len(jobs)
     todo = []
     for job in jobs:
         if job.done():
             report.skipped += 1
-            emit("job_skipped", label=job.label, done=report.skipped, total=total)
+            emit("job_skipped", label=job.label, done=_finished(report), total=total)
         else:
             todo.append(job)
     semaphores = {name: asyncio.Semaphore(caps.get(name, 2)) for name in {j.limit for j in todo}}
