@@ -148,3 +148,26 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
     db["calls"].create_index(["project_id", "stage"])
     db["calls"].create_index(["provider", "created"])
+
+
+@migrations()
+def m101_provider_routing(db: sqlite_utils.Database) -> None:
+    """Configured providers (concurrency, key hint, edit time), every attempt in the call log
+    (error class, attempt number, route), requests per provider per day (rpd survives a restart)
+    and submitted asynchronous tasks (a restart resumes polling instead of paying again)."""
+    providers = db["providers"]
+    for column, kind in (("concurrency", int), ("key_hint", str), ("updated", str)):
+        if column not in providers.columns_dict:
+            providers.add_column(column, kind)
+    calls = db["calls"]
+    for column, kind in (("error_class", str), ("attempt", int), ("route", str)):
+        if column not in calls.columns_dict:
+            calls.add_column(column, kind)
+    db["calls"].create_index(["created"], if_not_exists=True)
+    db["provider_usage"].create(
+        {"provider": str, "day": str, "requests": int}, pk=("provider", "day"), if_not_exists=True)
+    db["provider_tasks"].create(
+        {"id": int, "provider": str, "job_key": str, "task_id": str, "status": str,
+         "created": str, "updated": str},
+        pk="id", if_not_exists=True)
+    db["provider_tasks"].create_index(["provider", "job_key"], if_not_exists=True)

@@ -35,7 +35,7 @@ class Project:
                aspect: str = "9:16", fps: int = 24, shots: int | None = None,
                prompt_set: int | str | None = None, seed: int | None = None,
                burn_subtitles: bool = True, font: str | None = None,
-               providers: dict[str, str] | None = None,
+               providers: dict[str, Any] | None = None,
                size: tuple[int, int] | None = None) -> "Project":
         """`size` overrides the aspect's full resolution (e.g. (360, 640) for a quick preview)."""
         topic = (topic or "").strip()
@@ -53,8 +53,8 @@ class Project:
             raise InvalidInput(f"shots must be a whole number from 4 to 12, not {shots!r}")
         chosen = (studio.prompts.get_set(prompt_set) if prompt_set is not None
                   else studio.prompts.default_set(language))
-        for kind, provider_name in (providers or {}).items():
-            studio.provider(kind, provider_name)  # fails early with the list of known names
+        for kind, spec in (providers or {}).items():
+            studio.route(kind, spec)  # fails early with the list of known names
         width, height = _check_size(size, aspect) if size else ASPECTS[aspect]
         if font:
             _check_font(font, topic)
@@ -104,9 +104,11 @@ class Project:
             elif key == "length":
                 _check_choice("length", value, LENGTHS)
                 values[key] = value
-            elif key == "providers":
-                for kind, name in value.items():
-                    self.studio.provider(kind, name)
+            elif key == "providers":  # per kind: a name, a list, or {"providers": [...], "strategy": ...}
+                if not isinstance(value, dict):
+                    raise InvalidInput("providers is a dict of kind → provider name or route")
+                for kind, spec in value.items():
+                    self.studio.route(kind, spec)
                 values[key] = json.dumps(value)
             elif key == "prompt_set":
                 values["prompt_set_id"] = self.studio.prompts.get_set(value)["id"]
@@ -126,8 +128,13 @@ class Project:
         self.db["projects"].update(self.id, values)
 
     def provider(self, kind: str):
-        chosen = json.loads(self.row["providers"] or "{}").get(kind)
-        return self.studio.provider(kind, chosen)
+        """The route this project uses for a kind (see storynb.routing.Route): one or more
+        providers and a strategy. A route of one provider behaves exactly like that provider."""
+        return self.studio.route(kind, self.route_setting(kind))
+
+    def route_setting(self, kind: str):
+        """What the project's `providers` setting says for a kind (None: the offline default)."""
+        return json.loads(self.row["providers"] or "{}").get(kind)
 
     def stages(self):
         import pandas as pd

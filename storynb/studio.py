@@ -63,13 +63,31 @@ class Studio:
 
     # providers -------------------------------------------------------------------------
     def _register_builtins(self) -> None:
+        """The offline providers are rows of the registry like configured ones (type "local").
+        Also sets up what every thread of this studio shares: the router (in-flight counts,
+        cool-downs), the adapter cache and the key encryption."""
+        from .routing import Router
+        from .secrets import Secrets, install_log_filter
+
+        install_log_filter()
+        self.router = Router()
+        self._adapters: dict[str, tuple] = {}
+        self._secrets = Secrets()
         for name, provider in self._providers.items():
             if not self.db["providers"].count_where("name = ?", [name]):
                 self.db["providers"].insert({
                     "kind": provider.kind, "name": name, "type": "local", "url": "",
                     "model": getattr(provider, "model", name), "params": "{}", "weight": 1.0,
                     "priority": 0, "timeout": 600.0, "price": "{}", "active": 1, "builtin": 1,
-                    "created": now()})
+                    "concurrency": getattr(provider, "concurrency", None), "created": now()})
+
+    @property
+    def providers(self):
+        """Provider management: add, edit, delete, activate, test, frame() (see
+        storynb.providers.registry)."""
+        from .providers.registry import Providers
+
+        return Providers(self)
 
     def register(self, provider) -> None:
         """Make a provider object (one of the four protocols) available by its name."""
@@ -78,45 +96,87 @@ class Studio:
         self._providers[provider.name] = provider
 
     def provider(self, kind: str, name: str | None = None):
+        """One provider by name: a registered object (the offline ones, `register`ed ones) or an
+        adapter built from its row in the `providers` table."""
         if kind not in KINDS:
             raise InvalidInput(f"unknown provider kind {kind!r}: use one of {', '.join(KINDS)}")
         name = name or DEFAULT_PROVIDERS[kind]
         provider = self._providers.get(name)
+        if provider is None:
+            row = self._provider_row(name)
+            if row is not None and row["type"] != "local":
+                provider = self._adapter(row)
         if provider is None or provider.kind != kind:
-            known = [n for n, p in self._providers.items() if p.kind == kind]
+            known = [n for n, p in self._providers.items() if p.kind == kind] + [
+                r["name"] for r in self.db["providers"].rows_where(
+                    "kind = ? and type != 'local'", [kind], select="name", order_by="name")]
             raise NotFound(f"no {kind} provider named {name!r}; available: {', '.join(known)}")
         return provider
+
+    def _provider_row(self, name: str) -> dict | None:
+        rows = list(self.db["providers"].rows_where("name = ?", [name], limit=1))
+        return rows[0] if rows else None
+
+    def _adapter(self, row: dict):
+        from .providers.registry import build
+
+        stamp = (row.get("updated") or row["created"], row["key_encrypted"])
+        cached = self._adapters.get(row["name"])
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, build(row, self._secrets))
+            self._adapters[row["name"]] = cached
+        return cached[1]
+
+    def route(self, kind: str, spec=None):
+        """The route for one kind from a project's setting: a name, a list of names, or
+        {"providers": [...], "strategy": "round_robin|random|weighted|least_loaded"}.
+        No setting means the offline default."""
+        from .routing import Member, Route, parse_route_spec
+
+        names, strategy = parse_route_spec(spec)
+        names = names or [DEFAULT_PROVIDERS[kind]]
+        members = []
+        for name in names:
+            provider = self.provider(kind, name)
+            row = self._provider_row(name) or {}
+            concurrency = row.get("concurrency") or getattr(provider, "concurrency", None) or 2
+            members.append(Member(
+                provider=provider, weight=row.get("weight", 1.0) if row.get("weight") is not None else 1.0,
+                priority=row.get("priority") or 0, rpm=row.get("rpm"), rpd=row.get("rpd"),
+                concurrency=int(concurrency), active=bool(row.get("active", 1)),
+                price=json.loads(row.get("price") or "{}")))
+        return Route(self, kind, members, strategy)
 
     async def call(self, provider, method: str, request, *, project_id: int | None,
                    stage: str, job_key: str = "", out_path: Path | None = None,
                    describe: dict | None = None):
-        """Call a provider and record the call (latency, tokens, status, error) as a row."""
-        started = time.perf_counter()
-        row = {"provider": provider.name, "kind": provider.kind, "project_id": project_id,
-               "stage": stage, "job_key": job_key,
-               "request": json.dumps(describe or _describe_request(request), ensure_ascii=False,
-                                     default=str),
-               "tokens_in": 0, "tokens_out": 0, "cost": 0.0, "created": now()}
-        args = (request,) if out_path is None else (request, out_path)
-        try:
-            result = await getattr(provider, method)(*args)
-        except Exception as exc:
-            row.update(status="failed", error=str(exc)[:2000],
-                       latency_ms=(time.perf_counter() - started) * 1000)
-            self.db["calls"].insert(row)
-            raise
-        row.update(status="ok", latency_ms=(time.perf_counter() - started) * 1000)
-        if hasattr(result, "text"):
-            row.update(response=result.text, tokens_in=result.tokens_in,
-                       tokens_out=result.tokens_out)
-        elif out_path is not None:
-            row["response"] = json.dumps({"file_bytes": Path(out_path).stat().st_size})
-        call_id = self.db["calls"].insert(row).last_pk
-        return result, call_id
+        """Call a provider (or a route of providers) through the router: limits, retries,
+        failover, and one row in `calls` per attempt. Returns (result, call_id)."""
+        from .routing import Member, Route
+
+        if not isinstance(provider, Route):
+            row = self._provider_row(provider.name) or {}
+            provider = Route(self, getattr(provider, "kind", "other"), [Member(
+                provider=provider, rpm=row.get("rpm"), rpd=row.get("rpd"),
+                concurrency=int(row.get("concurrency") or getattr(provider, "concurrency", 2) or 2),
+                price=json.loads(row.get("price") or "{}"))])
+        return await self.router.call(self, provider, method, request, project_id=project_id,
+                                      stage=stage, job_key=job_key, out_path=out_path,
+                                      describe=describe)
+
+    def served_by(self, call_id: int) -> str:
+        """The provider that made a call (a route's member that served it)."""
+        return self.db["calls"].get(call_id)["provider"]
 
     def record_output(self, call_id: int, media: str) -> None:
         """Note which stored media a call produced."""
-        self.db["calls"].update(call_id, {"response": json.dumps({"media": media})})
+        row = self.db["calls"].get(call_id)
+        try:
+            note = json.loads(row["response"] or "{}")
+        except ValueError:
+            note = {}
+        note = note if isinstance(note, dict) else {}
+        self.db["calls"].update(call_id, {"response": json.dumps({**note, "media": media})})
 
     # projects --------------------------------------------------------------------------
     def create_project(self, topic: str, **settings) -> "Project":

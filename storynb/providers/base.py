@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 KINDS = ("llm", "text2image", "image2video", "tts")
 
@@ -15,9 +15,49 @@ KINDS = ("llm", "text2image", "image2video", "tts")
 class ProviderError(Exception):
     """A provider could not do the work. `retryable` tells the runner whether trying again may help."""
 
-    def __init__(self, message: str, *, retryable: bool = False):
+    retryable_default = False
+
+    def __init__(self, message: str, *, retryable: bool | None = None,
+                 retry_after: float | None = None, status: int | None = None):
         super().__init__(message)
-        self.retryable = retryable
+        self.retryable = self.retryable_default if retryable is None else retryable
+        self.retry_after = retry_after  # seconds the service asked us to wait (Retry-After)
+        self.status = status  # the HTTP status, when there was one
+
+
+# The error classes a router acts on (see storynb.routing for what each one makes it do).
+class RateLimited(ProviderError):
+    """Too many requests right now (HTTP 429, Kling 1302/1303 …): wait, then try again."""
+    retryable_default = True
+
+
+class QuotaExhausted(ProviderError):
+    """Out of credit or over a plan's quota (OpenAI insufficient_quota, HTTP 402 …)."""
+
+
+class AuthError(ProviderError):
+    """The key is missing, wrong or not allowed (HTTP 401/403)."""
+
+
+class BadRequest(ProviderError):
+    """The service rejected the request itself (HTTP 400/404/422): the same request fails again."""
+
+
+class ContentPolicy(ProviderError):
+    """The prompt or the output was refused by the service's content policy."""
+
+
+class Transient(ProviderError):
+    """A fault that may pass: 5xx, timeouts, dropped connections, a truncated answer."""
+    retryable_default = True
+
+
+class InvalidOutput(ProviderError):
+    """The answer cannot be used (empty, cut off, not the JSON asked for) even after one repair."""
+
+
+class TaskFailed(ProviderError):
+    """An asynchronous task ended in failure; `retryable` says whether a new submission may work."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +75,9 @@ class LLMRequest:
     json: bool = False
     system: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    # Optional check of the answer (raises ValueError with what is wrong). Real models get one
+    # more chance with the error quoted; the offline writer ignores it.
+    validate: Callable[[str], Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -76,6 +119,11 @@ class SpeechRequest:
     language: str = "en"
     voice: str = ""
     speed: float = 1.0
+
+
+# Every kind may also offer `async def check(self) -> dict`: a cheap call that costs no
+# generation (list models, a health route) used by "test connection". It raises a ProviderError
+# subclass when the service is unreachable or refuses the key.
 
 
 @runtime_checkable

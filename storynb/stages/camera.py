@@ -59,7 +59,8 @@ def plan(project) -> list[Job]:
         return have == len(ids)
 
     async def run() -> None:
-        result, _ = await ask_llm(project, "camera", tpl, values, key=key, want_json=True)
+        result, _ = await ask_llm(project, "camera", tpl, values, key=key, want_json=True,
+                                  validate=lambda text: parse_camera(text, [s["seq"] for s in shots]))
         chosen, _repairs = parse_camera(result.text, [s["seq"] for s in shots])
         with db.atomic():
             for shot in shots:

@@ -82,7 +82,8 @@ def _job(project, provider, shot, font) -> Job:
                 "image_id": next(iter(image), {}).get("id"), "media": name,
                 "movement": request.movement, "params": json.dumps(request.params),
                 "duration_s": request.duration_s, "width": request.width, "height": request.height,
-                "fps": request.fps, "provider": provider.name, "status": "done", "retries": 0,
+                "fps": request.fps, "provider": project.studio.served_by(call_id), "status": "done",
+                "retries": 0,
                 "created": now()})
 
     def failed(message: str) -> None:

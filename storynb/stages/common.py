@@ -14,8 +14,12 @@ def template(project, stage: str) -> dict:
 
 
 def provider_identity(provider) -> dict:
-    return {"provider": provider.name, "model": getattr(provider, "model", ""),
-            "provider_params": getattr(provider, "params", {})}
+    """What of a provider (or a route of providers) goes into a job key. A route of one
+    provider has that provider's identity, so the offline defaults keep their keys; a route of
+    several has the set of its members, whichever served (see storynb.routing.Route.identity)."""
+    from ..routing import identity_of
+
+    return identity_of(provider)
 
 
 def take(project, stage: str) -> int:
@@ -23,13 +27,13 @@ def take(project, stage: str) -> int:
 
 
 async def ask_llm(project, stage: str, tpl: dict, variables: dict[str, Any], *, key: str,
-                  want_json: bool):
+                  want_json: bool, validate=None):
     """Render the stage's template and call the project's LLM; returns (result, call_id)."""
     prompt = render(tpl["body"], variables, label=f"{stage} template v{tpl['version']}")
     system = render(tpl["system"] or "", variables, label=f"{stage} system prompt") or None
     provider = project.provider("llm")
     request = LLMRequest(task=stage, prompt=prompt, variables=variables, json=want_json,
-                         system=system)
+                         system=system, validate=validate)
     return await project.studio.call(provider, "complete", request, project_id=project.id,
                                      stage=stage, job_key=key,
                                      describe={"system": system, "prompt": prompt})

@@ -80,7 +80,8 @@ def _narration_job(project, provider, shot) -> Job:
             out.unlink(missing_ok=True)
         project.studio.record_output(call_id, name)
         db["narrations"].insert({"project_id": project.id, "shot_id": shot["id"], "key": key,
-                                 "media": name, "duration_s": seconds, "provider": provider.name,
+                                 "media": name, "duration_s": seconds,
+                                 "provider": project.studio.served_by(call_id),
                                  "status": "done", "retries": 0, "created": now()})
 
     return Job("export", key, f"shot {shot['seq']} narration", run, done, shot_id=shot["id"],

@@ -63,7 +63,7 @@ def _job(project, provider, row, shot, extra_seed) -> Job:
                 "project_id": project.id, "shot_id": shot["id"], "key": key, "media": name,
                 "thumb": media.thumbnail(name), "prompt": request.prompt,
                 "params": json.dumps({k: v for k, v in request.__dict__.items() if k != "prompt"}),
-                "provider": provider.name, "chosen": 1, "status": "done", "retries": 0,
+                "provider": project.studio.served_by(call_id), "chosen": 1, "status": "done", "retries": 0,
                 "created": now()})
 
     def failed(message: str) -> None:

@@ -110,7 +110,8 @@ def plan(project) -> list[Job]:
             "project_id = ? and key = ?", [project.id, key])) and bool(project.shots())
 
     async def run() -> None:
-        result, call_id = await ask_llm(project, "storyboard", tpl, values, key=key, want_json=True)
+        result, call_id = await ask_llm(project, "storyboard", tpl, values, key=key, want_json=True,
+                                        validate=lambda text: parse_storyboard(text, row["language"]))
         shots, repairs = parse_storyboard(result.text, row["language"])
         project.replace_shots(shots)
         project.db["storyboards"].insert({

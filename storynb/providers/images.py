@@ -1,0 +1,251 @@
+"""Text-to-image adapters: OpenAI-style image generation, Stable Diffusion WebUI (AUTOMATIC1111 /
+Forge `txt2img`) and ComfyUI (an API-format workflow with placeholders; submit, wait, fetch).
+
+Each writes one PNG. The project's size is a wish: services that only make certain sizes get
+the supported size closest in shape (the camera-motion stage crops to the project's frame).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from pathlib import Path
+
+from .base import BadRequest, ImageRequest, TaskFailed, Transient
+from .http import HTTPAdapter, decode_b64, save_png
+
+OPENAI_SIZES = {"dall-e-2": ["256x256", "512x512", "1024x1024"],
+                "dall-e-3": ["1024x1024", "1792x1024", "1024x1792"],
+                "default": ["1024x1024", "1536x1024", "1024x1536"]}
+
+
+def closest_size(width: int, height: int, sizes: list[str]) -> str:
+    want = width / height
+
+    def score(size: str):
+        w, h = (int(v) for v in size.lower().split("x"))
+        return abs(w / h - want), -w * h
+
+    return min(sizes, key=score)
+
+
+def _scaled(width: int, height: int, max_side: int, multiple: int = 8) -> tuple[int, int]:
+    scale = min(1.0, max_side / max(width, height))
+    return (max(multiple, round(width * scale / multiple) * multiple),
+            max(multiple, round(height * scale / multiple) * multiple))
+
+
+class OpenAIImages(HTTPAdapter):
+    """`openai_images`: POST /images/generations; answers in b64_json or as a URL (fetched at once).
+    Params: size (else the supported size closest to the project's shape), sizes, quality,
+    style, response_format ("b64_json" asked of dall-e models; GPT-image models always send it),
+    negative_in_prompt (true: the negative prompt is appended as "Avoid: …")."""
+
+    kind = "text2image"
+    type = "openai_images"
+    default_url = "https://api.openai.com/v1"
+    default_concurrency = 2
+    default_params = {"negative_in_prompt": True}
+
+    async def generate(self, request: ImageRequest, out_path: Path) -> None:
+        params = self.params
+        sizes = params.get("sizes") or OPENAI_SIZES.get(self.model, OPENAI_SIZES["default"])
+        prompt = request.prompt
+        if request.negative_prompt and params.get("negative_in_prompt", True):
+            prompt = f"{prompt}\n\nAvoid: {request.negative_prompt}"
+        body = {"model": self.model, "prompt": prompt, "n": 1,
+                "size": params.get("size") or closest_size(request.width, request.height, sizes)}
+        for name in ("quality", "style", "background", "output_format", "moderation"):
+            if params.get(name):
+                body[name] = params[name]
+        if params.get("response_format") or self.model.startswith("dall-e"):
+            body["response_format"] = params.get("response_format", "b64_json")
+        data = await self.request("POST", "/images/generations", json_body=body)
+        items = (data or {}).get("data") or []
+        if not items or not isinstance(items[0], dict):
+            raise Transient(f"{self.name}: the answer has no image")
+        item = items[0]
+        if item.get("b64_json"):
+            save_png(decode_b64(self.name, item["b64_json"]), out_path)
+        elif item.get("url"):
+            tmp = Path(str(out_path) + ".download")
+            try:
+                await self.download(item["url"], tmp, what="image")
+                save_png(tmp.read_bytes(), out_path)
+            finally:
+                tmp.unlink(missing_ok=True)
+        else:
+            raise Transient(f"{self.name}: the answer has neither b64_json nor url")
+
+    async def check(self) -> dict:
+        data = await self.request("GET", "/models", timeout=min(self.timeout, 20))
+        return {"models": len((data or {}).get("data") or [])}
+
+
+class SDWebUI(HTTPAdapter):
+    """`sdwebui`: AUTOMATIC1111 / Forge `POST /sdapi/v1/txt2img` (server started with --api).
+    The key, if set, is `user:password` for --api-auth (HTTP Basic). `model` picks the checkpoint
+    (override_settings.sd_model_checkpoint). Params: steps, cfg_scale, sampler_name, scheduler,
+    max_side (the longest side asked for, default 1024; sizes are multiples of 8), extra."""
+
+    kind = "text2image"
+    type = "sdwebui"
+    default_url = "http://127.0.0.1:7860"
+    default_concurrency = 1  # the WebUI makes one image at a time
+    default_params = {"cfg_scale": 7, "sampler_name": "DPM++ 2M", "max_side": 1024}
+    key_required = False
+
+    def headers(self) -> dict[str, str]:
+        import base64
+
+        key = self.key()
+        if not key:
+            return {}
+        return {"Authorization": "Basic " + base64.b64encode(key.encode()).decode()}
+
+    async def generate(self, request: ImageRequest, out_path: Path) -> None:
+        params = self.params
+        width, height = _scaled(request.width, request.height, int(params.get("max_side", 1024)))
+        body = {"prompt": request.prompt, "negative_prompt": request.negative_prompt,
+                "seed": request.seed, "steps": int(params.get("steps", request.steps)),
+                "cfg_scale": params.get("cfg_scale", 7), "width": width, "height": height,
+                "sampler_name": params.get("sampler_name", "DPM++ 2M"), "batch_size": 1,
+                "n_iter": 1, "send_images": True, "save_images": False}
+        if params.get("scheduler"):
+            body["scheduler"] = params["scheduler"]
+        if self.model:
+            body["override_settings"] = {"sd_model_checkpoint": self.model}
+        body.update(params.get("extra") or {})
+        data = await self.request("POST", "/sdapi/v1/txt2img", json_body=body)
+        images = (data or {}).get("images") or []
+        if not images or not isinstance(images[0], str):
+            raise Transient(f"{self.name}: the answer has no image")
+        save_png(decode_b64(self.name, images[0]), out_path)
+
+    async def check(self) -> dict:
+        data = await self.request("GET", "/sdapi/v1/sd-models", timeout=min(self.timeout, 20))
+        names = [m.get("title") or m.get("model_name") for m in data or [] if isinstance(m, dict)]
+        return {"models": len(names),
+                "model_listed": any(self.model in (n or "") for n in names) if self.model else None}
+
+
+# ComfyUI's default text-to-image graph in API format, with placeholders.
+DEFAULT_WORKFLOW = {
+    "3": {"class_type": "KSampler", "inputs": {
+        "seed": "{{seed}}", "steps": "{{steps}}", "cfg": 7, "sampler_name": "euler",
+        "scheduler": "normal", "denoise": 1, "model": ["4", 0], "positive": ["6", 0],
+        "negative": ["7", 0], "latent_image": ["5", 0]}},
+    "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "{{model}}"}},
+    "5": {"class_type": "EmptyLatentImage", "inputs": {"width": "{{width}}", "height": "{{height}}",
+                                                        "batch_size": 1}},
+    "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "{{prompt}}", "clip": ["4", 1]}},
+    "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "{{negative_prompt}}", "clip": ["4", 1]}},
+    "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
+    "9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "storynb", "images": ["8", 0]}},
+}
+
+
+def fill_workflow(workflow: dict, values: dict) -> dict:
+    """Replace placeholders: a string that is exactly "{{name}}" becomes the value (keeping its
+    type: numbers stay numbers); placeholders inside longer strings are replaced as text."""
+    def fill(node):
+        if isinstance(node, dict):
+            return {k: fill(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [fill(v) for v in node]
+        if isinstance(node, str) and "{{" in node:
+            stripped = node.strip()
+            if stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1:
+                name = stripped[2:-2].strip()
+                if name in values:
+                    return values[name]
+            for name, value in values.items():
+                node = node.replace("{{" + name + "}}", str(value)).replace("{{ " + name + " }}", str(value))
+            return node
+        return node
+    return fill(copy.deepcopy(workflow))
+
+
+class ComfyUI(HTTPAdapter):
+    """`comfyui`: POST /prompt with the workflow (param `workflow`: API-format JSON, a dict or a
+    JSON string, with placeholders {{prompt}} {{negative_prompt}} {{seed}} {{width}} {{height}}
+    {{steps}} {{model}}), poll GET /history/{id}, fetch GET /view. Params: poll_interval,
+    task_timeout, output_key ("images"), max_side."""
+
+    kind = "text2image"
+    type = "comfyui"
+    default_url = "http://127.0.0.1:8188"
+    default_concurrency = 1
+    default_params = {"poll_interval": 1.0, "task_timeout": 600, "output_key": "images",
+                      "max_side": 1024}
+    key_required = False
+
+    def workflow(self) -> dict:
+        flow = self.params.get("workflow") or DEFAULT_WORKFLOW
+        if isinstance(flow, str):
+            try:
+                flow = json.loads(flow)
+            except json.JSONDecodeError as exc:
+                raise BadRequest(f"{self.name}: the workflow is not valid JSON: {exc}") from None
+        return flow
+
+    async def generate(self, request: ImageRequest, out_path: Path) -> None:
+        params = self.params
+        width, height = _scaled(request.width, request.height, int(params.get("max_side", 1024)))
+        graph = fill_workflow(self.workflow(), {
+            "prompt": request.prompt, "negative_prompt": request.negative_prompt,
+            "seed": request.seed, "width": width, "height": height,
+            "steps": int(params.get("steps", request.steps)), "model": self.model})
+        data = await self.request("POST", "/prompt",
+                                  json_body={"prompt": graph, "client_id": uuid.uuid4().hex})
+        if data.get("node_errors"):
+            raise BadRequest(f"{self.name}: the workflow was rejected: "
+                             f"{json.dumps(data['node_errors'])[:400]}")
+        prompt_id = data.get("prompt_id")
+        if not prompt_id:
+            raise Transient(f"{self.name}: /prompt answered without a prompt_id")
+        entry = await self._wait(prompt_id)
+        image = self._first_output(entry)
+        content = await self.request("GET", "/view", expect="bytes", params={
+            "filename": image.get("filename", ""), "subfolder": image.get("subfolder", ""),
+            "type": image.get("type", "output")})
+        save_png(content, out_path)
+
+    async def _wait(self, prompt_id: str) -> dict:
+        interval = float(self.params.get("poll_interval", 1.0))
+        deadline = time.monotonic() + float(self.params.get("task_timeout", 600))
+        while True:
+            history = await self.request("GET", f"/history/{prompt_id}")
+            entry = (history or {}).get(prompt_id)
+            if entry:
+                status = entry.get("status") or {}
+                if status.get("status_str") == "error":
+                    raise TaskFailed(f"{self.name}: the workflow failed: {_comfy_error(status)}",
+                                     retryable=False)
+                if status.get("completed", True) and entry.get("outputs"):
+                    return entry
+            if time.monotonic() > deadline:
+                raise Transient(f"{self.name}: the workflow did not finish within "
+                                f"{self.params.get('task_timeout')} s")
+            await self.sleep(interval)
+            interval = min(interval * 1.5, 5.0)
+
+    def _first_output(self, entry: dict) -> dict:
+        key = self.params.get("output_key", "images")
+        for output in (entry.get("outputs") or {}).values():
+            items = output.get(key) if isinstance(output, dict) else None
+            if items:
+                return items[0]
+        raise TaskFailed(f"{self.name}: the workflow finished without an output under {key!r}")
+
+    async def check(self) -> dict:
+        data = await self.request("GET", "/system_stats", timeout=min(self.timeout, 20))
+        return {"devices": len((data or {}).get("devices") or [])}
+
+
+def _comfy_error(status: dict) -> str:
+    for kind, data in status.get("messages") or []:
+        if kind == "execution_error" and isinstance(data, dict):
+            return f"{data.get('node_type', '')}: {data.get('exception_message', '')}"[:400]
+    return "execution_error"

@@ -1,0 +1,285 @@
+"""Provider management: configured providers are rows of the `providers` table (kind, name,
+adapter type, URL, encrypted key, model, params with the kind's defaults, weight, priority, rpm,
+rpd, concurrency, timeout, price, active); adapters are built from the rows. The offline
+providers are rows too (type "local") and members of the same registry.
+
+    studio.providers.add("gpt", "llm", "openai_chat", url="https://api.openai.com/v1",
+                         key=getpass(), model="gpt-4o-mini", params={"temperature": 0.7},
+                         rpm=60, price={"per_1k_input": 0.00015, "per_1k_output": 0.0006})
+    studio.providers.test("gpt")        # a cheap call that costs no generation
+    studio.providers.frame()            # a DataFrame; keys show as "set, ends …abcd"
+    project.update(providers={"llm": {"providers": ["gpt", "draft-writer"], "strategy": "round_robin"}})
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from typing import Any
+
+from ..db import now
+from ..errors import InvalidInput, NotFound
+from ..secrets import Secret, check_key_text, hint, redact
+from .base import KINDS, ProviderError
+from .http import Config
+from .images import ComfyUI, OpenAIImages, SDWebUI
+from .openai_compat import OpenAIChat
+from .speech import OpenAISpeech
+from .tasks import DashScopeWan, Kling, Runway
+
+ADAPTERS: dict[str, type] = {cls.type: cls for cls in (
+    OpenAIChat, OpenAIImages, SDWebUI, ComfyUI, Runway, Kling, DashScopeWan, OpenAISpeech)}
+KIND_PARAMS = {  # the kind defaults a user is expected to set (others are accepted as is)
+    "llm": ("temperature", "max_tokens", "top_p"),
+    "text2image": ("size", "steps", "count"),
+    "image2video": ("resolution", "duration", "fps"),
+    "tts": ("voice", "speed"),
+}
+FIELDS = ("url", "key", "model", "params", "weight", "priority", "rpm", "rpd", "concurrency",
+          "timeout", "price", "active")
+PUBLIC_COLUMNS = ["name", "kind", "type", "model", "url", "key", "active", "weight", "priority",
+                  "rpm", "rpd", "used_today", "concurrency", "timeout", "params", "price",
+                  "cooling_s", "builtin"]
+_NAME = re.compile(r"^[^\s|,]{1,64}$")
+
+
+def adapter_types(kind: str | None = None) -> dict[str, str]:
+    """Adapter type → kind (what `add(type=...)` accepts)."""
+    return {t: cls.kind for t, cls in ADAPTERS.items() if kind in (None, cls.kind)}
+
+
+class Providers:
+    """Add, edit, delete, activate and test providers (`studio.providers`)."""
+
+    def __init__(self, studio):
+        self.studio = studio
+
+    @property
+    def db(self):
+        return self.studio.db
+
+    # reading -----------------------------------------------------------------------------
+    def _row(self, name: str) -> dict:
+        rows = list(self.db["providers"].rows_where("name = ?", [name]))
+        if not rows:
+            known = [r["name"] for r in self.db["providers"].rows_where(select="name", order_by="name")]
+            raise NotFound(f"no provider named {name!r}; providers: {', '.join(known)}")
+        return rows[0]
+
+    def get(self, name: str) -> dict:
+        """One provider's settings as shown to a user (the key as a hint only)."""
+        return self._public(self._row(name))
+
+    def list(self, kind: str | None = None) -> list[dict]:
+        where, args = ("kind = ?", [kind]) if kind else (None, [])
+        return [self._public(r) for r in self.db["providers"].rows_where(
+            where, args, order_by="kind, priority, name")]
+
+    def frame(self, kind: str | None = None):
+        import pandas as pd
+
+        return pd.DataFrame(self.list(kind), columns=PUBLIC_COLUMNS)
+
+    def _public(self, row: dict) -> dict:
+        router = self.studio.router
+        return {
+            "name": row["name"], "kind": row["kind"], "type": row["type"],
+            "model": row["model"] or "", "url": redact(row["url"] or ""),
+            "key": row.get("key_hint") or ("set" if row.get("key_encrypted") else ""),
+            "active": bool(row["active"]), "weight": row["weight"], "priority": row["priority"],
+            "rpm": row["rpm"], "rpd": row["rpd"], "used_today": router.used_today(self.db, row["name"]),
+            "concurrency": row.get("concurrency"), "timeout": row["timeout"],
+            "params": json.loads(row["params"] or "{}"), "price": json.loads(row["price"] or "{}"),
+            "cooling_s": round(router.cooling_left(row["name"]), 1), "builtin": bool(row["builtin"]),
+        }
+
+    # writing -----------------------------------------------------------------------------
+    def add(self, name: str, kind: str, type: str, *, url: str = "", key: str | None = None,
+            model: str = "", params: dict | None = None, weight: float = 1.0, priority: int = 0,
+            rpm: int | None = None, rpd: int | None = None, concurrency: int | None = None,
+            timeout: float | None = None, price: dict | None = None, active: bool = True) -> dict:
+        """Add a provider. `key` is encrypted before it is stored and never shown again."""
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise InvalidInput(f"a provider name is 1–64 characters without spaces, '|' or ',': {name!r}")
+        if self.db["providers"].count_where("name = ?", [name]):
+            raise InvalidInput(f"there is already a provider named {name!r}: edit it, or choose another name")
+        if kind not in KINDS:
+            raise InvalidInput(f"unknown provider kind {kind!r}: use one of {', '.join(KINDS)}")
+        if type not in ADAPTERS:
+            raise InvalidInput(f"unknown adapter type {type!r}; for {kind}: "
+                               f"{', '.join(adapter_types(kind)) or 'none'}")
+        if ADAPTERS[type].kind != kind:
+            raise InvalidInput(f"adapter type {type!r} is for {ADAPTERS[type].kind}, not {kind}; "
+                               f"for {kind}: {', '.join(adapter_types(kind))}")
+        values = self._clean({"url": url, "model": model, "params": params or {}, "weight": weight,
+                              "priority": priority, "rpm": rpm, "rpd": rpd,
+                              "concurrency": concurrency, "timeout": timeout or 120.0,
+                              "price": price or {}, "active": active})
+        if key:
+            values.update(self._key_fields(key))
+        stamp = now()
+        self.db["providers"].insert({"kind": kind, "name": name, "type": type, "builtin": 0,
+                                     "created": stamp, "updated": stamp, **values})
+        return self.get(name)
+
+    def edit(self, name: str, **changes: Any) -> dict:
+        """Change settings. `key=None` (or leaving it out) keeps the key; `key=""` removes it."""
+        row = self._row(name)
+        unknown = set(changes) - set(FIELDS)
+        if unknown:
+            raise InvalidInput(f"unknown provider field(s) {sorted(unknown)}: use {', '.join(FIELDS)}")
+        if row["builtin"] and set(changes) - {"weight", "priority", "rpm", "rpd", "concurrency",
+                                              "price", "active", "timeout"}:
+            raise InvalidInput(f"{name} is built in: only weight, priority, rpm, rpd, concurrency, "
+                               "timeout, price and active can change")
+        key = changes.pop("key", None)
+        values = self._clean(changes)
+        if key is not None:
+            values.update(self._key_fields(key) if key else {"key_encrypted": None, "key_hint": None})
+        values["updated"] = now()
+        self.db["providers"].update(row["id"], values)
+        self.studio.router.reset(name)
+        return self.get(name)
+
+    def delete(self, name: str, *, force: bool = False) -> None:
+        row = self._row(name)
+        if row["builtin"]:
+            raise InvalidInput(f"{name} is built in and cannot be deleted (deactivate it instead)")
+        users = self.used_by(name)
+        if users and not force:
+            raise InvalidInput(f"{name} is in the routes of project(s) {users}: change those "
+                               "projects first, or delete with force=True")
+        self.db["providers"].delete(row["id"])
+        self.studio._adapters.pop(name, None)
+
+    def activate(self, name: str, active: bool = True) -> dict:
+        return self.edit(name, active=active)
+
+    def deactivate(self, name: str) -> dict:
+        return self.edit(name, active=False)
+
+    def used_by(self, name: str) -> list[int]:
+        from ..routing import parse_route_spec
+
+        users = []
+        for project in self.db.query("select id, providers from projects"):
+            for spec in json.loads(project["providers"] or "{}").values():
+                try:
+                    names, _ = parse_route_spec(spec)
+                except InvalidInput:
+                    continue
+                if name in names:
+                    users.append(project["id"])
+        return sorted(set(users))
+
+    def rotate_keys(self) -> int:
+        """Re-encrypt every stored key under a new master key (see storynb.secrets)."""
+        count = self.studio._secrets.rotate(self.db)
+        self.studio._adapters.clear()
+        return count
+
+    def _key_fields(self, key) -> dict:
+        key = check_key_text(key)
+        return {"key_encrypted": self.studio._secrets.encrypt(key), "key_hint": hint(key)}
+
+    @staticmethod
+    def _clean(values: dict) -> dict:
+        clean: dict[str, Any] = {}
+        for field, value in values.items():
+            if field == "url":
+                value = (value or "").strip()
+                if value and not re.match(r"^https?://", value):
+                    raise InvalidInput(f"url must start with http:// or https://, not {redact(value)!r}")
+                clean[field] = value
+            elif field == "model":
+                clean[field] = (value or "").strip()
+            elif field == "params":
+                if not isinstance(value, dict):
+                    raise InvalidInput(f"params must be a dict, not {value!r}")
+                for number in ("temperature", "max_tokens", "top_p", "steps", "count", "duration",
+                               "fps", "speed"):
+                    v = value.get(number)
+                    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                        raise InvalidInput(f"param {number} must be a number, not {v!r}")
+                clean[field] = json.dumps(value, ensure_ascii=False, sort_keys=True)
+            elif field == "price":
+                from ..routing import check_price
+
+                clean[field] = json.dumps(check_price(value), sort_keys=True)
+            elif field in ("rpm", "rpd", "concurrency"):
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                          or value < 1):
+                    raise InvalidInput(f"{field} must be a whole number ≥ 1 (or None for no limit), "
+                                       f"not {value!r}")
+                clean[field] = value
+            elif field in ("weight", "timeout"):
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
+                        or (field == "timeout" and value == 0):
+                    raise InvalidInput(f"{field} must be a positive number, not {value!r}")
+                clean[field] = float(value)
+            elif field == "priority":
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise InvalidInput(f"priority must be a whole number (0 is tried first), not {value!r}")
+                clean[field] = value
+            elif field == "active":
+                clean[field] = int(bool(value))
+        return clean
+
+    # testing -----------------------------------------------------------------------------
+    def test(self, name: str) -> dict:
+        """Test connection: a cheap call that costs no generation (list models, a health route).
+        Returns {"provider", "ok", "latency_ms", "detail" or "error"}; never raises for the
+        service's answer."""
+        return run_sync(self.test_async(name))
+
+    async def test_async(self, name: str) -> dict:
+        self._row(name)
+        provider = self.studio.provider(self._row(name)["kind"], name)
+        started = time.perf_counter()
+        check = getattr(provider, "check", None)
+        result: dict[str, Any] = {"provider": name}
+        try:
+            detail = await check() if check else {"offline": True}
+            result.update(ok=True, detail=detail)
+        except ProviderError as exc:
+            result.update(ok=False, error_class=type(exc).__name__, error=redact(exc))
+        except Exception as exc:  # a broken URL, a bad workflow …: a result, not a crash
+            result.update(ok=False, error_class=type(exc).__name__, error=redact(exc))
+        result["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        return result
+
+
+def build(row: dict, secrets) -> Any:
+    """An adapter from a `providers` row (the key decrypted into a Secret)."""
+    cls = ADAPTERS.get(row["type"])
+    if cls is None:
+        raise NotFound(f"provider {row['name']!r} has adapter type {row['type']!r}, which this "
+                       f"version does not know; types: {', '.join(ADAPTERS)}")
+    key = Secret(secrets.decrypt(row["key_encrypted"])) if row.get("key_encrypted") else None
+    return cls(Config(name=row["name"], kind=row["kind"], type=row["type"], url=row["url"] or "",
+                      key=key, model=row["model"] or "", params=json.loads(row["params"] or "{}"),
+                      timeout=row["timeout"] or 120.0, concurrency=row.get("concurrency")))
+
+
+def run_sync(coro):
+    """Run a coroutine to the end from plain code, also inside a running loop (Jupyter)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict = {}
+
+    def work():
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
