@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     edit.add_argument("--duration", type=float)
     edit.set_defaults(handler=_edit_shot)
 
+    _provider_commands(commands)
+
     commands.add_parser("gc", help="remove media that nothing refers to").set_defaults(handler=_gc)
     commands.add_parser("disk", help="media disk use per project").set_defaults(handler=_disk)
     return parser
@@ -243,6 +245,223 @@ def _gc(studio, args) -> int:
 
 def _disk(studio, args) -> int:
     print(studio.disk_usage().to_string(index=False))
+
+
+# providers, usage, estimate -------------------------------------------------------------------
+def _provider_commands(commands) -> None:
+    providers = commands.add_parser("providers", help="model providers: list, add, edit, test, route …")
+    sub = providers.add_subparsers(dest="action")
+    sub.add_parser("list", help="every provider (keys are never shown)").set_defaults(handler=_providers_list)
+    sub.add_parser("types", help="the adapter types, by kind").set_defaults(handler=_providers_types)
+    for name, text in (("add", "add a provider"), ("edit", "change a provider's settings")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("name")
+        if name == "add":
+            cmd.add_argument("--kind", required=True, choices=["llm", "text2image", "image2video", "tts"])
+            cmd.add_argument("--type", required=True, help="adapter type: `storynb providers types`")
+        cmd.add_argument("--url", help="the API's base URL")
+        cmd.add_argument("--model")
+        cmd.add_argument("--key-stdin", action="store_true", help="read the API key from standard input")
+        cmd.add_argument("--key-env", metavar="VAR", help="take the API key from this environment variable")
+        if name == "edit":
+            cmd.add_argument("--remove-key", action="store_true")
+            cmd.add_argument("--active", choices=["yes", "no"])
+        cmd.add_argument("--param", action="append", default=[], metavar="K=V",
+                         help="a kind default (temperature=0.7, steps=30, workflow=@file.json …)")
+        cmd.add_argument("--price", action="append", default=[], metavar="K=V",
+                         help="per_call, per_1k_tokens, per_1k_input, per_1k_output, per_second, "
+                              "per_unit, per_1k_characters, currency")
+        cmd.add_argument("--weight", type=float)
+        cmd.add_argument("--priority", type=int, help="0 is tried first; higher numbers are fallbacks")
+        cmd.add_argument("--rpm", type=int, help="requests per minute")
+        cmd.add_argument("--rpd", type=int, help="requests per day (UTC)")
+        cmd.add_argument("--concurrency", type=int, help="calls in flight at once")
+        cmd.add_argument("--timeout", type=float, help="seconds")
+        cmd.set_defaults(handler=_providers_add if name == "add" else _providers_edit)
+    for name, handler, text in (("delete", _providers_delete, "delete a provider"),
+                                ("activate", _providers_activate, "use a provider again"),
+                                ("deactivate", _providers_deactivate, "stop using a provider"),
+                                ("test", _providers_test, "test connection (costs no generation)")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("name")
+        if name == "delete":
+            cmd.add_argument("--force", action="store_true", help="even if projects route to it")
+        cmd.set_defaults(handler=handler)
+    route = sub.add_parser("route", help="set the providers (and strategy) a project uses for a kind")
+    route.add_argument("project")
+    route.add_argument("kind", choices=["llm", "text2image", "image2video", "tts"])
+    route.add_argument("names", nargs="+", metavar="NAME")
+    route.add_argument("--strategy", default="round_robin",
+                       choices=["round_robin", "random", "weighted", "least_loaded"])
+    route.set_defaults(handler=_providers_route)
+    sub.add_parser("rotate-keys", help="re-encrypt stored keys under a new master key").set_defaults(
+        handler=_providers_rotate)
+    providers.set_defaults(handler=_providers_list)
+
+    usage = commands.add_parser("usage", help="calls, tokens and cost per provider, project or day")
+    usage.add_argument("--by", default="provider", choices=["provider", "project", "day", "stage", "kind"])
+    usage.add_argument("--project", help="only this project (id or name)")
+    usage.add_argument("--since", help="from this date (YYYY-MM-DD, UTC)")
+    usage.set_defaults(handler=_usage)
+
+    estimate = commands.add_parser("estimate", help="what a run will call and cost, before it runs")
+    estimate.add_argument("project")
+    estimate.add_argument("--stage", action="append", choices=STAGES)
+    estimate.set_defaults(handler=_estimate)
+
+
+def _print_frame(frame, empty: str) -> None:
+    import pandas as pd
+
+    from .secrets import redact
+
+    if not len(frame):
+        print(empty)
+        return
+    with pd.option_context("display.max_colwidth", 48, "display.width", 220):
+        print(redact(frame.to_string(index=False)))
+
+
+def _key_from(args) -> str | None:
+    import os
+
+    if getattr(args, "key_env", None):
+        value = os.environ.get(args.key_env, "")
+        if not value:
+            raise StorynbError(f"${args.key_env} is empty or not set")
+        return value
+    if getattr(args, "key_stdin", False):
+        if sys.stdin.isatty():
+            import getpass
+
+            return getpass.getpass("API key: ")
+        return sys.stdin.readline().strip()
+    return None
+
+
+def _pairs(items: list[str], what: str) -> dict:
+    import json
+    from pathlib import Path
+
+    values = {}
+    for item in items:
+        if "=" not in item:
+            raise StorynbError(f"--{what} {item!r}: write it as KEY=VALUE")
+        key, value = item.split("=", 1)
+        if value.startswith("@"):
+            value = Path(value[1:]).read_text(encoding="utf-8")
+        try:
+            values[key.strip()] = json.loads(value)
+        except ValueError:
+            values[key.strip()] = value
+    return values
+
+
+def _provider_fields(args) -> dict:
+    fields = {k: getattr(args, k) for k in ("url", "model", "weight", "priority", "rpm", "rpd",
+                                            "concurrency", "timeout") if getattr(args, k) is not None}
+    if args.param:
+        fields["params"] = _pairs(args.param, "param")
+    if args.price:
+        fields["price"] = _pairs(args.price, "price")
+    key = _key_from(args)
+    if key is not None:
+        fields["key"] = key
+    return fields
+
+
+def _show_provider(row: dict) -> None:
+    from .secrets import redact
+
+    print(redact(", ".join(f"{k}={v}" for k, v in row.items() if v not in (None, "", {}))))
+
+
+def _providers_list(studio, args) -> int:
+    frame = studio.providers.frame()
+    columns = ["name", "kind", "type", "model", "url", "key", "active", "weight", "priority", "rpm",
+               "rpd", "used_today", "concurrency", "cooling_s"]
+    _print_frame(frame[columns], "no providers")
+
+
+def _providers_types(studio, args) -> int:
+    from .providers.registry import adapter_types
+
+    for kind in ("llm", "text2image", "image2video", "tts"):
+        print(f"{kind}: {', '.join(adapter_types(kind))}")
+
+
+def _providers_add(studio, args) -> int:
+    _show_provider(studio.providers.add(args.name, args.kind, args.type, **_provider_fields(args)))
+
+
+def _providers_edit(studio, args) -> int:
+    fields = _provider_fields(args)
+    if args.remove_key:
+        fields["key"] = ""
+    if args.active:
+        fields["active"] = args.active == "yes"
+    if not fields:
+        raise StorynbError("nothing to change: give --url, --model, --key-stdin, --param, --rpm …")
+    if "params" in fields:  # --param adds to the stored params
+        fields["params"] = {**studio.providers.get(args.name)["params"], **fields["params"]}
+    _show_provider(studio.providers.edit(args.name, **fields))
+
+
+def _providers_delete(studio, args) -> int:
+    studio.providers.delete(args.name, force=args.force)
+    print(f"deleted {args.name}")
+
+
+def _providers_activate(studio, args) -> int:
+    studio.providers.activate(args.name)
+    print(f"{args.name} is active")
+
+
+def _providers_deactivate(studio, args) -> int:
+    studio.providers.deactivate(args.name)
+    print(f"{args.name} is inactive")
+
+
+def _providers_test(studio, args) -> int:
+    result = studio.providers.test(args.name)
+    if result["ok"]:
+        print(f"{args.name}: ok in {result['latency_ms']:.0f} ms {result.get('detail') or ''}")
+        return 0
+    print(f"{args.name}: {result['error_class']}: {result['error']}", file=sys.stderr)
+    return 1
+
+
+def _providers_route(studio, args) -> int:
+    project = studio.project(args.project)
+    current = dict(__import__("json").loads(project.row["providers"] or "{}"))
+    current[args.kind] = (args.names[0] if len(args.names) == 1 and args.strategy == "round_robin"
+                          else {"providers": args.names, "strategy": args.strategy})
+    project.update(providers=current)
+    from .usage import describe_route
+
+    print(f"project {project.id} {args.kind}: {describe_route(project.provider(args.kind))}")
+
+
+def _providers_rotate(studio, args) -> int:
+    count = studio.providers.rotate_keys()
+    print(f"re-encrypted {count} key(s) under the new master key")
+
+
+def _usage(studio, args) -> int:
+    project = studio.project(args.project).id if args.project else None
+    _print_frame(studio.usage(args.by, project=project, since=args.since), "no calls recorded")
+
+
+def _estimate(studio, args) -> int:
+    from .usage import routes_of
+
+    project = studio.project(args.project)
+    frame = studio.estimate(project, args.stage)
+    for kind, route in routes_of(project).items():
+        print(f"{kind:>11}: {route}")
+    _print_frame(frame, "nothing to do: every selected stage is up to date")
+    if len(frame):
+        print(f"total: {frame.calls.sum():g} call(s), cost {frame.cost.sum():.4f}")
 
 
 if __name__ == "__main__":

@@ -368,8 +368,9 @@ class Router:
             if not m.active:
                 reasons.append(f"{m.name} is inactive")
             elif m.name in failed_here:
-                reasons.append(f"{m.name} failed" if self.cooling_left(m.name) == 0 else
-                               f"{m.name} failed and cools down for {self.cooling_left(m.name):.0f} s")
+                left = self.cooling_left(m.name)
+                reasons.append(f"{m.name} failed" if left == 0 else
+                               f"{m.name} failed ({self.cooling[m.name][1]}; cools down for {left:.0f} s)")
             elif self.cooling_left(m.name) > 0:
                 reasons.append(f"{m.name} cools down for {self.cooling_left(m.name):.0f} s "
                                f"({self.cooling.get(m.name, (0, ''))[1]})")

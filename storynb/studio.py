@@ -168,6 +168,20 @@ class Studio:
         """The provider that made a call (a route's member that served it)."""
         return self.db["calls"].get(call_id)["provider"]
 
+    def usage(self, by="provider", *, project: int | None = None, since: str | None = None,
+              until: str | None = None):
+        """Calls, failures, tokens, cost and latency from the call log, grouped by provider,
+        project, day, stage or kind (a DataFrame; see storynb.usage)."""
+        from .usage import usage
+
+        return usage(self.db, by, project=project, since=since, until=until)
+
+    def estimate(self, project, stages=None):
+        """Before a run: how many calls of which provider it will make, and what they cost."""
+        from .usage import estimate
+
+        return estimate(project if hasattr(project, "shots") else self.project(project), stages)
+
     def record_output(self, call_id: int, media: str) -> None:
         """Note which stored media a call produced."""
         row = self.db["calls"].get(call_id)
@@ -203,7 +217,8 @@ class Studio:
         where, args = ("where project_id = ?", [project_id]) if project_id else ("", [])
         return pd.DataFrame(list(self.db.query(
             f"select id, provider, kind, project_id, stage, status, latency_ms, tokens_in, "
-            f"tokens_out, cost, error, created from calls {where} order by id", args)))
+            f"tokens_out, cost, error, error_class, attempt, route, created from calls {where} "
+            f"order by id", args)))
 
     # disk ------------------------------------------------------------------------------
     def referenced_media(self, project_id: int | None = None) -> set[str]:

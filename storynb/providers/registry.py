@@ -90,7 +90,8 @@ class Providers:
             "key": row.get("key_hint") or ("set" if row.get("key_encrypted") else ""),
             "active": bool(row["active"]), "weight": row["weight"], "priority": row["priority"],
             "rpm": row["rpm"], "rpd": row["rpd"], "used_today": router.used_today(self.db, row["name"]),
-            "concurrency": row.get("concurrency"), "timeout": row["timeout"],
+            "concurrency": row.get("concurrency") or _default_concurrency(self.studio, row),
+            "timeout": row["timeout"],
             "params": json.loads(row["params"] or "{}"), "price": json.loads(row["price"] or "{}"),
             "cooling_s": round(router.cooling_left(row["name"]), 1), "builtin": bool(row["builtin"]),
         }
@@ -249,6 +250,12 @@ class Providers:
             result.update(ok=False, error_class=type(exc).__name__, error=redact(exc))
         result["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
         return result
+
+
+def _default_concurrency(studio, row: dict) -> int:
+    if row["type"] in ADAPTERS:
+        return ADAPTERS[row["type"]].default_concurrency
+    return getattr(studio._providers.get(row["name"]), "concurrency", None) or 2
 
 
 def build(row: dict, secrets) -> Any:
