@@ -76,6 +76,30 @@ def _word_count(text: str) -> int:
 
 
 # ================================================================================== rewrite
+_DANGLING_EN = {"a", "an", "the", "of", "to", "in", "on", "at", "for", "with", "and", "or", "but", "by",
+                "from", "into", "onto", "who", "that", "which", "whose", "during", "when", "while", "as",
+                "his", "her", "their", "its", "my", "our", "your", "is", "are", "was", "were", "very", "so",
+                "than", "then", "through", "over", "under", "after", "before", "until", "because", "about",
+                "across", "along", "around", "behind", "beyond", "near", "toward", "towards", "upon", "without",
+                "where", "if", "amid", "amidst", "throughout", "since", "though", "although", "nor", "every",
+                "one", "some", "this", "these", "those", "no", "not", "just", "only", "also", "him"}
+_DANGLING_ZH = "的和与跟同及或在把被对向从给让将"
+
+
+def _trim_dangling(text: str) -> str:
+    """Text without trailing spaces, punctuation and dangling small words ("a", "of", "during", "的")."""
+    t = text
+    while True:
+        t = t.rstrip(" \t,;:—–-·、，：；(（“\"'‘…")
+        m = re.search(r"(?:^|\s)([A-Za-z']+)$", t)
+        if m and m.start(1) > 0 and m.group(1).lower() in _DANGLING_EN:
+            t = t[:m.start(1)]
+        elif len(t) > 1 and t[-1] in _DANGLING_ZH and _is_cjk(t[-2]):
+            t = t[:-1]
+        else:
+            return t
+
+
 _DETERMINERS = {"a", "an", "the", "my", "our", "your", "his", "her", "their", "its", "one",
                 "some", "this", "that", "these", "those", "every", "no", "two", "three"}
 _WANT_VERBS = {"wants", "hopes", "longs", "wishes", "needs", "tries", "decides", "plans",
@@ -116,66 +140,208 @@ def _common_word(word: str) -> bool:
 
 
 def _subject_en(topic: str) -> str:
+    """The topic's first sentence without "write a story about"; never cut (see `_fit_words`)."""
     t = " ".join(topic.split()).strip("\"'“”‘’ ")
     first = re.split(r"(?<=[.!?])\s+", t)[0].strip().rstrip(".!?;:,")
     first = re.sub(r"^(please\s+)?((write|tell|create|make|give)\s+(me\s+|us\s+)?)?((a|an|the)\s+)?"
                    r"((short|little|bedtime|long)\s+)?(story|tale)\s+(about|of)\s+", "", first,
                    flags=re.I).strip()
     words = first.split()
-    if len(words) > 14:
-        head = " ".join(words[:14])
-        cut = re.split(r"[,;:]| - | — ", head)[0].split()
-        words = cut if len(cut) >= 3 else words[:12]
     if words and _common_word(words[0]):
         words[0] = words[0].lower()
-    return " ".join(words).rstrip(",;:") or t
+    return " ".join(words) or t
 
 
-def _parse_hero_en(subject: str) -> tuple[str | None, str | None, str | None]:
-    """(hero phrase, gender, goal) when the topic names a character who wants or does something."""
-    tokens = subject.split()
-    low = [re.sub(r"[^a-z'-]", "", w.lower()) for w in tokens]
+def _bare(word: str) -> str:
+    return re.sub(r"[^a-z'-]", "", word.lower())
+
+
+# Words that open a clause or a circumstance ("during the storm", "when the tide turns", "but ...").
+_STRONG_BREAKS = {"during", "throughout", "amid", "amidst", "when", "while", "whilst", "until", "till", "before",
+                  "after", "because", "since", "although", "though", "unless", "once", "whenever", "but", "yet"}
+# Prepositions and the like, where a long phrase may be shortened ("... umbrellas | in her attic").
+_WEAK_BREAKS = {"in", "on", "at", "with", "from", "into", "onto", "across", "through", "under", "over", "near",
+                "beside", "behind", "beyond", "along", "around", "inside", "outside", "without", "for", "and",
+                "or", "who", "that", "which", "where", "so", "as", "by", "against", "toward", "towards"}
+_JOINS = {"and", "or", "who", "that", "which", "where", "so", "as"}  # preferred over prepositions
+_CIRCUMSTANCE = {"during", "throughout", "amid", "amidst"}
+_LEADING_CIRCUMSTANCE = _CIRCUMSTANCE | {"in", "on", "at", "one", "after", "before", "long", "once"}
+
+
+def _fit_words(words: list[str], limit: int, hard: int = 16) -> list[str]:
+    """`words`, or a start of them no longer than `limit`, cut at a natural boundary (a comma, a
+    clause word like "during" or "when", else a preposition), never mid-phrase and never after
+    a dangling "the", "of" or "to". With no boundary the phrase is kept whole up to `hard` words."""
+    low = [_bare(w) for w in words]
+    if len(words) > limit:
+        for breaks in (_STRONG_BREAKS, _JOINS, _WEAK_BREAKS):
+            cuts = [k for k in range(2, min(limit, len(words) - 1) + 1)
+                    if low[k] in breaks or (breaks is _STRONG_BREAKS and words[k - 1][-1:] in ",;:")]
+            cuts = [k for k in cuts if _trim_dangling(" ".join(words[:k])).count(" ") >= 2]
+            if cuts:
+                words = words[:max(cuts)]
+                break
+        else:
+            words = words[:hard]
+    return _trim_dangling(" ".join(words)).split()
+
+
+def _verb_base(word: str) -> str | None:
+    """The base form when `word` is a known verb in the third person ("sneaks" -> "sneak")."""
+    w = _bare(word)
+    if len(w) < 4 or not w.endswith("s") or w.endswith("ss"):
+        return None
+    base = _infinitive(w)
+    return base if base in T.EN_VERBS else None
+
+
+def _gerund_base(word: str) -> str | None:
+    w = _bare(word)
+    if not w.endswith("ing") or len(w) < 5:
+        return None
+    stem = w[:-3]
+    for guess in (stem, stem + "e", stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] else "", stem[:-1] + "ie"):
+        if guess in T.EN_VERBS:
+            return guess
+    return None
+
+
+def _predicate_clauses(words: list[str]) -> tuple[list[list[str]], list[str]]:
+    """Split what follows the hero into verb clauses ("wants to see the sea" | "sneaks aboard a
+    boat", "finds a seed" | "and decides to grow a forest") and a tail that starts with a clause
+    word or follows a comma ("during the longest storm of the year", "but the road is long")."""
+    low = [_bare(w) for w in words]
+    clauses: list[list[str]] = [[]]
+    k = 0
+    while k < len(words):
+        cur = clauses[-1]
+        w, lw = words[k], low[k]
+        after_comma = k > 0 and words[k - 1][-1:] in ",;:"
+        if cur and lw in _STRONG_BREAKS:
+            return clauses, words[k:]
+        if cur and lw in ("and", "then") and k + 1 < len(words) and _verb_base(words[k + 1]) and k + 2 < len(words):
+            clauses.append([])
+            k += 1
+            continue
+        if len(cur) >= 2 and _verb_base(w) and k + 1 < len(words) and \
+                low[k - 1] not in _DETERMINERS | _WEAK_BREAKS | {"of", "to"}:
+            clauses.append([w])
+            k += 1
+            continue
+        if after_comma:
+            return clauses, words[k:]
+        cur.append(w)
+        k += 1
+    return clauses, []
+
+
+def _clause_phrase(clause: list[str]) -> tuple[str, list[str]] | None:
+    """("want" or "do", an infinitive phrase) for a verb clause, or None for a clause no one wishes."""
+    low = [_bare(w) for w in clause]
+    if not low:
+        return None
+    verb = low[0]
+    if verb in _WANT_VERBS:
+        k = 1 + (len(low) > 1 and low[1] == "out")
+        if k + 1 < len(low) and low[k] == "to":
+            return "want", clause[k + 1:]
+        if verb.startswith("dream") and k + 1 < len(low) and low[k] in ("of", "about"):
+            base = _gerund_base(clause[k + 1])
+            if base:
+                return "want", [base] + clause[k + 2:]
+    if verb in _BAD_GOAL_VERBS or not (verb.endswith("s") and not verb.endswith("ss") and len(verb) > 3):
+        return None
+    return "do", [_infinitive(verb)] + clause[1:]
+
+
+def _past_simple(words: list[str]) -> list[str] | None:
+    """A short clause with only be/have/can verbs, in the past ("the road is long" -> "was")."""
+    table = {"is": "was", "are": "were", "has": "had", "have": "had", "can": "could", "will": "would",
+             "isn't": "wasn't", "aren't": "weren't", "can't": "couldn't", "won't": "wouldn't",
+             "doesn't": "didn't", "don't": "didn't"}
+    out, changed = [], False
+    for w in words:
+        b = _bare(w)
+        if b in table:
+            out.append(table[b])
+            changed = True
+        elif _verb_base(w) or b in ("was", "were", "had"):
+            return None
+        else:
+            out.append(w)
+    return out if changed else None
+
+
+def _read_topic_en(subject: str) -> dict[str, Any]:
+    """Hero phrase, gender, goal, and the other parts of the topic a story can use."""
+    out: dict[str, Any] = {"hero": None, "gender": None, "goal": None, "action": None, "when": None, "but": None,
+                           "trait": None}
+    words = subject.split()
+    low = [_bare(w) for w in words]
+    if len(words) > 3 and low[0] in _LEADING_CIRCUMSTANCE:  # "During the storm, a keeper ..."
+        comma = next((k for k, w in enumerate(words[:12]) if w[-1:] in ",;:"), None)
+        if comma is not None and comma + 1 < len(words) and not any(_verb_base(w) for w in words[:comma + 1]):
+            when = _fit_words(words[:comma + 1], 9)
+            out["when"] = " ".join([when[0].lower() if _common_word(when[0]) or _bare(when[0]) in
+                                    _LEADING_CIRCUMSTANCE else when[0]] + when[1:])
+            words, low = words[comma + 1:], low[comma + 1:]
+    out["rest"] = " ".join(words)
+    if re.search(r"\bher\b", subject, re.I):
+        out["gender"] = "she"
+    elif re.search(r"\b(his|him)\b", subject, re.I):
+        out["gender"] = "he"
     for i, w in enumerate(low[:6]):
         if w not in T.EN_CHARACTERS:
             continue
         j = i
         while j > 0 and i - j < 2 and low[j - 1].isalpha() and low[j - 1] not in _DETERMINERS \
-                and tokens[j - 1].islower():
+                and words[j - 1].islower():
             j -= 1
-        phrase = " ".join(t.strip(",") for t in tokens[j:i + 1]).lower()
-        rest = low[i + 1:]
-        raw = tokens[i + 1:]
-        if rest and rest[0] in ("who", "that"):
-            rest, raw = rest[1:], raw[1:]
-        goal = None
-        if len(rest) >= 2:
-            verb = rest[0]
-            if verb in _WANT_VERBS:
-                k = 1 + (rest[1] == "out")
-                if k < len(rest) and rest[k] in ("to", "of"):
-                    goal = raw[k + 1:] if rest[k] == "to" else None
-            elif verb.endswith("s") and not verb.endswith("ss") and len(verb) > 3 \
-                    and verb not in _BAD_GOAL_VERBS:
-                goal = [_infinitive(verb)] + raw[1:]
-        if goal:
-            text = re.split(r"[,.;:!?]", " ".join(goal))[0].split()[:10]
-            goal_text = " ".join(text).strip()
-            if goal_text:
-                return phrase, T.EN_CHARACTERS[w], goal_text
-        return None, None, None
-    m = re.search(r"\b(?:wants?|hopes?|longs?|wish(?:es)?|dreams?) to ([^,.;:!?]+)", subject, re.I)
+        rest = words[i + 1:]
+        relative = bool(rest) and _bare(rest[0]) in ("who", "that")
+        rest = rest[relative:]
+        clauses, tail = _predicate_clauses(rest)
+        phrases = [p for p in (_clause_phrase(c) for c in clauses) if p]
+        if not phrases or any(len(p[1]) == 0 for p in phrases):
+            return out
+        first = _clause_phrase(clauses[0])
+        if relative and len(clauses) > 1 and first and first[0] == "do" and len(phrases) > 1:
+            out["trait"] = " ".join(_fit_words(first[1], 7))  # "a boy who collects stamps finds ..."
+            phrases.remove(first)
+        wants = [p for p in phrases if p[0] == "want"]
+        goal = wants[0] if wants else phrases[-1]
+        out["hero"] = " ".join(t.strip(",") for t in words[j:i + 1]).lower()
+        out["gender"] = T.EN_CHARACTERS[w] or out["gender"]
+        out["goal"] = " ".join(_fit_words(goal[1], 8))
+        others = [p for p in phrases if p is not goal]
+        if others:
+            out["action"] = " ".join(_fit_words(others[0][1], 8))
+        tail_low = [_bare(t) for t in tail]
+        if tail and tail_low[0] in _CIRCUMSTANCE and not out["when"]:
+            stop = next((k for k, t in enumerate(tail) if t[-1:] in ",;:"), len(tail) - 1) + 1
+            if not any(_verb_base(t) for t in tail[:stop]):
+                out["when"] = " ".join(_fit_words(tail[:stop], 9))
+        elif tail and tail_low[0] in ("but", "yet") and len(tail) <= 10:
+            past = _past_simple(tail[1:])
+            if past:
+                out["but"] = _trim_dangling(" ".join(past))
+        return out
+    m = re.search(r"\b(?:wants?|hopes?|longs?|wish(?:es)?|dreams?) to ([^,.;:!?]+)", " ".join(words), re.I)
     if m:
-        return None, None, " ".join(m.group(1).split()[:10])
-    return None, None, None
+        out["goal"] = " ".join(_fit_words(m.group(1).split(), 8))
+    return out
 
 
 def _about_en(subject: str) -> str:
     """The topic as something to think about: a noun phrase as it is, a clause as "how ..."."""
-    low = [re.sub(r"[^a-z'-]", "", w) for w in subject.lower().split()]
+    subject = " ".join(_fit_words(subject.split(), 12))
+    low = [_bare(w) for w in subject.split()]
     for k in range(1, len(low)):
         if low[k] in ("who", "that", "which", "where", "when", "whose", "whom", "with", "of"):
             return subject  # a noun phrase with a relative clause
         if low[k] in _CLAUSE_VERBS and low[k - 1] not in _DETERMINERS | {"and", "or", "of", "with", "very"}:
+            if any(w in _DETERMINERS for w in low[1:k]):
+                return subject  # "the night the stars fell": a noun phrase
             return "how " + subject
     return subject
 
@@ -188,11 +354,8 @@ def _pronouns(p: str) -> dict[str, str]:
 
 def _cast_en(topic: str, style: str, rng: random.Random) -> dict[str, str]:
     subject = _subject_en(topic)
-    phrase, gender, goal = _parse_hero_en(subject)
-    if goal and re.search(r"\bher\b", goal):
-        gender = "she"
-    elif goal and re.search(r"\bhis\b", goal):
-        gender = "he"
+    read = _read_topic_en(subject)
+    phrase, gender, goal = read["hero"], read["gender"], read["goal"]
     if phrase:
         desc = phrase
     else:
@@ -202,12 +365,14 @@ def _cast_en(topic: str, style: str, rng: random.Random) -> dict[str, str]:
     article = "an" if desc[0] in "aeiou" else "a"
     place, the_place = rng.choice(T.EN_PLACES[style])
     obj, the_obj = rng.choice(T.EN_OBJECTS)
-    about = _about_en(subject)
+    about = _about_en(read.get("rest") or subject)
     achieved = f"finally got to {goal}" if goal else f"finally understood the truth about {about}"
+    when = read["when"] or ""
     return {"hero": name, "Hero": name, "hero_desc": f"{article} {desc} named {name}",
             "place": place, "Place": _cap(place), "the_place": the_place, "object": obj, "the_object": the_obj,
             "companion": rng.choice(T.EN_COMPANIONS), "about": about, "goal": goal or "",
-            "achieved": achieved, **_pronouns(pron)}
+            "achieved": achieved, "when": when, "When": _cap(when), "action": read["action"] or "",
+            "but": read["but"] or "", "trait": read["trait"] or "", **_pronouns(pron)}
 
 
 _ZH_PUNCT = "，。！？、；：,.!?;:…—～~·\"'“”‘’「」『』《》()（） "
@@ -216,32 +381,78 @@ _ZH_BAD_GOAL = ("丢", "失去", "死", "忘", "哭", "病", "迷路", "害怕",
 
 
 def _subject_zh(topic: str) -> str:
+    """The topic's first sentence without "写一个……的故事"; never cut (see `_read_topic_zh`)."""
     t = "".join(topic.split())
     parts = [p for p in re.split(r"[。！？!?；;]", t) if p.strip(_ZH_PUNCT)]
     s = parts[0] if parts else t
     s = re.sub(r"^(请)?(帮我)?(写|讲|编|创作|说)?(一个|一篇|个|篇|一段)?(关于)?", "", s)
     s = re.sub(r"(的)?(小故事|故事|童话|传说)$", "", s).strip(_ZH_PUNCT)
-    if len(s) > 24:
-        head = re.split(r"[，、,]", s)[0]
-        s = head if len(head) >= 4 else s[:24]
     return s or t.strip(_ZH_PUNCT)
+
+
+_ZH_LEADS = r"^(于是|然后|后来|结果|接着|最后|终于|竟然|居然|就|便|又|还|也)+"
+_ZH_BUT = r"^(可是|但是|不过|然而|但|却)"
+_ZH_WHEN_CLAUSE = re.compile(r"^(在|当|每当|就在).{1,16}(里|中|时|时候|上|下|前|后|期间|那天|那晚|之夜|夜里)$")
+_ZH_MEASURES = "只个条把本张件台辆艘头匹位朵棵颗盏支枚双片座间"
+
+
+def _read_topic_zh(subject: str) -> dict[str, Any]:
+    """Character, wish, and the topic's other clauses: a circumstance ("在……里"), an action
+    ("偷偷跟着渔船出发了") or a "可是" clause."""
+    out: dict[str, Any] = {"found": None, "goal": None, "when": None, "action": None, "but": None,
+                           "but_word": None, "about": subject}
+    clauses = [c.strip(_ZH_PUNCT) for c in re.split(r"[，、,；;：:]", subject) if c.strip(_ZH_PUNCT)]
+    if len(clauses) > 1 and _ZH_WHEN_CLAUSE.match(clauses[0]):
+        out["when"] = clauses.pop(0)
+    if not clauses:
+        return out
+    text = "，".join(clauses)
+    m = re.search(r"(想要|渴望|梦想着|梦想|希望|想)(.{2,12}?)(?=的|，|。|、|$)", text)
+    found = None
+    for noun, measure, pron in T.ZH_CHARACTERS:
+        pos = text.find(noun)
+        while pos >= 0 and m and m.start() <= pos < m.end():  # "想当宇航员的女孩": the girl
+            pos = text.find(noun, pos + 1)
+        if pos >= 0 and (found is None or pos < found[0] or (pos == found[0] and len(noun) > len(found[1]))):
+            found = (pos, noun, measure, pron)
+    goal, main = None, 0
+    if m:
+        goal, main = m.group(2), text[:m.start()].count("，")
+        if goal[0] == "一" and len(goal) > 2 and goal[1] in _ZH_MEASURES:
+            goal = "拥有" + goal  # 想要一只风筝 -> 拥有一只风筝
+    elif found and found[0] == 0 and len(clauses[0]) - len(found[1]) >= 2:
+        rest = clauses[0][len(found[1]):]
+        friend = re.match(r"^(和|与|跟)(.{1,12}?)(成了|成为了|成为|变成了|交上了|做了)(好)?朋友$", rest)
+        if friend:
+            goal = f"和{friend.group(2)}成为朋友"
+        elif not rest.startswith(_ZH_NOT_A_VERB + _ZH_BAD_GOAL) and "了" not in rest and len(rest) <= 12:
+            goal = rest
+    out["found"], out["goal"] = found, goal
+    out["about"] = text if len(text) <= 24 else clauses[main]
+    if goal:
+        for k in [k for k in range(len(clauses)) if k > main] + [k for k in range(main) if k < main]:
+            c = clauses[k]
+            but = re.match(_ZH_BUT, c)
+            if but:
+                rest = c[but.end():].lstrip("是")
+                if 2 <= len(rest) <= 16:
+                    out["but"], out["but_word"] = rest, but.group(1) if but.group(1) != "却" else "可是"
+                continue
+            c = re.sub(_ZH_LEADS, "", c)
+            if found:
+                c = re.sub(rf"^(一[{_ZH_MEASURES}])?{re.escape(found[1])}", "", c)
+            c = re.sub(r"^(它们|他们|她们|它|他|她)", "", c)
+            c = re.sub(_ZH_LEADS, "", c)
+            if 2 <= len(c) <= 16 and not re.search(r"想|梦想|希望|渴望|因为|所以", c) and _cjk_count(c) == len(c):
+                out["action"] = c
+                break
+    return out
 
 
 def _cast_zh(topic: str, style: str, rng: random.Random) -> dict[str, str]:
     subject = _subject_zh(topic)
-    found = None
-    for noun, measure, pron in T.ZH_CHARACTERS:
-        pos = subject.find(noun)
-        if pos >= 0 and (found is None or pos < found[0] or (pos == found[0] and len(noun) > len(found[1]))):
-            found = (pos, noun, measure, pron)
-    goal = None
-    m = re.search(r"(想要|渴望|梦想着|梦想|希望|想)(.{2,12}?)(?=的|，|。|、|$)", subject)
-    if m:
-        goal = m.group(2)
-    elif found and found[0] == 0 and len(subject) - len(found[1]) >= 2:
-        rest = subject[len(found[1]):]
-        if not rest.startswith(_ZH_NOT_A_VERB + _ZH_BAD_GOAL) and "了" not in rest and len(rest) <= 12:
-            goal = rest
+    read = _read_topic_zh(subject)
+    found, goal = read["found"], read["goal"]
     pron = found[3] if found and goal else None
     names = [n for n in T.ZH_NAMES if pron in (None, "它") or n[1] == pron]
     name, name_pron = rng.choice(names)
@@ -252,11 +463,13 @@ def _cast_zh(topic: str, style: str, rng: random.Random) -> dict[str, str]:
         hero_desc = f"一{measure}名叫{name}的{role}"
     obj, the_obj = rng.choice(T.ZH_OBJECTS)
     place, the_place = rng.choice(T.ZH_PLACES[style])
-    achieved = f"终于实现了{goal}的心愿" if goal else f"终于弄明白了关于{subject}的真相"
+    about = read["about"]
+    achieved = f"终于实现了{goal}的心愿" if goal else f"终于弄明白了关于{about}的真相"
     return {"hero": name, "hero_desc": hero_desc, "ta": pron or name_pron,
             "place": place, "the_place": the_place, "object": obj, "the_object": the_obj,
-            "companion": rng.choice(T.ZH_COMPANIONS), "about": subject, "goal": goal or "",
-            "achieved": achieved}
+            "companion": rng.choice(T.ZH_COMPANIONS), "about": about, "goal": goal or "",
+            "achieved": achieved, "when": read["when"] or "", "action": read["action"] or "",
+            "but": read["but"] or "", "but_word": read["but_word"] or ""}
 
 
 def _style(value: Any) -> str:
@@ -292,6 +505,13 @@ def write_story(variables: dict[str, Any]) -> str:
     rng = random.Random(_seed("rewrite", topic, lang, style, level, audience))
     cast = (_cast_zh if lang == "zh" else _cast_en)(topic, style, rng)
     beats = T.ZH_BEATS if lang == "zh" else T.EN_BEATS
+    zh = lang == "zh"
+    # The topic's other clauses: (slot, cast key, templates, replace the slot's sentence?)
+    extras = [("hero_intro", "trait", None if zh else T.EN_TRAIT, False),
+              ("obstacle", "but", T.ZH_BUT if zh else T.EN_BUT, True),
+              ("obstacle", "when", T.ZH_WHEN if zh else T.EN_WHEN, False),
+              ("turn", "action", (T.ZH_ACTION if "了" in cast.get("action", "") else T.ZH_ACTION_PLAN)
+               if zh else T.EN_ACTION, False)]
     paragraphs: list[list[str]] = []
     for beat in ("setting", "want", "obstacle", "turn", "resolution"):
         sentences = []
@@ -301,6 +521,10 @@ def write_story(variables: dict[str, Any]) -> str:
             if isinstance(options, dict):
                 options = options["goal" if cast["goal"] else "about"] if slot == "want" else options[style]
             sentences.append(_cap(rng.choice(options).format(**cast)))
+            for extra_slot, key, templates, replace in extras:
+                if extra_slot == slot and templates and cast.get(key):
+                    line = _cap(rng.choice(templates).format(**cast))
+                    sentences[-1:] = [line] if replace else [sentences[-1], line]
         paragraphs.append(sentences)
     if level == 0:  # short: three paragraphs (setting+want, obstacle+turn, resolution)
         paragraphs = [paragraphs[0] + paragraphs[1], paragraphs[2] + paragraphs[3], paragraphs[4]]
@@ -443,14 +667,14 @@ def _scene_clause(narration: str, zh: bool) -> str:
         clause = parts[0] if parts else text
         if len(clause) < 6 and len(parts) > 1:
             clause += "，" + parts[1]
-        return clause if len(clause) <= 18 else clause[:17] + "…"
+        return clause if len(clause) <= 18 else _trim_dangling(clause[:17]) + "…"
     text = re.sub(_CONNECTIVES_EN, "", text, flags=re.I)
     parts = [p.strip() for p in re.split(r"[,;:—.!?\"“”]", text) if p.strip()]
     clause = parts[0] if parts else text
     if len(clause.split()) < 3 and len(parts) > 1:
         clause += ", " + parts[1]
     words = clause.split()
-    clause = " ".join(words[:10]) + ("…" if len(words) > 10 else "")
+    clause = " ".join(words) if len(words) <= 10 else _trim_dangling(" ".join(words[:10])) + "…"
     return _cap(clause)
 
 
@@ -696,9 +920,18 @@ def _lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return a + (b - a) * t
 
 
+# Composition, as fractions of the picture: the video engine burns the subtitle into a box over
+# about 73%..86% of the height, and the camera zooms up to 1.25x and pans up to a quarter of the
+# width. So subjects stand on a ground line near 68% and reach up into the band from 35%, the
+# foreground below the ground line stays calm, and key subjects keep out of the outer 18% at the
+# sides. The caption label keeps at least 14% in from every edge: centred, its top at 21% of the
+# height (a full tilt at intensity 0.25 shows 80% of the height, from 20% down).
+_BAND_TOP, _GROUND, _SIDE, _CAPTION_SAFE, _CAPTION_TOP = 0.35, 0.68, 0.18, 0.14, 0.21
+
+
 @dataclass
 class _Canvas:
-    """The low-resolution working picture and what the prompt asked for."""
+    """The low-resolution working picture, what the prompt asked for and where things go."""
 
     text: str
     rng: random.Random
@@ -706,14 +939,16 @@ class _Canvas:
     lh: int
     pal_name: str
     pal: dict[str, np.ndarray]
-    horizon: float
+    horizon: float = 0.0
     img: np.ndarray = field(init=False)
     yy: np.ndarray = field(init=False)
     xx: np.ndarray = field(init=False)
     ground: np.ndarray = field(init=False)  # y of the nearest ground per x
     ridges: list = field(default_factory=list)
+    spots: dict = field(default_factory=dict)  # subject -> (centre x, size, width), from `_plan`
 
     def __post_init__(self) -> None:
+        rng = self.rng
         self.yy, self.xx = np.mgrid[0:self.lh, 0:self.lw].astype(np.float32)
         self.night = self.pal_name == "night"
         self.haze = self.pal["horizon"] * 0.55 + self.pal["land"] * 0.45
@@ -722,6 +957,12 @@ class _Canvas:
             self.has("lantern", "light", "window", "灯")
         self.water = self.has("sea", "ocean", "lake", "harbour", "harbor", "boat", "ship", "whale", "river",
                               "beach", "海", "湖", "港", "船", "河")
+        self.horizon = self.lh * (rng.uniform(0.44, 0.5) if self.water else rng.uniform(0.47, 0.53))
+        self.ground_y = self.lh * rng.uniform(_GROUND - 0.015, _GROUND + 0.01)
+        self.unit = min(self.lw, 1.15 * self.lh)  # the size of a large subject (about a whale's length)
+        self.zoom = 1.25 if "close-up" in self.text else 1.1 if "medium shot" in self.text else 1.0
+        self.band = self.ground_y - _BAND_TOP * self.lh  # height from the ground line up to the band top
+        self.shore = False
 
     def has(self, *words: str) -> bool:
         return _has(self.text, *words)
@@ -737,6 +978,72 @@ def _rgb(color: np.ndarray) -> tuple[int, int, int]:
     return tuple(int(c) for c in color)  # type: ignore[return-value]
 
 
+def _plan(c: _Canvas) -> None:
+    """Choose the subjects, their sizes and their places across the middle of the picture.
+
+    Each subject has a main size (a height or a length) and a width; they are laid out side by
+    side, without overlapping, inside the central 66% of the width (shrunk together if needed).
+    """
+    rng, u, band, z = c.rng, c.unit, c.band, c.zoom
+    items: list[tuple[str, float, float]] = []  # (subject, size, width / size)
+    if c.has("lighthouse", "灯塔"):
+        items.append(("lighthouse", (c.ground_y - c.lh * rng.uniform(0.28, 0.34)) / 1.15, 0.24))  # + lamp
+    elif c.has("house", "home", "farmhouse", "cottage", "bakery", "屋", "家", "农舍"):
+        items.append(("house", min(u * rng.uniform(0.22, 0.28), band * 0.85), 1.2))
+    if c.has("tower", "塔", "钟楼") and not c.has("lighthouse", "灯塔"):
+        items.append(("tower", (c.ground_y - c.lh * rng.uniform(0.29, 0.35)) / 1.2, 0.24))  # + roof
+    building = len(items)
+    top = c.lh * (_BAND_TOP - 0.04)  # nothing reaches higher than this
+    c.boat_y = c.horizon + (c.ground_y - c.horizon) * rng.uniform(0.35, 0.55)  # waterlines
+    c.whale_y = c.horizon + (c.ground_y - c.horizon) * rng.uniform(0.55, 0.72)
+    if c.water and c.has("boat", "ship", "sail", "ferry", "船"):
+        items.append(("boat", min(u * rng.uniform(0.3, 0.38) * z, c.boat_y - top), 1.0))
+    if c.water and c.has("whale", "鲸"):
+        items.append(("whale", min(u * rng.uniform(0.44, 0.52) * z, (c.whale_y - top) / 0.36), 1.05))
+    figure = min(band * rng.uniform(0.62, 0.78) * z, c.ground_y - top)
+    if c.has("robot", "机器人"):
+        items.append(("robot", figure * 0.85, 0.5))
+    elif c.has("fox", "cat", "dog", "rabbit", "wolf", "狐", "猫", "狗", "兔", "狼"):
+        items.append(("animal", u * rng.uniform(0.085, 0.1) * z, 3.1))
+    elif c.has("girl", "boy", "man", "woman", "child", "figure", "keeper", "traveller", "traveler", "knight",
+               "sailor", "person", "人", "女孩", "男孩", "孩子"):
+        items.append(("person", figure, 0.62 if c.has("lantern", "灯笼") else 0.42))
+    if c.has("tree", "树") and not c.has("forest", "woods", "森林"):
+        items.append(("tree", band * rng.uniform(0.6, 0.8), 0.8))
+    c.shore = c.water and (any(k not in ("boat", "whale") for k, _, _ in items) or
+                           c.has("girl", "boy", "figure", "man", "woman", "child", "fox", "cat", "dog", "house",
+                                 "tree", "town", "村", "镇", "人", "狐"))
+    if not items:
+        return
+    rest = items[building:]
+    rng.shuffle(rest)
+    items = items[:building] + rest
+    if rng.random() < 0.5:
+        items.reverse()  # the building (if any) on the left or on the right
+    left, span = c.lw * _SIDE, c.lw * (1 - 2 * _SIDE)
+    total = sum(size * ratio for _, size, ratio in items)
+    shrink = min(1.0, span * 0.94 / total)
+    total *= shrink
+    if len(items) == 1:
+        name, size, ratio = items[0]
+        w = size * ratio * shrink
+        x = np.clip(c.lw * (0.5 + rng.uniform(-0.12, 0.12)), left + w / 2, left + span - w / 2)
+        c.spots[name] = (float(x), size * shrink, w)
+        return
+    gaps = [rng.uniform(0.2, 0.6)] + [rng.uniform(0.8, 1.6) for _ in items[1:]] + [rng.uniform(0.2, 0.6)]
+    gaps = [g * (span - total) / sum(gaps) for g in gaps]
+    x = left + gaps[0]
+    for (name, size, ratio), gap in zip(items, gaps[1:]):
+        w = size * ratio * shrink
+        c.spots[name] = (x + w / 2, size * shrink, w)
+        x += w + gap
+
+
+def _clear_of_subjects(c: _Canvas, x: float, pad: float) -> bool:
+    """True when x is not in front of (or behind) a planned subject."""
+    return all(abs(x - sx) > w / 2 + pad for sx, _size, w in c.spots.values())
+
+
 def _paint_sky(c: _Canvas) -> None:
     """Three-stop gradient, a glowing sun or moon (a crescent sometimes), stars, clouds."""
     rng, pal = c.rng, c.pal
@@ -747,9 +1054,9 @@ def _paint_sky(c: _Canvas) -> None:
     c.has_disc = c.night or c.pal_name in ("sunset", "dawn", "fire", "desert") or \
         c.has("sun", "moon", "太阳", "月") or (c.pal_name != "storm" and rng.random() < 0.4)
     c.is_moon = c.night or c.has("moon", "月")
-    c.dx = c.lw * rng.uniform(0.22, 0.78)
-    c.dy = c.horizon * (rng.uniform(0.15, 0.45) if c.is_moon else rng.uniform(0.55, 0.85))
-    c.dr = c.lw * rng.uniform(0.06, 0.11)
+    c.dx = c.lw * rng.uniform(0.25, 0.75)
+    c.dy = c.horizon * (rng.uniform(0.38, 0.62) if c.is_moon else rng.uniform(0.55, 0.85))
+    c.dr = c.unit * rng.uniform(0.06, 0.1)
     dist = np.hypot(c.xx - c.dx, c.yy - c.dy)
     if c.has_disc:
         glow = np.exp(-(dist / (c.dr * (3.5 if c.is_moon else 6))) ** 2)[..., None]
@@ -784,153 +1091,233 @@ def _paint_sky(c: _Canvas) -> None:
 
 
 def _paint_land(c: _Canvas) -> None:
-    """Hazy layers of hills or mountains, then water with reflections, or a near hill."""
+    """Hazy hills or mountains on the horizon, then water with reflections, or a plain; a calm
+    near ground (or shore) at the ground line, darkening gently towards the bottom."""
     rng, pal, lh, lw = c.rng, c.pal, c.lh, c.lw
     mountains = c.has("mountain", "peak", "cliff", "fortress", "山", "峰")
     layers = 3 if mountains else 2
     for k in range(layers):
-        base = c.horizon - (lh * rng.uniform(0.10, 0.2) if mountains and k == 0 else lh * 0.03 * (1 - k))
-        ridge = _ridge(rng, lw, base, lh * (0.06 if mountains else 0.02), mountains and k < 2)
+        base = c.horizon - (lh * rng.uniform(0.08, 0.15) if mountains and k == 0 else lh * 0.03 * (1 - k))
+        ridge = _ridge(rng, lw, base, lh * (0.05 if mountains else 0.02), mountains and k < 2)
         _fill_below(c.img, ridge, _lerp(c.haze, pal["land"], (k + 1) / (layers + 1) * (0.6 if c.water else 1.0)))
         c.ridges.append(ridge)
-    if not c.water:
-        c.ground = _ridge(rng, lw, lh * rng.uniform(0.78, 0.86), lh * 0.025, False)
-        _fill_below(c.img, c.ground, pal["land"] * 0.85)
-        return
-    top = int(c.horizon)
-    rows = np.linspace(0, 1, lh - top, dtype=np.float32)[:, None, None]
-    c.img[top:] = _lerp(pal["horizon"] * 0.5 + pal["water"] * 0.5, pal["water"] * 0.6, rows)
-    if c.has_disc:  # the light's reflection
-        band = np.exp(-((c.xx[top:] - c.dx) / (c.dr * 1.2)) ** 2)[..., None]
-        c.img[top:] += (pal["disc"] - c.img[top:]) * band * 0.35 * (1 - rows)
-    for _ in range(rng.randint(60, 120)):  # ripples, longer near the viewer
-        y = rng.uniform(top + 2, lh)
-        x, length = rng.uniform(0, lw), rng.uniform(4, 18) * (y - top) / (lh - top) + 2
-        seg = c.img[int(y), int(max(0, x - length)):int(min(lw, x + length))]
-        seg += (pal["disc"] - seg) * 0.18
+    if c.water:
+        top = int(c.horizon)
+        rows = np.linspace(0, 1, lh - top, dtype=np.float32)[:, None, None]
+        c.img[top:] = _lerp(pal["horizon"] * 0.5 + pal["water"] * 0.5, pal["water"] * 0.6, rows)
+        if c.has_disc:  # the light's reflection
+            band = np.exp(-((c.xx[top:] - c.dx) / (c.dr * 1.2)) ** 2)[..., None]
+            c.img[top:] += (pal["disc"] - c.img[top:]) * band * 0.35 * (1 - rows)
+        for _ in range(rng.randint(60, 120)):  # ripples, longer near the viewer
+            y = rng.uniform(top + 2, lh)
+            x, length = rng.uniform(0, lw), rng.uniform(4, 18) * (y - top) / (lh - top) + 2
+            seg = c.img[int(y), int(max(0, x - length)):int(min(lw, x + length))]
+            seg += (pal["disc"] - seg) * 0.18
     c.ground = np.full(lw, lh + 10.0, np.float32)
-    if c.has("girl", "boy", "figure", "man", "woman", "child", "fox", "cat", "dog", "lighthouse", "house",
-             "tree", "town", "村", "镇", "人", "狐"):  # a shore in front for someone to stand on
-        c.ground = _ridge(rng, lw, lh * rng.uniform(0.82, 0.88), lh * 0.02, False)
-        _fill_below(c.img, c.ground, pal["land"])
+    if not c.water or c.shore:  # the near ground, or a shore for someone to stand on
+        c.ground = _ridge(rng, lw, c.ground_y, lh * 0.012, False)
+        _fill_below(c.img, c.ground, pal["land"] * (1.0 if c.water else 0.85))
+    below = np.clip((c.yy - c.ground_y) / max(1.0, lh - c.ground_y), 0, 1)[..., None]
+    c.img *= 1 - 0.2 * below  # a calm foreground, darker towards the bottom
 
 
 def _paint_settlement(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
     """A city skyline or a row of village roofs on the horizon, windows lit after dark."""
-    rng = c.rng
+    rng, u = c.rng, c.unit
     city = c.has("city", "skyline", "城市")
     if not (city or c.has("town", "village", "street", "镇", "村", "街")):
         return
-    x = rng.uniform(0, c.lw * 0.2)
-    end = c.lw * (1.0 if city else rng.uniform(0.5, 0.8))
+    x = c.lw * rng.uniform(0.02, 0.2)
+    end = c.lw * (0.98 if city else rng.uniform(0.6, 0.85))
     far = _rgb(_lerp(c.haze, c.pal["land"], 0.5))
+    step = max(2.5, u * 0.012)
     while x < end:
-        bw = c.lw * rng.uniform(0.04, 0.09)
-        bh = c.lh * (rng.uniform(0.05, 0.16) if city else rng.uniform(0.025, 0.05))
+        bw = u * rng.uniform(0.05, 0.09)
+        bh = u * (rng.uniform(0.08, 0.22) if city else rng.uniform(0.035, 0.065))
         y0 = c.horizon - bh
         draw.rectangle([x, y0, x + bw, c.horizon + 4], fill=far)
         if not city:
             draw.polygon([(x - 1, y0), (x + bw / 2, y0 - bh * 0.6), (x + bw + 1, y0)], fill=far)
         if c.lit:
-            for wy in np.arange(y0 + 2, c.horizon - 1, 4):
-                for wx in np.arange(x + 2, x + bw - 1, 3.5):
+            for wy in np.arange(y0 + step * 0.6, c.horizon - 1, step * 1.2):
+                for wx in np.arange(x + step * 0.6, x + bw - 1, step):
                     if rng.random() < 0.35:
-                        draw.point((wx, wy), fill=_GLOW)
-        x += bw + c.lw * rng.uniform(0.0, 0.03)
+                        draw.rectangle([wx, wy, wx + step * 0.35, wy + step * 0.45], fill=_GLOW)
+        x += bw + u * rng.uniform(0.0, 0.03)
+
+
+def _paint_castle(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
+    """A castle on the far ridge, near the middle, hazy with distance."""
+    if not c.has("castle", "fortress", "kingdom", "城堡", "要塞", "王国"):
+        return
+    rng, lw, u = c.rng, c.lw, c.unit
+    cx, cw = lw * rng.uniform(0.38, 0.62), u * rng.uniform(0.3, 0.38)
+    base = float(c.ridges[-1][int(np.clip(cx, 0, lw - 1))]) + 2
+    col = _rgb(_lerp(c.haze, c.pal["ink"], 0.45))
+    draw.rectangle([cx - cw / 2, base - cw * 0.28, cx + cw / 2, base], fill=col)
+    for tx in (cx - cw / 2, cx - cw / 12, cx + cw / 2 - cw / 6):
+        th = cw * rng.uniform(0.42, 0.62)
+        draw.rectangle([tx, base - th, tx + cw / 6, base], fill=col)
+        draw.polygon([(tx - 2, base - th), (tx + cw / 12, base - th - cw * 0.16), (tx + cw / 6 + 2, base - th)], fill=col)
+        if c.lit:
+            draw.rectangle([tx + cw / 18, base - th * 0.7, tx + cw / 9, base - th * 0.6], fill=_GLOW)
+
+
+def _paint_water_subjects(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
+    """A sailing boat and a whale on the water, between the horizon and the shore, with reflections."""
+    rng, pal = c.rng, c.pal
+    reflect = _rgb(_lerp(pal["water"] * 0.6, pal["ink"], 0.45))
+    if "boat" in c.spots:
+        bx, bs, _ = c.spots["boat"]
+        by = c.boat_y
+        ink, d = c.ink, rng.choice((1, -1))
+        for k in range(4):  # the reflection: broken dark streaks under the hull
+            y = by + bs * (0.1 + 0.06 * k)
+            half = bs * (0.42 - 0.07 * k)
+            draw.line([(bx - half, y), (bx + half, y)], fill=reflect, width=max(1, int(bs * 0.025)))
+        draw.polygon([(bx - d * bs / 2, by - bs * 0.1), (bx + d * bs / 2, by - bs * 0.13),
+                      (bx + d * bs * 0.38, by + bs * 0.07), (bx - d * bs * 0.36, by + bs * 0.07)], fill=ink)
+        mx = bx - d * bs * 0.04
+        draw.line([(mx, by - bs * 0.1), (mx, by - bs * 1.0)], fill=ink, width=max(1, int(bs * 0.03)))
+        sail = _rgb(_lerp(pal["disc"], pal["horizon"], 0.3) * 0.95)
+        draw.polygon([(mx + d * bs * 0.03, by - bs * 0.95), (mx + d * bs * 0.42, by - bs * 0.2),
+                      (mx + d * bs * 0.03, by - bs * 0.2)], fill=sail)
+        draw.polygon([(mx - d * bs * 0.03, by - bs * 0.82), (mx - d * bs * 0.3, by - bs * 0.2),
+                      (mx - d * bs * 0.03, by - bs * 0.2)], fill=_rgb(_lerp(pal["disc"], pal["ink"], 0.35)))
+        if c.lit:  # a lamp at the stern
+            lx = bx - d * bs * 0.33
+            draw.ellipse([lx - bs * 0.025, by - bs * 0.2, lx + bs * 0.025, by - bs * 0.15], fill=_GLOW)
+    if "whale" in c.spots:
+        wx, ws, _ = c.spots["whale"]
+        wy = c.whale_y
+        col = _rgb(_lerp(pal["ink"], pal["water"] * 0.7, 0.18))
+        d = rng.choice((1, -1))  # the head's side
+        for k in range(3):
+            y, half = wy + ws * (0.03 + 0.035 * k), ws * (0.45 - 0.1 * k)
+            draw.line([(wx - half, y), (wx + half, y)], fill=reflect, width=max(1, int(ws * 0.015)))
+        body = [wx - ws * 0.5 + (ws * 0.25 if d < 0 else 0), wy - ws * 0.13,
+                wx + ws * 0.5 - (ws * 0.25 if d > 0 else 0), wy + ws * 0.13]
+        draw.chord(body, 180, 360, fill=col)  # the long back
+        hx = wx + d * ws * 0.28  # the head: a higher, rounder hump
+        draw.chord([hx - ws * 0.22, wy - ws * 0.2, hx + ws * 0.22, wy + ws * 0.2], 180, 360, fill=col)
+        tx = wx - d * ws * 0.43  # the tail: a stalk rising from the water, then the flukes
+        top = wy - ws * 0.26
+        draw.polygon([(tx - ws * 0.05, wy), (tx + ws * 0.05, wy), (tx + ws * 0.025, top), (tx - ws * 0.025, top)],
+                      fill=col)
+        for side in (-1, 1):
+            draw.polygon([(tx, top + ws * 0.02), (tx + side * ws * 0.15, top - ws * 0.08),
+                          (tx + side * ws * 0.13, top - ws * 0.01)], fill=col)
+        light = _rgb(_lerp(pal["disc"], np.full(3, 255.0), 0.3))
+        ex = hx + d * ws * 0.1
+        draw.ellipse([ex - ws * 0.012, wy - ws * 0.07, ex + ws * 0.012, wy - ws * 0.046], fill=light)  # the eye
+        sx, sy = hx - d * ws * 0.05, wy - ws * 0.19  # the spout: a fan of spray from the blowhole
+        for k in range(5):
+            a = math.pi * (0.3 + 0.4 * k / 4)
+            r = ws * (0.13 if k in (1, 3) else 0.1)
+            px, py = sx + math.cos(a) * r * 0.8, sy - math.sin(a) * r
+            draw.line([(sx, sy), (px, py)], fill=light, width=max(1, int(ws * 0.01)))
+            draw.ellipse([px - ws * 0.012, py - ws * 0.012, px + ws * 0.012, py + ws * 0.012], fill=light)
+        foam = _rgb(_lerp(pal["water"], np.full(3, 255.0), 0.45))
+        draw.line([(wx - ws * 0.5, wy), (wx + ws * 0.5, wy)], fill=foam, width=max(1, int(ws * 0.01)))
 
 
 def _paint_buildings(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
-    """A castle on the far ridge; a lighthouse, a house or a tower on the near ground."""
-    rng, lw, lh, ink = c.rng, c.lw, c.lh, c.ink
-    if c.has("castle", "fortress", "kingdom", "城堡", "要塞", "王国"):
-        cx, cw = lw * rng.uniform(0.25, 0.75), lw * rng.uniform(0.22, 0.32)
-        base = float(c.ridges[-1][int(np.clip(cx, 0, lw - 1))]) + 2
-        col = _rgb(_lerp(c.haze, c.pal["ink"], 0.55))
-        draw.rectangle([cx - cw / 2, base - lh * 0.07, cx + cw / 2, base], fill=col)
-        for tx in (cx - cw / 2, cx - cw / 10, cx + cw / 2 - cw / 6):
-            th = lh * rng.uniform(0.1, 0.16)
-            draw.rectangle([tx, base - th, tx + cw / 6, base], fill=col)
-            draw.polygon([(tx - 2, base - th), (tx + cw / 12, base - th - lh * 0.04), (tx + cw / 6 + 2, base - th)], fill=col)
-    if c.has("lighthouse", "灯塔"):
-        lx = lw * rng.choice([rng.uniform(0.12, 0.3), rng.uniform(0.7, 0.88)])
-        base = c.ground_at(lx)
-        th, bw = lh * rng.uniform(0.2, 0.28), lw * 0.05
-        draw.polygon([(lx - bw, base), (lx - bw * 0.6, base - th), (lx + bw * 0.6, base - th), (lx + bw, base)], fill=ink)
+    """A lighthouse (its beam when lit), a house or a tower, standing on the ground line."""
+    lw, lh, ink = c.lw, c.lh, c.ink
+    if "lighthouse" in c.spots:
+        lx, th, _ = c.spots["lighthouse"]
+        base, bw = c.ground_at(lx), th * 0.1
+        draw.polygon([(lx - bw, base), (lx - bw * 0.62, base - th), (lx + bw * 0.62, base - th), (lx + bw, base)], fill=ink)
         for k in range(1, 4):  # red bands
-            y, half = base - th * k / 4, bw * (1 - 0.4 * k / 4)
-            draw.rectangle([lx - half, y - th * 0.04, lx + half, y], fill=(180, 40, 40))
-        draw.rectangle([lx - bw * 0.45, base - th - lh * 0.03, lx + bw * 0.45, base - th], fill=_GLOW if c.lit else ink)
+            y, half = base - th * k / 4, bw * (1 - 0.38 * k / 4)
+            draw.rectangle([lx - half, y - th * 0.045, lx + half, y], fill=(180, 40, 40))
+        draw.rectangle([lx - bw * 0.75, base - th - bw * 0.15, lx + bw * 0.75, base - th], fill=ink)  # gallery
+        draw.rectangle([lx - bw * 0.45, base - th - bw * 0.9, lx + bw * 0.45, base - th - bw * 0.15],
+                       fill=_GLOW if c.lit else ink)
+        draw.polygon([(lx - bw * 0.6, base - th - bw * 0.9), (lx, base - th - bw * 1.5),
+                      (lx + bw * 0.6, base - th - bw * 0.9)], fill=ink)
         if c.lit:  # the beam
             beam = Image.new("L", (lw, lh), 0)
             side = 1 if lx < lw / 2 else -1
-            ImageDraw.Draw(beam).polygon([(lx, base - th - lh * 0.015), (lx + side * lw, base - th - lh * 0.12),
-                                          (lx + side * lw, base - th + lh * 0.06)], fill=70)
+            y = base - th - bw * 0.5
+            ImageDraw.Draw(beam).polygon([(lx, y), (lx + side * lw, y - lh * 0.1), (lx + side * lw, y + lh * 0.05)],
+                                         fill=70)
             c.pic.paste(Image.new("RGB", (lw, lh), _GLOW), (0, 0), beam.filter(ImageFilter.GaussianBlur(3)))
-    elif c.has("house", "home", "farmhouse", "cottage", "bakery", "屋", "家", "农舍"):
-        hx, hw = lw * rng.uniform(0.15, 0.75), lw * rng.uniform(0.16, 0.24)
-        base, hh = c.ground_at(hx + hw / 2), hw * 0.6
+    if "house" in c.spots:
+        cx, hw, _ = c.spots["house"]
+        hx = cx - hw / 2
+        base, hh = c.ground_at(cx), hw * 0.6
         draw.rectangle([hx, base - hh, hx + hw, base], fill=ink)
         draw.polygon([(hx - hw * 0.1, base - hh), (hx + hw / 2, base - hh - hw * 0.45), (hx + hw * 1.1, base - hh)], fill=ink)
-        draw.rectangle([hx + hw * 0.6, base - hh * 0.7, hx + hw * 0.8, base - hh * 0.4],
-                       fill=_GLOW if c.lit else _rgb(c.haze))
-    if c.has("tower", "塔", "钟楼") and not c.has("lighthouse", "灯塔"):
-        tx = lw * rng.uniform(0.2, 0.8)
-        base = c.ground_at(tx)
-        th, bw = lh * rng.uniform(0.25, 0.35), lw * 0.045
+        draw.rectangle([hx + hw * 0.7, base - hh - hw * 0.4, hx + hw * 0.82, base - hh - hw * 0.1], fill=ink)  # chimney
+        window = _GLOW if c.lit else _rgb(c.haze)
+        draw.rectangle([hx + hw * 0.58, base - hh * 0.72, hx + hw * 0.82, base - hh * 0.4], fill=window)
+        draw.rectangle([hx + hw * 0.18, base - hh * 0.62, hx + hw * 0.36, base], fill=_rgb(_lerp(c.pal["ink"], c.haze, 0.3)))
+    if "tower" in c.spots:
+        tx, th, _ = c.spots["tower"]
+        base, bw = c.ground_at(tx), th * 0.09
         draw.rectangle([tx - bw, base - th, tx + bw, base], fill=ink)
-        draw.polygon([(tx - bw * 1.3, base - th), (tx, base - th - lh * 0.06), (tx + bw * 1.3, base - th)], fill=ink)
-        draw.rectangle([tx - bw * 0.3, base - th * 0.85, tx + bw * 0.3, base - th * 0.78], fill=_GLOW if c.lit else ink)
+        draw.polygon([(tx - bw * 1.3, base - th), (tx, base - th - th * 0.2), (tx + bw * 1.3, base - th)], fill=ink)
+        draw.rectangle([tx - bw * 0.35, base - th * 0.85, tx + bw * 0.35, base - th * 0.76], fill=_GLOW if c.lit else ink)
+
+
+def _pine(draw: ImageDraw.ImageDraw, x: float, base: float, th: float, col: tuple[int, int, int]) -> None:
+    for k in range(3):  # three stacked triangles on a short trunk
+        w2, y1 = th * (0.34 - k * 0.08), base - th * (0.3 + k * 0.22)
+        draw.polygon([(x - w2, y1 + th * 0.2), (x, y1 - th * 0.3), (x + w2, y1 + th * 0.2)], fill=col)
+    draw.rectangle([x - th * 0.03, base - th * 0.2, x + th * 0.03, base], fill=col)
 
 
 def _paint_trees(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
-    forest = c.has("forest", "woods", "森林")
-    if not (forest or c.has("tree", "树")):
-        return
+    """A forest: a hazy far row and a near row that leaves a clearing around the subjects; or one tree."""
     rng = c.rng
-    for _ in range(rng.randint(14, 30) if forest else rng.randint(1, 3)):
-        tx = rng.uniform(0, c.lw)
-        base = c.ground_at(tx, lift=-10)
-        th = c.lh * 0.09 * (rng.uniform(0.6, 1.0) if forest else rng.uniform(1.2, 1.8))
-        if forest:  # pines: three stacked triangles
-            for k in range(3):
-                w2, y1 = th * (0.35 - k * 0.08), base - th * (0.25 + k * 0.25)
-                draw.polygon([(tx - w2, y1 + th * 0.3), (tx, y1 - th * 0.3), (tx + w2, y1 + th * 0.3)], fill=c.ink)
-            draw.rectangle([tx - 1, base - th * 0.2, tx + 1, base], fill=c.ink)
-        else:  # a broad tree: trunk and a cloud of leaves
-            draw.rectangle([tx - th * 0.05, base - th * 0.7, tx + th * 0.05, base], fill=c.ink)
-            for _ in range(7):
-                ox, oy, r = rng.uniform(-0.35, 0.35) * th, rng.uniform(-0.95, -0.6) * th, rng.uniform(0.18, 0.3) * th
-                draw.ellipse([tx + ox - r, base + oy - r, tx + ox + r, base + oy + r], fill=c.ink)
+    if c.has("forest", "woods", "森林"):
+        far = _rgb(_lerp(c.haze, c.pal["ink"], 0.45))
+        for _ in range(rng.randint(16, 28)):
+            tx = rng.uniform(0, c.lw)
+            _pine(draw, tx, float(c.ridges[-1][int(np.clip(tx, 0, c.lw - 1))]) + 4, c.band * rng.uniform(0.2, 0.35), far)
+        for _ in range(rng.randint(8, 16)):
+            tx = rng.uniform(0, c.lw)
+            th = c.band * rng.uniform(0.45, 0.8)
+            if _clear_of_subjects(c, tx, th * 0.35):
+                _pine(draw, tx, c.ground_at(tx) + 2, th, c.ink)
+    if "tree" in c.spots:  # a broad tree: trunk and a cloud of leaves
+        tx, th, _ = c.spots["tree"]
+        base = c.ground_at(tx)
+        draw.polygon([(tx - th * 0.06, base), (tx - th * 0.035, base - th * 0.65), (tx + th * 0.035, base - th * 0.65),
+                      (tx + th * 0.06, base)], fill=c.ink)
+        for _ in range(9):
+            ox, oy, r = rng.uniform(-0.25, 0.25) * th, rng.uniform(-0.85, -0.6) * th, rng.uniform(0.14, 0.22) * th
+            draw.ellipse([tx + ox - r, base + oy - r, tx + ox + r, base + oy + r], fill=c.ink)
+
+
+def _glow(c: _Canvas, x: float, y: float, r: float) -> None:
+    layer = Image.new("L", (c.lw, c.lh), 0)
+    ImageDraw.Draw(layer).ellipse([x - r, y - r, x + r, y + r], fill=90)
+    c.pic.paste(Image.new("RGB", (c.lw, c.lh), _GLOW), (0, 0), layer.filter(ImageFilter.GaussianBlur(r * 0.5)))
 
 
 def _paint_figures(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
-    """A boat or a whale on the water; a robot, an animal or a person on the ground; birds."""
-    rng, lw, lh, ink = c.rng, c.lw, c.lh, c.ink
-    if c.water and c.has("boat", "ship", "sail", "ferry", "船"):
-        bx, by = lw * rng.uniform(0.2, 0.8), c.horizon + (lh - c.horizon) * rng.uniform(0.15, 0.45)
-        bs = lw * rng.uniform(0.1, 0.16)
-        draw.polygon([(bx - bs / 2, by), (bx + bs / 2, by), (bx + bs * 0.35, by + bs * 0.18), (bx - bs * 0.35, by + bs * 0.18)], fill=ink)
-        draw.line([(bx, by), (bx, by - bs * 0.9)], fill=ink, width=max(1, int(bs * 0.04)))
-        draw.polygon([(bx + 2, by - bs * 0.85), (bx + bs * 0.45, by - bs * 0.1), (bx + 2, by - bs * 0.1)],
-                     fill=_rgb(_lerp(c.pal["disc"], c.pal["ink"], 0.2)))
-    if c.water and c.has("whale", "鲸"):
-        wx, wy = lw * rng.uniform(0.25, 0.75), c.horizon + (lh - c.horizon) * rng.uniform(0.3, 0.55)
-        ws = lw * rng.uniform(0.3, 0.42)
-        draw.chord([wx - ws / 2, wy - ws * 0.22, wx + ws / 2, wy + ws * 0.22], 180, 360, fill=ink)
-        draw.polygon([(wx + ws / 2 - 2, wy), (wx + ws * 0.62, wy - ws * 0.16), (wx + ws * 0.52, wy - ws * 0.05),
-                      (wx + ws * 0.7, wy - ws * 0.05)], fill=ink)
-    fx = lw * rng.choice([rng.uniform(0.3, 0.42), rng.uniform(0.58, 0.7)])
-    fb = c.ground_at(fx, lift=lh * 0.04 - 4) - 1
-    if c.has("robot", "机器人"):
-        s = lh * 0.09
+    """A robot, an animal or a person standing on the ground line; birds in the sky."""
+    rng, ink = c.rng, c.ink
+    if "robot" in c.spots:
+        fx, s, _ = c.spots["robot"]
+        fb = c.ground_at(fx) - 1
         draw.rectangle([fx - s * 0.22, fb - s * 0.7, fx + s * 0.22, fb - s * 0.25], fill=ink)
         draw.rectangle([fx - s * 0.15, fb - s, fx + s * 0.15, fb - s * 0.75], fill=ink)
         draw.rectangle([fx - s * 0.15, fb - s * 0.25, fx - s * 0.05, fb], fill=ink)
         draw.rectangle([fx + s * 0.05, fb - s * 0.25, fx + s * 0.15, fb], fill=ink)
-        draw.line([(fx, fb - s), (fx, fb - s * 1.15)], fill=ink, width=1)
-        draw.ellipse([fx - 2, fb - s * 1.2, fx + 2, fb - s * 1.12], fill=_GLOW)
-    elif c.has("fox", "cat", "dog", "rabbit", "wolf", "狐", "猫", "狗", "兔", "狼"):
-        s, d = lh * 0.045, rng.choice((1, -1))  # d: facing right or left
+        draw.rectangle([fx - s * 0.3, fb - s * 0.66, fx - s * 0.24, fb - s * 0.36], fill=ink)  # arms
+        draw.rectangle([fx + s * 0.24, fb - s * 0.66, fx + s * 0.3, fb - s * 0.36], fill=ink)
+        for ex in (-0.07, 0.07):  # eyes
+            draw.ellipse([fx + s * (ex - 0.03), fb - s * 0.9, fx + s * (ex + 0.03), fb - s * 0.84], fill=_GLOW)
+        draw.line([(fx, fb - s), (fx, fb - s * 1.12)], fill=ink, width=max(1, int(s * 0.02)))
+        draw.ellipse([fx - s * 0.03, fb - s * 1.16, fx + s * 0.03, fb - s * 1.1], fill=_GLOW)
+    if "animal" in c.spots:
+        cx, s, _ = c.spots["animal"]
+        d = rng.choice((1, -1))  # facing right or left
+        fx = cx + d * s * 0.35  # the spot is the middle of tail, body and head together
+        fb = c.ground_at(fx) - 1
 
         def box(x0: float, y0: float, x1: float, y1: float) -> list[float]:
             xa, xb = sorted((fx + d * x0, fx + d * x1))
@@ -940,26 +1327,51 @@ def _paint_figures(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
         for lx in (-s * 0.7, -s * 0.45, s * 0.25, s * 0.45):
             draw.rectangle(box(lx, fb - s * 0.5, lx + s * 0.12, fb), fill=ink)
         draw.ellipse(box(s * 0.4, fb - s * 1.35, s * 1.05, fb - s * 0.75), fill=ink)  # head
+        if c.has("fox", "dog", "wolf", "狐", "狗", "狼"):
+            draw.polygon([(fx + d * s * 0.95, fb - s * 1.15), (fx + d * s * 1.3, fb - s * 0.95),
+                          (fx + d * s * 0.9, fb - s * 0.85)], fill=ink)  # snout
         ear = s * (0.45 if c.has("rabbit", "兔") else 0.3)
         for ex in (s * 0.5, s * 0.78):
             draw.polygon([(fx + d * ex, fb - s * 1.2), (fx + d * (ex + s * 0.1), fb - s * 1.3 - ear),
                           (fx + d * (ex + s * 0.22), fb - s * 1.2)], fill=ink)
-        draw.ellipse(box(-s * 1.9, fb - s * 1.0, -s * 0.7, fb - s * 0.55), fill=ink)  # tail
-    elif c.has("girl", "boy", "man", "woman", "child", "figure", "keeper", "traveller", "traveler", "knight",
-               "sailor", "person", "人", "女孩", "男孩", "孩子"):
-        s = lh * rng.uniform(0.09, 0.13)
-        draw.ellipse([fx - s * 0.09, fb - s, fx + s * 0.09, fb - s * 0.82], fill=ink)
-        draw.polygon([(fx - s * 0.12, fb - s * 0.8), (fx + s * 0.12, fb - s * 0.8), (fx + s * 0.2, fb - s * 0.3),
-                      (fx - s * 0.2, fb - s * 0.3)], fill=ink)
-        draw.rectangle([fx - s * 0.1, fb - s * 0.32, fx - s * 0.03, fb], fill=ink)
-        draw.rectangle([fx + s * 0.03, fb - s * 0.32, fx + s * 0.1, fb], fill=ink)
-        if c.has("lantern", "灯笼"):
-            draw.line([(fx + s * 0.18, fb - s * 0.55), (fx + s * 0.3, fb - s * 0.45)], fill=ink, width=1)
-            draw.ellipse([fx + s * 0.24, fb - s * 0.46, fx + s * 0.38, fb - s * 0.3], fill=_GLOW)
+        if c.has("cat", "猫"):  # a thin tail curling up
+            tail = [(-0.85, 0.65), (-1.2, 0.75), (-1.4, 1.0), (-1.38, 1.3), (-1.2, 1.45)]
+            draw.line([(fx + d * s * tx, fb - s * ty) for tx, ty in tail], fill=ink, width=max(1, int(s * 0.14)),
+                      joint="curve")
+        else:
+            draw.ellipse(box(-s * 1.9, fb - s * 1.0, -s * 0.7, fb - s * 0.55), fill=ink)  # a bushy tail
+        draw.ellipse(box(s * 0.78, fb - s * 1.12, s * 0.86, fb - s * 1.04), fill=_rgb(c.haze))  # eye
+    if "person" in c.spots:
+        fx, s, _ = c.spots["person"]
+        fb = c.ground_at(fx) - 1
+        d = rng.choice((1, -1))
+        hem = s * (0.22 if c.has("girl", "woman", "女孩") else 0.16)
+        draw.ellipse([fx - s * 0.07, fb - s, fx + s * 0.07, fb - s * 0.86], fill=ink)  # head
+        draw.rectangle([fx - s * 0.03, fb - s * 0.88, fx + s * 0.03, fb - s * 0.8], fill=ink)  # neck
+        draw.ellipse([fx - s * 0.12, fb - s * 0.83, fx + s * 0.12, fb - s * 0.74], fill=ink)  # shoulders
+        draw.polygon([(fx - s * 0.12, fb - s * 0.78), (fx + s * 0.12, fb - s * 0.78), (fx + hem, fb - s * 0.3),
+                      (fx - hem, fb - s * 0.3)], fill=ink)  # coat
+        draw.rectangle([fx - s * 0.085, fb - s * 0.32, fx - s * 0.03, fb], fill=ink)  # legs
+        draw.rectangle([fx + s * 0.03, fb - s * 0.32, fx + s * 0.085, fb], fill=ink)
+        w = max(1, int(s * 0.05))
+        draw.line([(fx - d * s * 0.11, fb - s * 0.78), (fx - d * s * 0.19, fb - s * 0.44)], fill=ink, width=w)
+        if c.has("scarf", "围巾"):
+            draw.polygon([(fx - s * 0.09, fb - s * 0.82), (fx + s * 0.09, fb - s * 0.82), (fx + d * s * 0.2, fb - s * 0.66),
+                          (fx + d * s * 0.12, fb - s * 0.62)], fill=(170, 36, 40))
+        if c.has("lantern", "灯笼"):  # an arm held out with a glowing lantern
+            hx, hy = fx + d * s * 0.26, fb - s * 0.52
+            draw.line([(fx + d * s * 0.1, fb - s * 0.78), (hx, hy)], fill=ink, width=w)
+            draw.line([(hx, hy), (hx, hy + s * 0.05)], fill=ink, width=1)
+            _glow(c, hx, hy + s * 0.1, s * 0.18)
+            draw.ellipse([hx - s * 0.055, hy + s * 0.05, hx + s * 0.055, hy + s * 0.17], fill=_GLOW)
+        else:
+            draw.line([(fx + d * s * 0.11, fb - s * 0.78), (fx + d * s * 0.19, fb - s * 0.44)], fill=ink, width=w)
     if c.has("bird", "birds", "gull", "crow", "鸟"):
         for _ in range(rng.randint(3, 7)):
-            bx, by, bs = rng.uniform(0.1, 0.9) * lw, rng.uniform(0.15, 0.6) * c.horizon, rng.uniform(3, 7)
-            draw.line([(bx - bs, by - bs * 0.4), (bx, by), (bx + bs, by - bs * 0.4)], fill=ink, width=1)
+            bx, by = rng.uniform(0.18, 0.82) * c.lw, rng.uniform(0.45, 0.85) * c.horizon
+            bs = c.unit * rng.uniform(0.012, 0.025)
+            draw.line([(bx - bs, by - bs * 0.4), (bx, by), (bx + bs, by - bs * 0.4)], fill=ink,
+                      width=max(1, int(bs * 0.25)))
 
 
 def _paint_weather(c: _Canvas, pic: Image.Image, seed: int, prompt: str) -> tuple[Image.Image, np.random.Generator]:
@@ -991,6 +1403,8 @@ def paint(prompt: str, width: int, height: int, seed: int = 0, caption: str = ""
     """A procedural illustration of the prompt: sky, light, land or sea, buildings, a figure.
 
     Drawn at about 640 px on the long side and scaled up smoothly, with a fine grain at full size.
+    The subjects stand in the middle band of the picture (see `_BAND_TOP`), clear of the subtitle
+    box and of the edges that camera moves crop.
     """
     text = prompt.lower()
     for term, _category, _en, zh_words in T.VISUALS:  # Chinese prompts: add the English words
@@ -1000,12 +1414,14 @@ def paint(prompt: str, width: int, height: int, seed: int = 0, caption: str = ""
     scale = max(1, round(max(width, height) / 640))
     lw, lh = max(16, width // scale), max(16, height // scale)
     pal_name, pal = _palette(text, rng)
-    c = _Canvas(text, rng, lw, lh, pal_name, pal, lh * rng.uniform(0.52, 0.68))
+    c = _Canvas(text, rng, lw, lh, pal_name, pal)
+    _plan(c)
     _paint_sky(c)
     _paint_land(c)
     pic = c.pic = Image.fromarray(np.clip(c.img, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(pic)
-    for step in (_paint_settlement, _paint_buildings, _paint_trees, _paint_figures):
+    for step in (_paint_settlement, _paint_castle, _paint_water_subjects, _paint_trees, _paint_buildings,
+                 _paint_figures):
         step(c, draw)
     pic, noise = _paint_weather(c, pic, seed, prompt)
     if (lw, lh) != (width, height):
@@ -1046,14 +1462,31 @@ def _font_for(chars: str) -> tuple[str, int] | None:
     return None
 
 
+_CUT_CHUNK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+")
+
+
+def _shorten(text: str, fits: Any, ellipsis: str = "…", force: bool = False) -> str:
+    """`text` if it fits (and `force` is false), else its longest start that fits with an ellipsis,
+    cut after a whole word or a CJK character, never after a dangling word ("a", "of", "的" ...)."""
+    if not force and fits(text):
+        return text
+    for m in reversed(list(_CUT_CHUNK.finditer(text))):
+        head = _trim_dangling(text[:m.end()])
+        if head and fits(head + ellipsis):
+            return head + ellipsis
+    return ""
+
+
 def _draw_caption(pic: Image.Image, caption: str) -> None:
-    """A small label in the top-left corner, only when a font has every glyph of the caption."""
-    if len(caption) > 60:
-        caption = caption[:58].rstrip() + "…"
-    found = _font_for(caption)
-    if found is None and caption.endswith("…"):
-        caption = caption[:-1] + "..."
-        found = _font_for(caption)
+    """A small label in the safe area: centred, at least 14% in from every edge (so camera moves
+    do not crop it), shortened at a word boundary to fit; only when a font has every glyph."""
+    caption = " ".join(caption.split())
+    if len(caption) == 60 and re.search(r"[A-Za-z0-9][A-Za-z0-9]$", caption) and " " in caption:
+        caption = caption.rsplit(" ", 1)[0] + "…"  # cut at 60 characters upstream, maybe mid-word
+    ellipsis, found = "…", _font_for(caption + "…")
+    if found is None:
+        ellipsis, found = "...", _font_for(caption.replace("…", "") + "...")
+        caption = caption.replace("…", "...")
     if found is None:
         return
     size = max(12, round(min(pic.size) * 0.028))
@@ -1062,13 +1495,23 @@ def _draw_caption(pic: Image.Image, caption: str) -> None:
     except OSError:
         return
     draw = ImageDraw.Draw(pic, "RGBA")
-    margin, pad = round(size * 1.2), round(size * 0.45)
-    while caption and draw.textlength(caption, font=font) > pic.width - 2 * margin - 2 * pad:
-        caption = caption[:-2] + "…" if len(caption) > 2 else ""
-    box = draw.textbbox((margin + pad, margin + pad), caption, font=font)
+    pad = round(size * 0.45)
+    safe_x = math.ceil(pic.width * _CAPTION_SAFE)
+    room = pic.width - 2 * (safe_x + pad) - 2
+    fits = lambda s: draw.textlength(s, font=font) <= room  # noqa: E731
+    if caption.endswith(ellipsis):  # already shortened: shorten the words before the ellipsis
+        caption = _shorten(caption[:-len(ellipsis)], fits, ellipsis, force=True)
+    else:
+        caption = _shorten(caption, fits, ellipsis)
+    if not caption:
+        return
+    box = draw.textbbox((0, 0), caption, font=font)
+    left = max(safe_x + pad, (pic.width - (box[2] - box[0])) / 2) - box[0]
+    top = math.ceil(pic.height * max(_CAPTION_TOP, _CAPTION_SAFE)) + pad - box[1]
+    box = (box[0] + left, box[1] + top, box[2] + left, box[3] + top)
     draw.rounded_rectangle([box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad], radius=pad,
                            fill=(0, 0, 0, 120))
-    draw.text((margin + pad, margin + pad), caption, font=font, fill=(255, 255, 255, 235))
+    draw.text((left, top), caption, font=font, fill=(255, 255, 255, 235))
 
 
 class Painter:

@@ -55,6 +55,13 @@ EN_CHARACTERS = {
     "farmer": None, "traveler": None, "traveller": None, "penguin": None, "turtle": None,
     "squirrel": None, "deer": None, "horse": None, "ghost": None, "giant": None, "elephant": None,
     "doctor": None, "explorer": None, "pilot": None, "monk": None, "poet": None, "chef": None,
+    "mermaid": "she", "kitten": None, "puppy": None, "cub": None, "lion": None, "tiger": None, "frog": None,
+    "duck": None, "duckling": None, "otter": None, "hedgehog": None, "panda": None, "octopus": None,
+    "crab": None, "snail": None, "bee": None, "butterfly": None, "firefly": None, "crow": None,
+    "raven": None, "sparrow": None, "eagle": None, "pig": None, "goat": None, "sheep": None,
+    "dinosaur": None, "unicorn": None, "fairy": None, "alien": None, "inventor": None, "scientist": None,
+    "librarian": None, "gardener": None, "shepherd": None, "pirate": None, "captain": None,
+    "postman": "he", "dancer": None, "singer": None, "writer": None, "tailor": None,
 }
 
 # (first mention, later mentions)
@@ -191,6 +198,32 @@ EN_BEATS = {
         }),
     ],
 }
+
+# Extra sentences from the topic's other clauses: a circumstance ("during the longest storm of the
+# year"), an action ("sneak aboard a fishing boat", an infinitive) and a "but" clause (in the past).
+EN_WHEN = ["It all came to a head {when}.", "{When}, nothing went the way {hero} had planned."]
+EN_ACTION = ["That very night, {hero} made up {their} mind to {action}.",
+             "So {hero} gathered {their} courage and chose to {action}.",
+             "The next morning, {hero} found the nerve to {action}."]
+EN_BUT = ["But {but}."]
+EN_TRAIT = ["{Hero} loved to {trait}.", "More than most, {hero} liked to {trait}."]
+
+# Common verbs (base forms): a word of a topic that is one of these plus "s" starts a new clause.
+EN_VERBS = frozenset("""
+accept admire answer appear arrive ask awake bake battle become befriend begin believe belong bring
+build burn buy call camp carry catch chase cheat climb close collect come comfort cook count cover
+crawl create cross cry dance dare decide defeat defend deliver design dig discover disguise dive
+draw dream drift drink drive drop earn eat enter escape explore face fail fall feed feel fight find
+finish fish fix float flee fly follow forget forgive gather get give go grow guard guide hatch hate
+have hear help hide hike hold hope hunt imagine invent join journey jump keep kick kill kiss knit
+knock know land laugh lead learn leave lend lie lift light like listen live look lose love make
+marry meet melt mend miss move need notice offer open paint pass pick plant play promise protect
+pull push race rain reach read realise realize rebuild receive remember repair rescue rest return
+ride ring rise roam row run sail save say search see seek sell send set share shine shout sing
+sink sit skate sleep slide smile sneak solve speak spend spot stand start stay steal stop sweep swim
+take talk teach tell think throw train travel trick try turn uncover understand unlock uncover use
+visit wait wake walk wander want wash watch wear win wish wonder work worry write
+""".split())
 
 EN_CHILD_MORAL = ["And that is how we know: even the smallest wish is worth following.",
                   "Remember: being brave does not mean never being afraid."]
@@ -340,6 +373,11 @@ ZH_BEATS = {
         }),
     ],
 }
+
+ZH_WHEN = ["{when}，一切都变了。", "{when}，事情并没有按{hero}的计划发展。"]
+ZH_ACTION = ["那天夜里，{hero}{action}。", "第二天一早，{hero}{action}。", "于是，{hero}{action}。"]  # done (了)
+ZH_ACTION_PLAN = ["于是，{hero}鼓起勇气，决定{action}。", "第二天一早，{hero}就下定决心：{action}。"]
+ZH_BUT = ["{but_word}{but}。"]
 
 ZH_CHILD_MORAL = ["所以你看，再小的心愿，也值得去追。", "记住：勇敢不是不害怕，而是害怕了也继续向前。"]
 
