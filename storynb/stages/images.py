@@ -36,7 +36,7 @@ def _job(project, provider, row, shot, extra_seed) -> Job:
     request = ImageRequest(prompt=final_prompt(project, shot), negative_prompt=shot["negative_prompt"] or "",
                            width=row["width"], height=row["height"],
                            seed=(shot["seed"] + extra_seed) % (1 << 31), steps=STEPS,
-                           caption=shot["scene"][:60])
+                           caption=shot["scene"])
     key = job_key("images", **request.__dict__, **provider_identity(provider))
 
     def done() -> bool:
