@@ -97,8 +97,9 @@ def estimate(project, stages=None):
                 note = f"about {n} shots"
             count = {"rewrite": 1, "storyboard": 1, "camera": 1}.get(stage, n)
             shot_count = n
-        if count:
-            changed.add(stage)
+        if not count:
+            continue
+        changed.add(stage)
         for kind, jobs in _jobs_by_kind(stage, count, shot_count):
             route = project.provider(kind)
             for member, share in _shares(route):
@@ -118,7 +119,7 @@ def _jobs_by_kind(stage: str, count: int, shots: int | None):
         return [("text2image", count)]
     if stage == "clips":
         return [("image2video", count)]
-    return [("tts", max(0, count - 1))]  # export: narration per shot (+ the local join)
+    return [("tts", count)]  # export: narration per shot (the join is local and free)
 
 
 def _pending_jobs(project, stage: str) -> tuple[int, int]:

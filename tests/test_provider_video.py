@@ -92,7 +92,7 @@ def test_expired_url_is_read_again_not_paid_again(studio, request_, tmp_path):
         studio.providers.add("runway", "image2video", "runway", url=server.url, key="k" * 24, params=FAST)
         server.expire_urls = 1
         assert animate(studio, "runway", request_, tmp_path, job_key="job-1")["frames"] == 18
-        assert server.submits == 1 and server.asset_hits["video.mp4"] == 2
+        assert server.submits == 1 and sum(server.asset_hits.values()) == 2
         assert [r["status"] for r in calls(studio)] == ["ok"]
 
 

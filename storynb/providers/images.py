@@ -47,6 +47,7 @@ class OpenAIImages(HTTPAdapter):
     default_url = "https://api.openai.com/v1"
     default_concurrency = 2
     default_params = {"negative_in_prompt": True}
+    key_required = False  # local servers (Ollama's images route) need none; a cloud API answers 401
 
     async def generate(self, request: ImageRequest, out_path: Path) -> None:
         params = self.params

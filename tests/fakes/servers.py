@@ -29,13 +29,16 @@ def tiny_png(width: int = 64, height: int = 96, color=(200, 120, 40)) -> bytes:
 
 
 @lru_cache(maxsize=None)
-def tiny_mp4(seconds: float = 1.0, size: str = "96x64", fps: int = 12) -> bytes:
-    """A real H.264 MP4 (with an audio track, as services often send) made by ffmpeg."""
+def tiny_mp4(seconds: float = 1.0, size: str = "96x64", fps: int = 12, color: str = "") -> bytes:
+    """A real H.264 MP4 (with an audio track, as services often send) made by ffmpeg: a test
+    pattern, or a plain colour (hex RRGGBB)."""
     import imageio_ffmpeg
 
+    source = (f"color=c=0x{color}:size={size}:rate={fps}:duration={seconds}" if color else
+              f"testsrc2=size={size}:rate={fps}:duration={seconds}")
     out = subprocess.run(
         [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "lavfi",
-         "-i", f"testsrc2=size={size}:rate={fps}:duration={seconds}", "-f", "lavfi",
+         "-i", source, "-f", "lavfi",
          "-i", f"sine=duration={seconds}", "-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p",
          "-c:a", "aac", "-movflags", "frag_keyframe+empty_moov", "-f", "mp4", "pipe:1"],
         capture_output=True, check=True)
@@ -130,7 +133,8 @@ class FakeServer:
         if name.endswith(".png"):
             return 200, {"Content-Type": "image/png"}, tiny_png()
         if name.endswith(".mp4"):
-            return 200, {"Content-Type": "video/mp4"}, tiny_mp4()
+            colour = re.match(r"video-([0-9a-f]{6})\.mp4$", name)
+            return 200, {"Content-Type": "video/mp4"}, tiny_mp4(color=colour.group(1) if colour else "")
         return 404, {}, b"not found"
 
     # plumbing ----------------------------------------------------------------------------
@@ -265,8 +269,9 @@ class OpenAIFake(FakeServer):
             return 400, {"error": {"message": "prompt is required", "type": "invalid_request_error"}}
         if self.image_mode == "url":
             return 200, {"created": int(time.time()), "data": [{"url": self.issue("image.png")}]}
+        shade = hashlib.sha256(body["prompt"].encode()).digest()[:3]  # a picture per prompt
         return 200, {"created": int(time.time()),
-                     "data": [{"b64_json": base64.b64encode(tiny_png()).decode()}],
+                     "data": [{"b64_json": base64.b64encode(tiny_png(color=tuple(shade))).decode()}],
                      "usage": {"input_tokens": 10, "output_tokens": 100, "total_tokens": 110}}
 
     def speech(self, request):
@@ -417,8 +422,11 @@ class RunwayFake(_TaskFake):
         if status is None:
             return 404, {"error": "Task not found"}
         base = {"id": task_id, "createdAt": "2026-01-01T00:00:00.000Z"}
-        if status == "SUCCEEDED":
-            return 200, {**base, "status": "SUCCEEDED", "output": [self.issue("video.mp4")]}
+        if status == "SUCCEEDED":  # a video per input image (its colour from the image's hash)
+            image = str(self.tasks[task_id]["body"].get("promptImage", ""))
+            colour = hashlib.sha256(image.encode()).hexdigest()[:6] if image else ""
+            name = f"video-{colour}.mp4" if colour else "video.mp4"
+            return 200, {**base, "status": "SUCCEEDED", "output": [self.issue(name)]}
         if status.startswith("FAILED"):
             code = status.split(":", 1)[1] if ":" in status else "INTERNAL"
             return 200, {**base, "status": "FAILED", "failure": "generation failed", "failureCode": code}
