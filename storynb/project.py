@@ -5,6 +5,7 @@ import difflib
 import json
 import random
 import re
+from pathlib import Path
 from typing import Any
 
 from .db import now
@@ -457,6 +458,120 @@ class Project:
     def _set_stage(self, stage: str, status: str) -> None:
         _check_choice("stage", stage, STAGES)
         self.db["stages"].update((self.id, stage), {"status": status})
+
+
+    # ---------------------------------------------------------------------------------------
+    # Added for the notebook panels (issue 4): background controls, delete, a project bundle,
+    # a camera preview and redoing one clip. Panels call these like any other public method.
+    def start_retry(self, *, on_event=None):
+        """`retry()` in the background: returns the run handle (`.done()`, `.wait()`) at once."""
+        from .pipeline import first_unfinished
+
+        first = first_unfinished(self)
+        return self.start(STAGES[STAGES.index(first):] if first else [], on_event=on_event)
+
+    def start_resume(self, *, on_event=None):
+        """`resume()` in the background: clears the pause and returns the run handle at once."""
+        self.db["projects"].update(self.id, {"paused": 0, "updated": now()})
+        return self.start_retry(on_event=on_event)
+
+    def delete(self) -> None:
+        """Delete the project and its rows. The call log stays (usage and cost history); media
+        files stay until `studio.gc()` removes what nothing refers to any more."""
+        from .pipeline import _active, _active_lock
+
+        with _active_lock:
+            if (str(self.studio.path), self.id) in _active:
+                raise InvalidInput(f"project {self.id} is running: pause it and wait, then delete it")
+        published = [(r["path"], r["srt_path"]) for r in
+                     self.db["exports"].rows_where("project_id = ?", [self.id])]
+        owned = [t.name for t in self.db.tables if t.name != "projects"
+                 and any(fk.other_table == "projects" for fk in t.foreign_keys)]
+        with self.db.atomic():
+            for table in owned:
+                self.db[table].delete_where("project_id = ?", [self.id])
+            self.db["projects"].delete(self.id)
+        for paths in published:
+            for path in paths:
+                if path:
+                    Path(path).unlink(missing_ok=True)
+
+    def export_bundle(self, path=None):
+        """Write the project as a zip: its rows (project.json) and every media file they name.
+        Returns the path (default: beside the exported videos)."""
+        import zipfile
+
+        from .stages.export import _slug
+
+        row = self.row
+        path = Path(path) if path else (
+            Path(self.studio.exports_dir) / f"{_slug(row['name'])}-{self.id}.bundle.zip")
+        tables = {}
+        for table in self.db.tables:
+            if table.name != "projects" and "project_id" in table.columns_dict:
+                tables[table.name] = list(table.rows_where("project_id = ?", [self.id]))
+        template_ids = {r["template_id"] for t in ("stories", "storyboards")
+                        for r in tables.get(t, []) if r.get("template_id")}
+        prompt_set = self.db["prompt_sets"].get(row["prompt_set_id"]) if row["prompt_set_id"] else None
+        marks = ",".join("?" * len(template_ids))
+        templates = list(self.db["prompt_templates"].rows_where(
+            f"set_id = ? or id in ({marks})" if template_ids else "set_id = ?",
+            [row["prompt_set_id"], *template_ids], order_by="id"))
+        document = {"format": "storynb-bundle", "version": 1, "created": now(), "project": row,
+                    "tables": tables, "prompt_set": prompt_set, "prompt_templates": templates}
+        media = self.studio.media
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.tmp")
+        with zipfile.ZipFile(temp, "w") as bundle:
+            bundle.writestr("project.json", json.dumps(document, ensure_ascii=False, indent=1,
+                                                       default=str), zipfile.ZIP_DEFLATED)
+            for name in sorted(self.studio.referenced_media(self.id)):
+                if media.exists(name):
+                    bundle.write(media.path(name), f"media/{name}", zipfile.ZIP_STORED)
+        temp.replace(path)
+        return path
+
+    def preview_camera(self, seq: int, movement: str, *, seconds: float = 2.0,
+                       short_side: int = 160, **params: Any) -> bytes:
+        """A short, small MP4 of a camera movement over the shot's chosen image (not stored)."""
+        from .render.motion import CameraMove, render_clip
+
+        try:
+            move = CameraMove.from_params(movement, params)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        if not 0.5 <= float(seconds) <= 10:
+            raise InvalidInput(f"a preview lasts 0.5 to 10 seconds, not {seconds}")
+        if not 64 <= int(short_side) <= 720:
+            raise InvalidInput(f"short_side must be 64 to 720 pixels, not {short_side}")
+        image = self.chosen_image(seq)
+        if image is None:
+            raise InvalidInput(f"shot {seq} has no image yet: run the images stage first")
+        row = self.row
+        scale = short_side / min(row["width"], row["height"])
+        width, height = (max(2, round(row["width"] * scale / 2) * 2),
+                         max(2, round(row["height"] * scale / 2) * 2))
+        out = self.studio.media.scratch(".mp4")
+        try:
+            render_clip(self.studio.media.path(image["media"]), move, float(seconds), width, height,
+                        12, out)
+            return out.read_bytes()
+        finally:
+            out.unlink(missing_ok=True)
+
+    def delete_clip(self, seq: int) -> int:
+        """Forget one shot's clip so the next run renders it again (and redoes the export).
+        Returns how many clip rows were removed; the media file stays until `studio.gc()`."""
+        shot = self.shot(seq)
+        keys = [r["key"] for r in self.db["clips"].rows_where("shot_id = ?", [shot["id"]]) if r["key"]]
+        where, args = "shot_id = ?", [shot["id"]]
+        if keys:  # detached copies with the same key would otherwise be reused as they are
+            where += f" or (shot_id is null and key in ({','.join('?' * len(keys))}))"
+            args += keys
+        with self.db.atomic():
+            count = self.db["clips"].count_where(where, args)
+            self.db["clips"].delete_where(where, args)
+        return count
 
 
 def _check_choice(field: str, value, choices) -> None:

@@ -243,6 +243,12 @@ class Studio:
         """Remove media files that nothing refers to. Returns (files removed, bytes freed)."""
         return self.media.remove_unreferenced(self.referenced_media())
 
+    # ---------------------------------------------------------------------------------------
+    # Added for the notebook panels (issue 4).
+    def prompt_sets(self) -> list[dict]:
+        """Every prompt set (id, name, language, description, is_default, builtin), by id."""
+        return list(self.db["prompt_sets"].rows_where(order_by="id"))
+
 
 def _describe_request(request) -> dict:
     if hasattr(request, "__dataclass_fields__"):
