@@ -171,3 +171,19 @@ def m101_provider_routing(db: sqlite_utils.Database) -> None:
          "created": str, "updated": str},
         pk="id", if_not_exists=True)
     db["provider_tasks"].create_index(["provider", "job_key"], if_not_exists=True)
+
+
+@migrations()
+def m201_ab_runs(db: sqlite_utils.Database) -> None:
+    """A/B runs of prompt template versions (storynb.abtest): one row per arm × input, with the
+    output, tokens, latency, cost, a human rating and an optional judge's score and notes."""
+    db["ab_runs"].create(
+        {"id": int, "experiment": str, "stage": str, "arm": str, "key": str, "template_id": int,
+         "set_name": str, "version": int, "topic": str, "variables": str, "prompt": str,
+         "output": str, "status": str, "error": str, "provider": str, "model": str,
+         "tokens_in": int, "tokens_out": int, "latency_ms": float, "cost": float, "call_id": int,
+         "rating": int, "rating_note": str, "rated": str, "judge": str, "judge_score": float,
+         "judge_notes": str, "created": str},
+        pk="id", if_not_exists=True,
+    )
+    db["ab_runs"].create_index(["experiment", "key"], if_not_exists=True)
