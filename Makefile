@@ -10,7 +10,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,notebook]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,3 +24,24 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) data/studio.db* data/media data/exports
+
+# The no-code app: notebooks/app.ipynb served by Voila. The studio (database and media) lives in
+# data/, outside the served folder. On 127.0.0.1 no token is needed; bound to any other address
+# (make app APP_HOST=0.0.0.0) a token is generated and printed. Idle kernels are culled.
+.PHONY: app lab
+APP_HOST ?= 127.0.0.1
+APP_PORT ?= 8866
+STUDIO ?= $(CURDIR)/data/studio.db
+APP_TOKEN_FLAG = $(if $(filter 127.0.0.1 localhost ::1,$(APP_HOST)),--Voila.token='',--token)
+
+app: $(STAMP)
+	STORYNB_STUDIO="$(STUDIO)" $(VENV)/bin/voila notebooks/app.ipynb --no-browser \
+	  --Voila.ip=$(APP_HOST) --port=$(APP_PORT) $(APP_TOKEN_FLAG) \
+	  --MappingKernelManager.cull_interval=60 --MappingKernelManager.cull_idle_timeout=900 \
+	  --VoilaConfiguration.show_tracebacks=False --strip_sources=True
+
+# JupyterLab on the notebooks, with the same studio.
+lab: $(STAMP)
+	STORYNB_STUDIO="$(STUDIO)" $(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --no-browser \
+	  --ServerApp.ip=127.0.0.1
+

@@ -1,0 +1,96 @@
+"""Export panel: the final video, its subtitles, and downloads of the video, the .srt and a
+project bundle (rows + media, as a zip)."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import ipywidgets as W
+
+from ..errors import InvalidInput
+from .base import Panel, read_media
+from .download import DownloadButton
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+class ExportPanel(Panel):
+    name = "export"
+    title = "Export"
+
+    def __init__(self, source=None, **kwargs):
+        super().__init__(source, **kwargs)
+        self.make_b = self.button("Make the video", self.make, style="success",
+                                  tooltip="run whatever the video still needs; finished work is skipped")
+        self.burn = W.Checkbox(description="subtitles drawn into the picture", indent=False)
+        self.on_value(self.burn, self._burn_changed)
+        self.player = W.Video(value=b"", format="mp4", autoplay=False, loop=False, controls=True,
+                              layout=W.Layout(max_width="420px", max_height="520px"))
+        self.player.add_class("storynb-final-video")
+        self.about = W.HTML()
+        self.video_dl = DownloadButton("⬇ Video (.mp4)")
+        self.srt_dl = DownloadButton("⬇ Subtitles (.srt)")
+        self.bundle_dl = DownloadButton("⬇ Project bundle (.zip)")
+        self.subtitles = W.HTML()
+        self.body.children = [
+            W.HBox([self.make_b, self.burn], layout=W.Layout(align_items="center")),
+            self.about, self.player,
+            W.HBox([self.video_dl, self.srt_dl, self.bundle_dl], layout=W.Layout()),
+            self.subtitles]
+        self.redraw()
+
+    def refresh(self) -> None:
+        project = self.session.project
+        with self.quiet():
+            self.burn.value = bool(project.row["burn_subtitles"]) if project else True
+        export = project.latest_export() if project is not None else None
+        if project is None or export is None:
+            self.player.value = b""
+            self.player.layout.display = "none"
+            self.about.value = ("<span class='storynb-help'>No video yet: press <b>Make the "
+                                "video</b>, or run the pipeline in the Run tab.</span>"
+                                if project is not None else
+                                "<span class='storynb-help'>No project open.</span>")
+            for button in (self.video_dl, self.srt_dl):
+                button.set_source(None)
+            self.bundle_dl.set_source(self._bundle if project else None,
+                                      f"storynb-project-{project.id}.zip" if project else "")
+            self.subtitles.value = ""
+            return
+        data = read_media(self.session.studio, export["video"])
+        self.player.value = data
+        self.player.layout.display = ""
+        video, srt = Path(export["path"]), Path(export["srt_path"])
+        self.about.value = (f"<b>{html.escape(video.name)}</b> <span class='storynb-caption'>· "
+                            f"{export['duration_s']:.1f} s · {_size(len(data))} · made "
+                            f"{html.escape(export['created'][:19].replace('T', ' '))} UTC</span>")
+        media = self.session.studio.media
+        self.video_dl.set_source(lambda name=export["video"]: media.path(name), video.name)
+        self.srt_dl.set_source(lambda name=export["subtitles"]: media.path(name), srt.name)
+        self.bundle_dl.set_source(self._bundle, video.with_suffix(".bundle.zip").name)
+        srt_text = read_media(self.session.studio, export["subtitles"]).decode("utf-8", "replace")
+        self.subtitles.value = ("<details><summary>Subtitles</summary><div class='storynb-pre'>"
+                                + html.escape(srt_text[:20000]) + "</div></details>")
+
+    def _bundle(self) -> Path:
+        return self.session.require().export_bundle()
+
+    def _burn_changed(self) -> None:
+        project = self.session.require()
+        if self.session.running():
+            raise InvalidInput("the project is running: change this when it has finished")
+        value = self.burn.value
+        if not isinstance(value, bool):
+            raise InvalidInput("the subtitles setting must be on or off")
+        project.update(burn_subtitles=value)
+        self.ok("subtitles will be " + ("drawn into the picture" if value else
+                                        "only in the .srt file") + ": make the video again")
+
+    def make(self) -> None:
+        self.start(note="making the video (finished work is skipped)")
