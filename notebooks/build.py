@@ -1,0 +1,320 @@
+"""Builds the notebooks in this folder from the cell texts below, with outputs cleared, so they
+can be regenerated and reviewed as plain Python:  .venv/bin/python notebooks/build.py"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+KERNEL = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+          "language_info": {"name": "python"}}
+
+
+def md(text: str):
+    return new_markdown_cell(text.strip())
+
+
+def code(text: str, **metadata):
+    return new_code_cell(text.strip(), metadata=metadata)
+
+
+QUICKSTART = [
+    md("""
+# storynb quick start: a topic becomes a video, one stage per cell
+
+Each stage below is one call (`project.run(["stage"])`) followed by its **panel**: an editable
+view of what the stage made. Edit anything in a panel (or in plain Python) before running the
+next cell; work that is already done is skipped, so only what your edit changed is redone.
+
+Everything runs offline with the built-in providers: a *draft writer* (deterministic phrase
+banks, **not an AI**), a Pillow painter, a camera-motion renderer and local narration. Add real
+models in `03_models.ipynb`.
+"""),
+    code("""
+from storynb.widgets import (open_studio, ProjectPanel, RewritePanel, StoryboardPanel,
+                             ImagesPanel, CameraPanel, ClipsPanel, ExportPanel, PipelinePanel)
+
+studio = open_studio()   # $STORYNB_STUDIO, else data/studio.db at the top of the repository
+studio
+"""),
+    md("""
+## A project from a topic
+`size=(360, 640)` keeps this first run quick; leave it out for full HD (1080×1920). `shots`
+can be 4 to 12, or left out to follow the story's length.
+"""),
+    code("""
+project = studio.create_project("A lighthouse keeper befriends a lost whale during the longest storm of the year",
+                                style="warm", aspect="9:16", shots=4, size=(360, 640), fps=24, seed=7)
+project
+"""),
+    md("""
+## 1 · Rewrite (文案改写): topic → story
+Edit the story in the panel and save it as a new version; compare any two versions.
+"""),
+    code("""
+print(project.run(["rewrite"]).summary())
+RewritePanel(project)
+"""),
+    md("""
+## 2 · Storyboard (分镜): story → shots
+`project.storyboard()` is a DataFrame; the panel is an editable grid (double-click a cell).
+"""),
+    code("""
+print(project.run(["storyboard"]).summary())
+project.storyboard()
+"""),
+    code("""
+StoryboardPanel(project)
+"""),
+    md("""
+## 3 · Images (文生图): a picture per shot
+Open a shot to see its candidates, change its prompt, or paint it again.
+"""),
+    code("""
+print(project.run(["images"]).summary())
+ImagesPanel(project)
+"""),
+    md("""
+## 4 · Camera (运镜): a movement per shot
+Pick a movement or a preset, preview it, save your own presets.
+"""),
+    code("""
+print(project.run(["camera"]).summary())
+CameraPanel(project)
+"""),
+    md("""
+## 5 · Clips (图生视频): each picture animated
+"""),
+    code("""
+print(project.run(["clips"]).summary())
+ClipsPanel(project)
+"""),
+    md("""
+## 6 · Export (导出): the video, its subtitles and a project bundle
+"""),
+    code("""
+print(project.run(["export"]).summary())
+ExportPanel(project)
+"""),
+    md("""
+## Change one shot, redo only what it affects
+Editing shot 2's image prompt makes a new picture for shot 2, a new clip for shot 2 and a new
+export. Everything else is reused (the summary counts what ran and what was up to date).
+"""),
+    code("""
+project.edit_shot(2, image_prompt="a red lighthouse on black rocks, a whale's tail in the storm waves")
+report = project.run()
+print(report.summary())
+print(project.video_path())
+"""),
+    md("""
+## All stages at once, in the background
+The pipeline panel runs with `project.start()`, so the kernel stays free: the bars move while
+you keep working. Pause, resume, retry, skip or roll back any stage here.
+"""),
+    code("""
+PipelinePanel(project)
+"""),
+]
+
+APP = [
+    code("""
+from storynb.widgets import App
+
+App()
+""", tags=["app"]),
+]
+
+PROMPT_AB = [
+    md("""
+# A/B testing prompt templates
+
+Run two or more **versions** of a stage's template over the same topics and compare them side
+by side: the output, token counts, latency, cost, a **human rating** and, optionally, a
+**judge's score** with suggestions for the template. Every run is stored in the studio database
+(`ab_runs`), so the comparison can be re-read later in any kernel.
+
+> With no key, the offline **draft writer** answers. It is not an AI: it writes from the
+> *variables* (topic, style, length) and ignores the prompt's wording. So offline, two versions
+> differ in their prompts and token counts but not in their stories unless an arm also changes a
+> variable (below, the third arm asks for a *whimsical* style). With a real model (see
+> `03_models.ipynb`) pass `provider="…"` to `ab.run` and the wording matters.
+"""),
+    code("""
+import pandas as pd
+from storynb.abtest import ABTests
+from storynb.widgets import open_studio
+from storynb.widgets.abtest import RatingPanel
+
+pd.set_option("display.max_colwidth", 120)
+studio = open_studio()
+ab = ABTests(studio)
+"""),
+    md("""
+## Two versions of the rewrite template
+A copy of the shipped English set, then a second version of its `rewrite` template. Every edit
+is a new version; the old one stays.
+"""),
+    code("""
+if "ab-demo" not in [s["name"] for s in studio.prompt_sets()]:
+    studio.prompts.create_set("ab-demo", "en", "A copy of default-en for A/B tests", copy_from="default-en")
+v1 = studio.prompts.template("ab-demo", "rewrite", 1)
+v2 = studio.prompts.edit("ab-demo", "rewrite",
+                         v1["body"] + "\\nEnd on a hopeful image the reader can see.",
+                         note="hopeful ending")
+print(f"v1: {len(v1['body'])} characters, v{v2['version']}: {len(v2['body'])} characters")
+print(studio.prompts.test_render("ab-demo", "rewrite", {"topic": "A robot learns to paint", "style": "warm",
+                                                        "length": "short", "audience": ""}, v2["version"]))
+"""),
+    md("""
+## Run the arms over several topics
+An arm is `(set, version)` or `(set, version, {variables it overrides})`. Runs already made are
+skipped when you run this cell again (`repeat=True` asks again).
+"""),
+    code("""
+EXPERIMENT = "hopeful-ending"
+TOPICS = ["A lighthouse keeper befriends a lost whale",
+          "A robot in a flooded city learns to paint",
+          "一只想看海的小猫偷偷跟着渔船出发了"]
+arms = [("ab-demo", 1), ("ab-demo", v2["version"]), ("ab-demo", v2["version"], {"style": "whimsical"})]
+results = ab.run(EXPERIMENT, "rewrite", arms, topics=TOPICS)
+results[["id", "arm", "topic", "tokens_in", "tokens_out", "latency_ms", "cost"]]
+"""),
+    md("""
+## Side by side
+Topics down, and for each arm its output and numbers across.
+"""),
+    code("""
+ab.compare(EXPERIMENT, metrics=["output", "tokens_in", "tokens_out", "latency_ms", "cost"])
+"""),
+    md("""
+## Human rating
+Rate each output 1–5 in the panel (stored with the run), or in code with `ab.rate(run_id, rating, note)`.
+"""),
+    code("""
+first = int(results["id"].iloc[0])
+ab.rate(first, 4, "clear arc; the ending arrives a little fast")
+RatingPanel(ab, EXPERIMENT)
+"""),
+    md("""
+## Judge (optional, clearly labelled)
+Without a provider, `ab.judge` uses the **heuristic checker**: transparent rules about length,
+the topic's key words, paragraphs and repetition. It is *not an AI*, and each score says so in
+the `judge` column. With an LLM provider configured, `ab.judge(EXPERIMENT, provider="name",
+redo=True)` asks that model to score each output and suggest changes to the template; its name
+is stored with every score.
+"""),
+    code("""
+judged = ab.judge(EXPERIMENT)
+judged[["id", "arm", "judge", "judge_score", "judge_notes"]]
+"""),
+    code("""
+ab.summary(EXPERIMENT)
+"""),
+    md("""
+## Re-read later
+Everything above is in the database. A new kernel (or another machine with the same studio)
+gets the same table from the stored runs:
+"""),
+    code("""
+from storynb import Studio
+from storynb.abtest import ABTests
+
+ABTests(Studio(studio.path)).compare(EXPERIMENT, metrics=["rating", "judge_score", "tokens_in", "cost"])
+"""),
+]
+
+MODELS = [
+    md("""
+# Models: providers, routing and usage
+
+Providers do the work of each stage: `llm` (story, storyboard, camera), `text2image`,
+`image2video` and `tts`. The built-in offline ones need no key. Add real services (any
+OpenAI-compatible chat API, OpenAI-style images, Stable Diffusion WebUI, ComfyUI, video task
+APIs, text to speech) with `studio.providers.add(...)`: the key is encrypted before it is stored
+and only a hint of it is ever shown (here, in DataFrames, in the panel, in logs).
+"""),
+    code("""
+from storynb.widgets import open_studio, ModelsPanel
+from storynb.widgets.models import usage_frame
+
+studio = open_studio()
+studio.providers.frame()[["name", "kind", "type", "model", "key", "active", "weight", "priority", "rpm", "rpd"]]
+"""),
+    md("""
+## Adding a provider
+With a key from your account (never typed into a cell that you share, use `getpass`):
+
+```python
+from getpass import getpass
+studio.providers.add("deepseek", "llm", "openai_chat", url="https://api.deepseek.com/v1",
+                     key=getpass("DeepSeek key: "), model="deepseek-chat",
+                     params={"temperature": 0.8}, rpm=60,
+                     price={"per_1k_input": 0.00027, "per_1k_output": 0.0011})
+studio.providers.test("deepseek")      # a cheap call that costs no generation
+```
+Adapter types by kind:
+"""),
+    code("""
+from storynb.providers.registry import adapter_types
+{kind: [t for t, k in adapter_types().items() if k == kind] for kind in ("llm", "text2image", "image2video", "tts")}
+"""),
+    md("""
+## Test connection
+The offline providers answer at once; a real one makes a cheap call (a model list or a health
+route) and reports its latency, or the error class and a redacted message.
+"""),
+    code("""
+[studio.providers.test(name) for name in ("draft-writer", "local-painter")]
+"""),
+    md("""
+## Routing
+A project can spread a stage over several providers with a strategy (`round_robin`, `random`,
+`weighted`, `least_loaded`); failures retry with backoff, then fail over to the next provider,
+and a provider that keeps failing cools down for a while:
+
+```python
+project.update(providers={"llm": {"providers": ["deepseek", "qwen", "draft-writer"],
+                                  "strategy": "weighted"}})
+```
+"""),
+    md("""
+## Usage and cost
+Every call is a row in the call log (provider, stage, tokens, latency, status, cost). Per
+provider per day:
+"""),
+    code("""
+usage_frame(studio).tail(20)
+"""),
+    md("""
+## The Models panel
+The same, as the no-code app shows it: providers with masked keys, test connection, on/off,
+adding a provider, and usage and cost as charts.
+"""),
+    code("""
+ModelsPanel(studio)
+"""),
+]
+
+
+def build() -> list[Path]:
+    written = []
+    for name, cells in (("01_quickstart.ipynb", QUICKSTART), ("app.ipynb", APP),
+                        ("02_prompt_ab.ipynb", PROMPT_AB), ("03_models.ipynb", MODELS)):
+        notebook = new_notebook(cells=cells, metadata=dict(KERNEL))
+        if name == "app.ipynb":
+            notebook.metadata["voila"] = {"template": "lab"}
+        for i, cell in enumerate(notebook.cells):  # stable ids keep diffs small
+            cell["id"] = f"{Path(name).stem.replace('_', '-')}-{i:02d}"
+        nbformat.validate(notebook)
+        path = HERE / name
+        nbformat.write(notebook, path)
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in build():
+        print(path.relative_to(HERE.parent))
