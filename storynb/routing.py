@@ -450,7 +450,7 @@ class Router:
                            latency_ms=(time.perf_counter() - started) * 1000)
                 if context.note:
                     row["response"] = json.dumps(context.note)
-                db["calls"].insert(row)
+                _insert_call(db, row)
                 raise
             finally:
                 CALL.reset(token)
@@ -465,8 +465,16 @@ class Router:
                                           **context.note, **context.units})
         row["cost"] = cost_of(member.price, row["tokens_in"], row["tokens_out"], context.units,
                               request)
-        call_id = db["calls"].insert(row).last_pk
+        call_id = _insert_call(db, row)
         return result, call_id
+
+
+def _insert_call(db, row: dict) -> int:
+    """One row in `calls` (a plain INSERT: this runs for every attempt, on the event loop)."""
+    columns = list(row)
+    cursor = db.execute(f"insert into calls ({', '.join(columns)}) values "
+                        f"({', '.join('?' * len(columns))})", [row[c] for c in columns])
+    return cursor.lastrowid
 
 
 class _DayUsedUp(Exception):

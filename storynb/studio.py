@@ -114,8 +114,9 @@ class Studio:
         return provider
 
     def _provider_row(self, name: str) -> dict | None:
-        rows = list(self.db["providers"].rows_where("name = ?", [name], limit=1))
-        return rows[0] if rows else None
+        cursor = self.db.execute("select * from providers where name = ?", [name])
+        found = cursor.fetchone()
+        return dict(zip([c[0] for c in cursor.description], found)) if found else None
 
     def _adapter(self, row: dict):
         from .providers.registry import build
@@ -166,7 +167,7 @@ class Studio:
 
     def served_by(self, call_id: int) -> str:
         """The provider that made a call (a route's member that served it)."""
-        return self.db["calls"].get(call_id)["provider"]
+        return self.db.execute("select provider from calls where id = ?", [call_id]).fetchone()[0]
 
     def usage(self, by="provider", *, project: int | None = None, since: str | None = None,
               until: str | None = None):
@@ -184,13 +185,14 @@ class Studio:
 
     def record_output(self, call_id: int, media: str) -> None:
         """Note which stored media a call produced."""
-        row = self.db["calls"].get(call_id)
+        found = self.db.execute("select response from calls where id = ?", [call_id]).fetchone()
         try:
-            note = json.loads(row["response"] or "{}")
+            note = json.loads((found and found[0]) or "{}")
         except ValueError:
             note = {}
         note = note if isinstance(note, dict) else {}
-        self.db["calls"].update(call_id, {"response": json.dumps({**note, "media": media})})
+        self.db.execute("update calls set response = ? where id = ?",
+                        [json.dumps({**note, "media": media}), call_id])
 
     # projects --------------------------------------------------------------------------
     def create_project(self, topic: str, **settings) -> "Project":

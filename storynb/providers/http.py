@@ -12,6 +12,7 @@ import contextvars
 import email.utils
 import json
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,7 @@ class HTTPAdapter:
         self.timeout = float(config.timeout or 120.0)
         self.concurrency = int(config.concurrency or self.default_concurrency)
         self._key = config.key
+        self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.sleep = asyncio.sleep  # injectable for tests (polling without waiting)
 
     def __repr__(self) -> str:
@@ -104,9 +106,20 @@ class HTTPAdapter:
         key = self.key()
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def client(self, timeout: float | None = None) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=httpx.Timeout(timeout or self.timeout, connect=10.0),
-                                 follow_redirects=True)
+    def client(self) -> httpx.AsyncClient:
+        """This adapter's client on the running event loop (connections are reused; each loop
+        gets its own client, dropped with the loop)."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None or client.is_closed:
+            client = httpx.AsyncClient(timeout=self._timeout(None), follow_redirects=True,
+                                       verify=ssl_context(),
+                                       limits=httpx.Limits(max_keepalive_connections=32))
+            self._clients[loop] = client
+        return client
+
+    def _timeout(self, seconds: float | None) -> httpx.Timeout:
+        return httpx.Timeout(seconds or self.timeout, connect=min(10.0, seconds or self.timeout))
 
     async def request(self, method: str, path: str, *, json_body: Any = None,
                       headers: dict | None = None, timeout: float | None = None,
@@ -116,9 +129,9 @@ class HTTPAdapter:
         url = path if path.startswith("http") else f"{self.url}{path}"
         all_headers = {**self.headers(), **(headers or {})}
         try:
-            async with self.client(timeout) as client:
-                response = await client.request(method, url, json=json_body, headers=all_headers,
-                                                params=params, files=files, data=data)
+            response = await self.client().request(
+                method, url, json=json_body, headers=all_headers, params=params, files=files,
+                data=data, timeout=self._timeout(timeout))
         except httpx.TimeoutException as exc:
             raise Transient(f"{self.name}: no answer within {timeout or self.timeout:g} s "
                             f"({type(exc).__name__})") from None
@@ -142,9 +155,7 @@ class HTTPAdapter:
     async def download(self, url: str, out_path: Path, *, what: str = "result") -> int:
         """Fetch a result file at once (result URLs expire). Expired or missing → ExpiredAsset."""
         try:
-            async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeout, connect=10.0),
-                                         follow_redirects=True) as client:
-                response = await client.get(url)
+            response = await self.client().get(url)
         except httpx.TimeoutException:
             raise Transient(f"{self.name}: downloading the {what} timed out") from None
         except httpx.HTTPError as exc:
@@ -158,6 +169,18 @@ class HTTPAdapter:
             raise Transient(f"{self.name}: the {what} download was empty")
         Path(out_path).write_bytes(response.content)
         return len(response.content)
+
+
+_ssl_context = None
+
+
+def ssl_context():
+    """One TLS context for every client: building one loads the CA bundle (tens of ms of CPU
+    that would otherwise stall the event loop on every call)."""
+    global _ssl_context
+    if _ssl_context is None:
+        _ssl_context = httpx.create_ssl_context()
+    return _ssl_context
 
 
 class ExpiredAsset(Transient):

@@ -163,6 +163,7 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are separate writes (keep-alive)
 
             def log_message(self, *args):
                 pass
