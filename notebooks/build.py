@@ -163,7 +163,7 @@ if "ab-demo" not in [s["name"] for s in studio.prompt_sets()]:
 v1 = studio.prompts.template("ab-demo", "rewrite", 1)
 v2 = studio.prompts.edit("ab-demo", "rewrite",
                          v1["body"] + "\\nEnd on a hopeful image the reader can see.",
-                         note="hopeful ending")
+                         system=v1["system"], note="hopeful ending")  # keep the system prompt
 print(f"v1: {len(v1['body'])} characters, v{v2['version']}: {len(v2['body'])} characters")
 print(studio.prompts.test_render("ab-demo", "rewrite", {"topic": "A robot learns to paint", "style": "warm",
                                                         "length": "short", "audience": ""}, v2["version"]))

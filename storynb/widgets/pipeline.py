@@ -92,7 +92,7 @@ class PipelinePanel(Panel):
         for stage, row in self.rows.items():
             info = stages.get(stage, {})
             status = info.get("status") or "pending"
-            ran, skipped, failed = (int(info.get(k) or 0) for k in ("ran", "skipped", "failed"))
+            ran, skipped, failed = (_count(info.get(k)) for k in ("ran", "skipped", "failed"))
             total = ran + skipped + failed
             note = ""
             if total:
@@ -202,3 +202,11 @@ class PipelinePanel(Panel):
         project.rollback(stage)
         self.ok(f"{stage} will be redone next run; the stages after it are stale")
         self.session.changed("rollback")
+
+
+def _count(value) -> int:
+    """A stage's count from its row (empty before the stage first runs)."""
+    try:
+        return int(value) if value == value and value is not None else 0  # NaN != NaN
+    except (TypeError, ValueError):
+        return 0
