@@ -69,7 +69,9 @@ class PipelinePanel(Panel):
         self.overall.add_class("storynb-run-state")
         self.rows = {stage: _StageRow(self, stage) for stage in STAGES}
         self.log_lines: deque[str] = deque(maxlen=14)
-        self.activity = W.HTML()
+        self.activity = W.HTML("<span class='storynb-help'>Nothing has run in this window yet. "
+                               "Press <b>▶ Run all</b> to make the video: each stage fills its "
+                               "bar, and work that is already done is skipped.</span>")
         self.body.children = [
             W.HBox([self.run_all_b, self.pause_b, self.resume_b, self.retry_b, self.overall],
                    layout=W.Layout(align_items="center", flex_flow="row wrap")),

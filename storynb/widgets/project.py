@@ -32,10 +32,10 @@ def size_for(aspect: str, quality: str) -> tuple[int, int] | None:
 
 
 def provider_choices(studio, kind: str) -> list[str]:
-    """Names of the active providers of one kind, as the studio lists them."""
-    names = [r["name"] for r in studio.db["providers"].rows_where(
-        "kind = ? and active = 1", [kind], order_by="priority desc, name")]
-    return names
+    """Names of the active providers of one kind, as the provider registry lists them."""
+    from .models import providers_list
+
+    return [r["name"] for r in providers_list(studio, kind) if r.get("active")]
 
 
 class ProjectPanel(Panel):

@@ -161,6 +161,10 @@ def test_click_through_the_app(page, browser_studio, screenshot):
                                (12, "Models", ".storynb-chart")):
         page.get_by_role("tab", name=tab, exact=True).click()
         page.locator(ready).first.wait_for(state="visible")
+        if tab == "Camera":  # a short preview of the shot's movement plays beside the controls
+            page.get_by_role("button", name="Preview the motion").click()
+            page.wait_for_function("() => { const v = document.querySelector('.storynb-camera video');"
+                                   " return v && v.readyState >= 2; }")
         time.sleep(0.3)
         screenshot(page, f"{number:02d}-{tab.lower()}")
 
