@@ -99,7 +99,12 @@ class TaskState:
 
 
 class TaskAdapter(HTTPAdapter):
-    """Generic submit → poll → download. Subclasses write `submit` and `status`."""
+    """Generic submit → poll → download. Subclasses write `submit` and `status`.
+
+    Params: durations (the clip lengths the service makes; the shortest that covers the shot is
+    asked for) or duration (always this one), poll_interval/poll_max (seconds, ×1.5 per poll
+    with ±25 % jitter), task_timeout, poll_errors (poll failures in a row before the attempt
+    gives up; the task is resumed, not resubmitted, by the next attempt), camera_words."""
 
     kind = "image2video"
     default_concurrency = 2
@@ -120,7 +125,8 @@ class TaskAdapter(HTTPAdapter):
 
     # the flow ---------------------------------------------------------------------------
     async def animate(self, request: VideoRequest, out_path: Path) -> None:
-        seconds = pick_duration(request.duration_s, self.params.get("durations") or [5])
+        seconds = (float(self.params["duration"]) if self.params.get("duration") else
+                   pick_duration(request.duration_s, self.params.get("durations") or [5]))
         context = CALL.get()
         task_id = self._resume(context)
         if task_id is None:
