@@ -184,10 +184,14 @@ results[["id", "arm", "topic", "tokens_in", "tokens_out", "latency_ms", "cost"]]
 """),
     md("""
 ## Side by side
-Topics down, and for each arm its output and numbers across.
+Topics down, arms across: first the numbers, then the outputs (`ab.compare(EXPERIMENT)` gives
+every metric at once; `ab.results(EXPERIMENT)` one row per run).
 """),
     code("""
-ab.compare(EXPERIMENT, metrics=["output", "tokens_in", "tokens_out", "latency_ms", "cost"])
+ab.compare(EXPERIMENT, metrics=["tokens_in", "tokens_out", "latency_ms", "cost"])
+"""),
+    code("""
+ab.compare(EXPERIMENT, metrics=["output"])
 """),
     md("""
 ## Human rating

@@ -257,7 +257,9 @@ class ABTests:
                    "latency_ms", "cost", "rating", "rating_note", "judge_score", "judge",
                    "judge_notes", "error", "set_name", "version", "template_id", "provider",
                    "model", "created"]
-        return pd.DataFrame(self._rows(experiment), columns=columns)
+        frame = pd.DataFrame(self._rows(experiment), columns=columns)
+        frame["latency_ms"] = frame["latency_ms"].astype(float).round(1)
+        return frame
 
     def compare(self, experiment: str, metrics: Iterable[str] = METRICS):
         """Topics down, (arm, metric) across: the arms' outputs and numbers side by side.
