@@ -94,7 +94,7 @@ def estimate(project, stages=None):
             else:
                 n = row["shots_wanted"] or default_shot_count(project.story() or row["topic"],
                                                               row["language"])
-                note = f"about {n} shots"
+                note = f"about {n} shots" if stage in ("images", "clips", "export") else ""
             count = {"rewrite": 1, "storyboard": 1, "camera": 1}.get(stage, n)
             shot_count = n
         if not count:

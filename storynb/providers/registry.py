@@ -86,7 +86,8 @@ class Providers:
         router = self.studio.router
         return {
             "name": row["name"], "kind": row["kind"], "type": row["type"],
-            "model": row["model"] or "", "url": redact(row["url"] or ""),
+            "model": row["model"] or "",
+            "url": redact(row["url"] or getattr(ADAPTERS.get(row["type"]), "default_url", "")),
             "key": row.get("key_hint") or ("set" if row.get("key_encrypted") else ""),
             "active": bool(row["active"]), "weight": row["weight"], "priority": row["priority"],
             "rpm": row["rpm"], "rpd": row["rpd"], "used_today": router.used_today(self.db, row["name"]),
