@@ -177,3 +177,14 @@ def test_a_project_runs_its_llm_stages_through_the_fake(studio, server):
     before = len(server.hits("chat"))
     assert project.run(["rewrite", "storyboard", "camera"]).status == "done"
     assert len(server.hits("chat")) == before  # keyed: nothing is asked twice
+
+
+def test_blank_lines_before_the_json_answer(studio, server):
+    """DeepSeek keeps a busy connection alive with blank lines before the JSON."""
+    answer = {"id": "x", "object": "chat.completion", "model": "fake-model",
+              "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello."},
+                           "finish_reason": "stop"}],
+              "usage": {"prompt_tokens": 3, "completion_tokens": 2}}
+    server.fail("chat", {"status": 200, "raw": b"\n\n\n" + json.dumps(answer).encode()})
+    assert ask(studio).text == "Hello."
+    assert len(server.hits("chat")) == 1

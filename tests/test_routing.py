@@ -271,3 +271,44 @@ def test_project_routes_and_keys(studio, make_project=None):
     assert same_set.identity() == route.identity()  # the key: the member set, not order or strategy
     with pytest.raises(Exception, match="no llm provider named 'nope'"):
         project.update(providers={"llm": ["a", "nope"]})
+
+
+def test_a_provider_that_keeps_failing_cools_down(studio):
+    clock = FakeClock()
+    studio.router = Router(clock=clock, sleep=clock.sleep, policy=Policy(failures_to_cool=3,
+                                                                         cooldown_failures=30))
+    flaky = Echo("flaky", faults=[Transient("flaky: HTTP 503")] * 3)
+    steady = Echo("steady")
+    route = route_of(studio, [flaky, steady])
+    assert run_calls(studio, route, 1) == ["steady"]  # 503, 503, 503 → cool down, fail over
+    assert flaky.calls == 3 and studio.router.cooling_left("flaky") == pytest.approx(30)
+    assert "keeps failing" in studio.router.cooling["flaky"][1]
+
+
+def test_http_answers_are_classified():
+    from storynb.providers.http import classify, retry_after
+
+    def kind(status, body=b"", headers=None):
+        return type(classify("svc", status, headers or {}, body)).__name__
+
+    assert kind(429, b'{"error": {"code": "rate_limit_exceeded", "message": "slow down"}}') == "RateLimited"
+    assert kind(429, b'{"error": {"type": "insufficient_quota", "message": "You exceeded your '
+                     b'current quota"}}') == "QuotaExhausted"
+    assert kind(429, b'{"code": "Throttling.AllocationQuota", "message": "You exceeded your current '
+                     b'quota (insufficient_quota)"}') == "RateLimited"  # DashScope's per-minute throttle
+    assert kind(402, b'{"error": {"message": "Insufficient Balance"}}') == "QuotaExhausted"
+    assert kind(403, b'{"error": {"type": "exceeded_current_quota_error", "message": "balance '
+                     b'is not enough"}}') == "QuotaExhausted"
+    assert kind(401, b'{"error": {"code": "invalid_api_key"}}') == "AuthError"
+    assert kind(400, b'{"error": {"code": "content_policy_violation"}}') == "ContentPolicy"
+    assert kind(400, b'{"code": "DataInspectionFailed", "message": "inappropriate"}') == "ContentPolicy"
+    assert kind(404, b'{"error": {"message": "model not found"}}') == "BadRequest"
+    assert kind(422, b'{"detail": [{"msg": "field required"}]}') == "BadRequest"
+    for status in (408, 409, 500, 502, 503, 504, 529):
+        assert kind(status, b"<html>oops</html>") == "Transient"
+    assert retry_after({"retry-after": "7"}) == 7.0
+    assert retry_after({"retry-after-ms": "1500"}) == 1.5
+    assert 0 <= retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) <= 0.0
+    assert retry_after({}) is None
+    error = classify("svc", 429, {"retry-after": "3"}, b"{}")
+    assert error.retry_after == 3.0 and error.status == 429
