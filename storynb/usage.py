@@ -72,7 +72,6 @@ def estimate(project, stages=None):
 
     selected = _selected(stages)
     status = project.status()
-    db = project.db
     changed: set[str] = set()
     shots = project.shots()
     row = project.row

@@ -226,8 +226,6 @@ def fit_video(src: Path, request: VideoRequest, out_path: Path) -> None:
     inputs = ["-i", str(src)]
     caption = None
     if request.subtitle:
-        from PIL import Image  # noqa: F401  (render_caption returns a Pillow image)
-
         from ..render.subtitles import find_font, render_caption
 
         image = render_caption(request.subtitle, width, request.font_path or find_font(request.subtitle))
