@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from storynb.render.compose import concat_video, cues_for, ffmpeg_exe, narration_track, probe, write_srt  # noqa: E402
 from storynb.render.motion import (CameraMove, fit_source, measure_shift, plan_boxes,  # noqa: E402
-                                   render_clip, source_scale, yuv_frames, _load_rgb)
+                                   render_clip, source_scale, yuv_frames, _load_rgb, _opencv)
 from storynb.render.subtitles import find_font  # noqa: E402
 
 W, H, FPS = 1080, 1920, 24
@@ -216,7 +216,10 @@ def main() -> None:
             make_wav(wavs[-1], duration * 0.8, seed=i)
         for _, _, caption in SHOTS:
             find_font(caption)  # fontconfig's first scan is not what we measure
-        print(f"{len(SHOTS)} shots x {duration:g} s = {n_frames} frames at {W}x{H}, {FPS} fps; work dir {work}\n")
+        cv2 = _opencv()
+        warp = f"OpenCV {cv2.__version__} warpAffine" if cv2 else "Pillow resize(box=...)"
+        print(f"{len(SHOTS)} shots x {duration:g} s = {n_frames} frames at {W}x{H}, {FPS} fps; resampler: {warp}\n"
+              f"(set STORYNB_WARP=pillow to compare); work dir {work}\n")
 
         clips_t, tail_t, floor_t, clips = run_storynb_and_floor(images, wavs, duration, work)
         story_t = Timer()

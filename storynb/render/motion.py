@@ -1,19 +1,23 @@
 """Camera movement on a still image, rendered to an H.264 clip with sub-pixel precision.
 
-How frames are made (measured at 1080x1920, 24 fps, 2 cores, 120 frames of a 20 % zoom):
-each frame is a float crop box resampled with Pillow's `Image.resize(box=...)` (bilinear,
-antialiased when the box is larger than the output), done directly on the Y plane and the
-half-size U/V planes of a source converted once to BT.709 YCbCr, so no per-frame colour
-conversion exists. A producer (this thread; Pillow releases the GIL while resampling) hands the
-planes to a writer thread that pipes raw yuv420p into ffmpeg (pipe enlarged to 1 MiB: 3.1 ->
-1.0 ms per frame of pipe overhead). When every box of a clip shares its rows (pan) or columns
-(tilt), that axis is resampled once up front and each frame needs a single pass (~3 ms instead of
-~6.5 ms for the Y plane). Identical consecutive boxes (holds, static) reuse the previous frame.
-  - this pipeline: 2.1 s for the zoom (gen alone 1.35 s, libx264 alone on the same frames 1.3 s);
+Each frame is a float crop box of the source (`plan_boxes`), resampled bilinearly straight into
+the Y plane and the half-size U/V planes of a source converted once to BT.709 YCbCr (no per-frame
+colour conversion); the raw yuv420p planes are piped to libx264 from a writer thread while the next
+frame is computed (resampling releases the GIL; the pipe is enlarged to 1 MiB, which cut its
+overhead from 3.1 to 1.0 ms per 1080x1920 frame). Identical consecutive boxes (holds, static) reuse
+the previous frame. Nothing snaps to whole pixels, so slow pans do not jitter.
+
+Resamplers, measured at 1080x1920 on 2 cores (CPU per frame, Y+U+V, zoom / pan):
+  - OpenCV `warpAffine` (used when opencv-python-headless is installed): 4.5 ms / 0.35 ms; pans
+    and tilts are exact 1:1 shifts, done as one `addWeighted` of two slices a pixel apart.
+  - Pillow `resize(box=...)` (the fallback, STORYNB_WARP=pillow): 10.5 ms / 5.6 ms; it does two
+    passes, one when an axis never changes (pans, tilts), done once up front.
   - an ffmpeg filter graph (`-loop 1 -i still.png`, `perspective=...:eval=frame` with float
-    corners, then `scale`): 5.3 s, so it was not kept. `zoompan` and integer crops snap to whole
-    pixels and jitter on slow pans, so they were never candidates.
-See bench/bench_render.py for the full 8-shot comparison against MoviePy and against libx264 alone.
+    corners, then `scale`): 5.3 s for a 120-frame zoom against 2.1 s for the Pillow pipe, so not
+    kept. `zoompan` and integer crops snap to whole pixels and jitter, so never candidates.
+bench/bench_render.py (8 shots x 5 s with captions, side by side, on a busy 2-core VM): libx264
+alone on the same frames 20.7 CPU-s; this renderer with OpenCV 26.0 CPU-s (x1.26, wall x1.19),
+with Pillow 30.4 CPU-s (x1.53); MoviePy 2 84 CPU-s.
 """
 from __future__ import annotations
 
@@ -163,6 +167,10 @@ def plan_boxes(move: CameraMove, n_frames: int, src_w: int, src_h: int, out_w: i
             fy = 0.5 + (DOLLY_TARGET[1] - 0.5) * d
         else:  # pans and tilts: zoomed in by 1+a, which leaves exactly `a` of a frame to travel
             z = 1 + a
+            if out_w <= base_w and abs(base_w / z - out_w) <= 1:
+                # Within a pixel of 1:1 (the renderer fits the source so): make it exactly 1:1, so
+                # every frame is a pure shift: sharper, and rendered as a 2-tap blend.
+                z = base_w / out_w
             along = {"pan_left": 1 - e, "pan_right": e, "tilt_up": 1 - e, "tilt_down": e}[m]
             if m.startswith("pan"):
                 fx = along
@@ -256,36 +264,63 @@ def _opencv():
     return cv2
 
 
+def _whole(c: float) -> bool:
+    return abs(c - round(c)) < 1e-9
+
+
 class _Plane:
     """One image plane resampled per frame at a float crop box.
 
-    With OpenCV: one bilinear `warpAffine` (SIMD; coordinates kept to 1/32 px). Otherwise Pillow's
-    `resize(box=...)`, which does two passes; an axis no box ever changes is resampled once here,
-    as Pillow skips a pass when the box spans the whole image along that axis at the output size.
+    With OpenCV: a bilinear `warpAffine` (SIMD; coordinates kept to 1/32 px), or, when every box is
+    the output size (a pan or tilt at 1:1), a shift: `addWeighted` of two slices offset by one pixel
+    (0.3 ms instead of 2.6 ms for 1080x1920). Otherwise Pillow's `resize(box=...)`, which does two
+    passes; an axis no box ever changes is resampled once here, as Pillow skips a pass when the box
+    spans the whole image along that axis at the output size.
     """
 
     def __init__(self, plane: np.ndarray, size: tuple[int, int], boxes: list[Box], cv2=None):
-        self.size, self.cv2 = size, cv2
-        if cv2 is not None:
-            self.src, self.boxes = plane, boxes
-            return
-        img = Image.fromarray(plane)
-        xs, ys = {(b[0], b[2]) for b in boxes}, {(b[1], b[3]) for b in boxes}
-        if len(ys) == 1 and len(xs) > 1:
-            (y0, y1), = ys
-            img = img.resize((img.width, size[1]), Image.BILINEAR, box=(0, y0, img.width, y1))
-            boxes = [(b[0], 0, b[2], size[1]) for b in boxes]
-        elif len(xs) == 1 and len(ys) > 1:
-            (x0, x1), = xs
-            img = img.resize((size[0], img.height), Image.BILINEAR, box=(x0, 0, x1, img.height))
-            boxes = [(0, b[1], size[0], b[3]) for b in boxes]
-        self.src, self.boxes = img, boxes
+        self.size, self.cv2, self.src, self.boxes = size, cv2, plane, boxes
+        w, h = size
+        self.shift = cv2 is not None and all(abs(b[2] - b[0] - w) < 1e-6 and abs(b[3] - b[1] - h) < 1e-6
+                                             for b in boxes)
+        if self.shift:
+            # A sub-pixel offset shared by all frames is applied once, so frames need one blend.
+            for axis in (0, 1):
+                phases = {b[axis] % 1 for b in boxes}
+                if len(phases) == 1 and (f := phases.pop()) > 1e-9:
+                    a, b = (self.src[:, :-1], self.src[:, 1:]) if axis == 0 else (self.src[:-1], self.src[1:])
+                    self.src = cv2.addWeighted(a, 1 - f, b, f, 0)
+                    self.boxes = [tuple(c - f if k % 2 == axis else c for k, c in enumerate(bx)) for bx in self.boxes]
+            self.shift = all(_whole(bx[0]) or _whole(bx[1]) for bx in self.boxes)
+        if cv2 is None:
+            img = Image.fromarray(plane)
+            xs, ys = {(b[0], b[2]) for b in boxes}, {(b[1], b[3]) for b in boxes}
+            if len(ys) == 1 and len(xs) > 1:
+                (y0, y1), = ys
+                img = img.resize((img.width, h), Image.BILINEAR, box=(0, y0, img.width, y1))
+                self.boxes = [(b[0], 0, b[2], h) for b in boxes]
+            elif len(xs) == 1 and len(ys) > 1:
+                (x0, x1), = xs
+                img = img.resize((w, img.height), Image.BILINEAR, box=(x0, 0, x1, img.height))
+                self.boxes = [(0, b[1], w, b[3]) for b in boxes]
+            self.src = img
 
     def frame(self, i: int) -> np.ndarray:
         x0, y0, x1, y1 = self.boxes[i]
+        w, h = self.size
         if self.cv2 is None:
             return np.asarray(self.src.resize(self.size, Image.BILINEAR, box=(x0, y0, x1, y1)))
-        sx, sy = (x1 - x0) / self.size[0], (y1 - y0) / self.size[1]
+        if self.shift:
+            x0, y0 = (round(c) if _whole(c) else c for c in (x0, y0))
+            ix, fx, iy, fy = int(x0), x0 % 1, int(y0), y0 % 1
+            if fx > 1e-9:
+                return self.cv2.addWeighted(self.src[iy:iy + h, ix:ix + w], 1 - fx,
+                                            self.src[iy:iy + h, ix + 1:ix + 1 + w], fx, 0)
+            if fy > 1e-9:
+                return self.cv2.addWeighted(self.src[iy:iy + h, ix:ix + w], 1 - fy,
+                                            self.src[iy + 1:iy + 1 + h, ix:ix + w], fy, 0)
+            return np.ascontiguousarray(self.src[iy:iy + h, ix:ix + w])
+        sx, sy = (x1 - x0) / w, (y1 - y0) / h
         # OpenCV samples at integer coordinates = pixel centres, Pillow's boxes are pixel edges.
         m = np.array([[sx, 0, x0 + 0.5 * sx - 0.5], [0, sy, y0 + 0.5 * sy - 0.5]])
         return self.cv2.warpAffine(self.src, m, self.size, flags=self.cv2.INTER_LINEAR | self.cv2.WARP_INVERSE_MAP,
