@@ -2,7 +2,9 @@
 create a project from a topic, run it and watch the progress move, play the final video,
 download its subtitles, edit one shot's prompt and regenerate it (only that shot changes),
 then open a 300-shot storyboard and edit a cell. Screenshots: tests/browser/screenshots/."""
+import json
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -94,6 +96,12 @@ def test_click_through_the_app(page, browser_studio, screenshot):
         page.get_by_role("button", name="⬇ Subtitles (.srt)").click()
     srt = Path(download.value.path()).read_text(encoding="utf-8")
     assert "-->" in srt and download.value.suggested_filename.endswith(".srt")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="⬇ Project bundle (.zip)").click()
+    with zipfile.ZipFile(download.value.path()) as bundle:
+        names = bundle.namelist()
+        assert json.loads(bundle.read("project.json"))["project"]["topic"] == TOPIC
+    assert sum(n.endswith(".mp4") for n in names) >= 5  # four clips and the video
 
     # edit one shot's prompt, regenerate it: only that shot changes --------------------------
     page.get_by_role("tab", name="Images").click()
