@@ -24,7 +24,7 @@ from typing import Any, Iterable
 
 from .db import now
 from .errors import InvalidInput, NotFound
-from .prompts import PROMPT_STAGES, render
+from .prompts import render
 from .providers.base import LLMRequest
 from .runner import job_key
 

@@ -2,7 +2,6 @@
 and a short preview of a movement over the shot's picture."""
 from __future__ import annotations
 
-import html
 
 import ipywidgets as W
 

@@ -7,8 +7,6 @@ import time
 import zipfile
 from pathlib import Path
 
-import pytest
-
 TOPIC = "A lighthouse keeper befriends a lost whale during the longest storm of the year"
 NEW_PROMPT = "a red lighthouse on black rocks, a whale's tail in the storm waves, night"
 
