@@ -50,6 +50,13 @@ project = studio.create_project("A lighthouse keeper befriends a lost whale duri
 project
 """),
     md("""
+The Projects panel does the same from a form, lists every project (open, delete) and shows
+this one's status at a glance; it updates as the stages below run.
+"""),
+    code("""
+ProjectPanel(project)
+"""),
+    md("""
 ## 1 · Rewrite (文案改写): topic → story
 Edit the story in the panel and save it as a new version; compare any two versions.
 """),

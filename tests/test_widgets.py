@@ -380,3 +380,34 @@ def test_session_accepts_a_project_or_a_studio(done_studio):
     assert Session(done_studio, project).project.id == project.id
     with pytest.raises(TypeError):
         ProjectPanel("not a studio")
+
+
+def test_a_failed_stage_shows_its_error_and_retry_runs_again(studio):
+    class Broken:
+        name = "broken-painter"
+        kind = "text2image"
+        model = "broken"
+        failures = 1
+
+        async def generate(self, request, out_path):
+            if Broken.failures > 0:
+                Broken.failures -= 1
+                raise RuntimeError("the painter ran out of paint")
+            from storynb.providers.local import Painter
+
+            await Painter().generate(request, out_path)
+
+    studio.register(Broken())
+    project = studio.create_project("A kite that wanted to stay up all night",
+                                    providers={"text2image": "broken-painter"}, **SMALL)
+    app = App(studio)
+    pipeline = app.panels["Run"]
+    pipeline.run_all_b.click()
+    report = app.session.handle.wait(60)
+    assert report.status == "failed" and app.session.project.id == project.id
+    row = pipeline.rows["images"]
+    assert "failed" in row.status.value and "out of paint" in row.count.value
+    assert app.runbar.bar.bar_style == "danger" and "failed" in pipeline.message.value
+    pipeline.retry_b.click()
+    assert app.session.handle.wait(60).status == "done"
+    assert "done" in row.status.value and app.runbar.bar.value == 1.0
