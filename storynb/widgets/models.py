@@ -1,7 +1,8 @@
 """Models panel: the providers (keys masked: only a hint such as "set, ends …abcd" ever reaches
 the page), test connection, turn a provider on or off, add one, and usage and cost as a chart.
 
-Provider management is the engine's (`studio.providers`); this panel only shows it and calls it.
+Provider management (`studio.providers`) and usage (`studio.usage`) are the engine's; this panel
+only shows them and calls them.
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import threading
 
 import ipywidgets as W
 
-from ..errors import InvalidInput
 from ..providers.base import KINDS
 from .base import Panel, choice, html_table, number, text
 
@@ -21,39 +21,15 @@ MAX_DAYS = 30
 
 # ------------------------------------------------------------------------------ data
 def providers_list(studio, kind: str | None = None) -> list[dict]:
-    """Providers as the engine shows them (never the key itself)."""
-    registry = getattr(studio, "providers", None)
-    if registry is not None and hasattr(registry, "list"):
-        return registry.list(kind)
-    where, args = ("kind = ?", [kind]) if kind else (None, [])
-    return [{"name": r["name"], "kind": r["kind"], "type": r["type"], "model": r["model"] or "",
-             "url": r["url"] or "", "key": "set" if r.get("key_encrypted") else "",
-             "active": bool(r["active"]), "weight": r["weight"], "priority": r["priority"],
-             "rpm": r["rpm"], "rpd": r["rpd"], "builtin": bool(r["builtin"])}
-            for r in studio.db["providers"].rows_where(where, args, order_by="kind, priority, name")]
+    """Providers as the registry shows them (a key is only ever a hint: "set, ends …abcd")."""
+    return studio.providers.list(kind)
 
 
 def usage_frame(studio, days: int = MAX_DAYS):
-    """Calls, tokens, latency and cost per provider per day, from the call log."""
-    import pandas as pd
-
-    usage = getattr(studio, "usage", None)
-    if callable(usage):  # the engine's aggregate of the call log (storynb.usage)
-        frame = usage(by=["day", "provider"])
-        days_kept = sorted(frame["day"].unique())[-days:]
-        return frame[frame["day"].isin(days_kept)].reset_index(drop=True)
-    calls = studio.calls()
-    columns = ["day", "provider", "calls", "failed", "tokens_in", "tokens_out", "latency_ms",
-               "cost"]
-    if not len(calls):
-        return pd.DataFrame(columns=columns)
-    calls = calls.assign(day=calls["created"].str[:10],
-                         failed=(calls["status"] != "ok").astype(int))
-    frame = calls.groupby(["day", "provider"], as_index=False).agg(
-        calls=("id", "count"), failed=("failed", "sum"), tokens_in=("tokens_in", "sum"),
-        tokens_out=("tokens_out", "sum"), latency_ms=("latency_ms", "mean"), cost=("cost", "sum"))
+    """Calls, tokens, latency and cost per provider per day (the engine's `studio.usage`)."""
+    frame = studio.usage(by=["day", "provider"])
     days_kept = sorted(frame["day"].unique())[-days:]
-    return frame[frame["day"].isin(days_kept)][columns]
+    return frame[frame["day"].isin(days_kept)].reset_index(drop=True)
 
 
 def bar_chart(frame, value: str, *, title: str, width: int = 640, height: int = 200) -> str:
@@ -133,9 +109,7 @@ class ModelsPanel(Panel):
             W.HBox([self.provider, self.test_b, self.toggle_b],
                    layout=W.Layout(flex_flow="row wrap")),
             self.result]
-        registry = getattr(self.session.studio, "providers", None)
-        if registry is not None and hasattr(registry, "add"):
-            self.body.children += (self._add_form(),)
+        self.body.children += (self._add_form(),)
         self.body.children += (W.HTML("<b>Usage and cost</b>"), self.cost_chart, self.calls_chart,
                                self.usage_table)
         self.session.on("event", lambda e: e.kind == "run_done" and self.mark_dirty())
@@ -201,10 +175,6 @@ class ModelsPanel(Panel):
 
     def test(self) -> None:
         name = self._name()
-        registry = getattr(self.session.studio, "providers", None)
-        if registry is None or not hasattr(registry, "test"):
-            raise InvalidInput("testing connections needs the provider registry "
-                               "(storynb.providers.registry), which this studio does not have")
         self.info(f"testing {name}…")
         self.test_b.disabled = True
         studio_path = self.session.studio.path
@@ -234,9 +204,7 @@ class ModelsPanel(Panel):
 
     def toggle(self) -> None:
         name = self._name()
-        registry = getattr(self.session.studio, "providers", None)
-        if registry is None or not hasattr(registry, "activate"):
-            raise InvalidInput("turning providers on and off needs the provider registry")
+        registry = self.session.studio.providers
         current = registry.get(name)
         registry.activate(name, not current["active"])
         self.refresh()
