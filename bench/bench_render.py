@@ -1,18 +1,20 @@
 """Render benchmark: storynb's camera-motion renderer against MoviePy 2 and against libx264 alone.
 
-    python bench/bench_render.py           # 8 shots x 5 s, 1080x1920, 24 fps (a few minutes)
-    python bench/bench_render.py --quick   # 8 shots x 1 s, a smoke run
+    python bench/bench_render.py           # 8 shots x 5 s, 1080x1920, 24 fps (about 3 minutes)
+    python bench/bench_render.py --quick   # 8 shots x 1 s, a smoke run (per-clip start-up dominates)
+    STORYNB_WARP=pillow python bench/bench_render.py   # the Pillow resampler instead of OpenCV
 
 Everything is measured side by side in the same run, on the same images and captions:
-- storynb: 8 clips with camera motion and burned-in captions (one Chinese, one English, ...), then
-  the narration track, the .srt and the join with AAC audio;
+- storynb: 8 clips with camera motion and burned-in captions (Chinese and English), then the
+  narration track, the .srt and the join with AAC audio;
 - MoviePy 2, the way popular tools use it: an ImageClip per shot moved with a per-frame resize or
   position lambda, a TextClip caption, composited, concatenated, write_videofile(libx264 veryfast);
-- the floor: plain `ffmpeg -preset veryfast -crf 20` encoding the same 8 shots' frames from raw
-  files prepared beforehand (no per-frame computation at all), and, for reference, ffmpeg's
-  testsrc2 pattern (a much cheaper picture to encode than a textured illustration).
-Then the frame-to-frame motion error of the slow pan: shifts between consecutive frames measured by
-phase correlation, against the path planned by plan_boxes.
+- the floor: plain `ffmpeg -preset veryfast -crf 20` encoding the very frames of each shot from a
+  raw file written beforehand (no per-frame computation at all), interleaved shot by shot with
+  storynb so both see the same machine; and, for reference, ffmpeg's testsrc2 pattern.
+Wall time and CPU time (this process + ffmpeg children) are both printed: on a shared machine
+the CPU ratios are the steadier ones. Then the frame-to-frame motion error of the slow pan: shifts
+between consecutive frames measured by phase correlation, against the path planned by plan_boxes.
 """
 from __future__ import annotations
 
