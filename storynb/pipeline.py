@@ -152,7 +152,7 @@ async def _run_stage(project, stage: str, emit) -> StageReport:
     try:
         for plan in PLANNERS[stage]:
             jobs = plan(project)
-            caps = {job.limit: getattr(_provider_for(project, job), "concurrency", 2) for job in jobs}
+            caps = {job.limit: job.cap for job in jobs}
             await run_jobs(jobs, report=report, emit=stage_emit, caps=caps, paused=paused)
             if report.failed or report.status == "paused":
                 break
@@ -173,14 +173,6 @@ async def _run_stage(project, stage: str, emit) -> StageReport:
     emit("stage_done", stage, status=report.status, done=report.ran + report.skipped,
          total=report.ran + report.skipped + report.failed, message=report.line())
     return report
-
-
-def _provider_for(project, job):
-    for kind in ("llm", "text2image", "image2video", "tts"):
-        provider = project.provider(kind)
-        if provider.name == job.limit:
-            return provider
-    return None
 
 
 def first_unfinished(project) -> str | None:

@@ -28,6 +28,7 @@ class Job:
     done: Callable[[], bool]
     shot_id: int | None = None
     limit: str = "default"  # the concurrency group (usually the provider name)
+    cap: int = 2  # how many jobs of that group may run at once
     on_failure: Callable[[str], None] | None = None
 
 

@@ -73,7 +73,8 @@ def plan(project) -> list[Job]:
                                      "movement": movement, "params": json.dumps(params),
                                      "source": "llm", "key": key, "created": now()})
 
-    return [Job("camera", key, "camera moves", run, done, limit=project.provider("llm").name)]
+    return [Job("camera", key, "camera moves", run, done, limit=project.provider("llm").name,
+               cap=project.provider("llm").concurrency)]
 
 
 # presets ---------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def _job(project, provider, shot, font) -> Job:
                                 "retries": 0, "created": now()})
 
     return Job("clips", key or f"missing-image-{shot['id']}", label, run, done, shot_id=shot["id"],
-               limit=provider.name, on_failure=failed)
+               limit=provider.name, cap=provider.concurrency, on_failure=failed)
 
 
 def _attach(db, shot: dict, clip: dict) -> bool:

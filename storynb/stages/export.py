@@ -85,7 +85,7 @@ def _narration_job(project, provider, shot) -> Job:
                                  "status": "done", "retries": 0, "created": now()})
 
     return Job("export", key, f"shot {shot['seq']} narration", run, done, shot_id=shot["id"],
-               limit=provider.name)
+               limit=provider.name, cap=provider.concurrency)
 
 
 def plan_video(project) -> list[Job]:
@@ -140,7 +140,7 @@ def plan_video(project) -> list[Job]:
                               "srt_path": str(destination.with_suffix(".srt")),
                               "duration_s": sum(durations), "status": "done", "created": now()})
 
-    return [Job("export", key, "final video", run, done, limit=COMPOSITOR.name)]
+    return [Job("export", key, "final video", run, done, limit=COMPOSITOR.name, cap=1)]
 
 
 def _publish(media, video: str, subtitles: str, destination: Path) -> None:

@@ -76,7 +76,7 @@ def _job(project, provider, row, shot, extra_seed) -> Job:
                                  "status": "failed", "error": message, "retries": 0, "created": now()})
 
     return Job("images", key, f"shot {shot['seq']} image", run, done, shot_id=shot["id"],
-               limit=provider.name, on_failure=failed)
+               limit=provider.name, cap=provider.concurrency, on_failure=failed)
 
 
 def _adopt(db, shot: dict, image: dict, prompt: str) -> None:

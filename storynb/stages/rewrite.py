@@ -34,4 +34,5 @@ def plan(project) -> list[Job]:
             project.add_story_version(text, source="llm", key=key, template_id=tpl["id"],
                                       call_id=call_id)
 
-    return [Job("rewrite", key, "story", run, done, limit=project.provider("llm").name)]
+    return [Job("rewrite", key, "story", run, done, limit=project.provider("llm").name,
+               cap=project.provider("llm").concurrency)]

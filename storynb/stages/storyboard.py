@@ -119,4 +119,5 @@ def plan(project) -> list[Job]:
             "template_id": tpl["id"], "call_id": call_id, "raw": result.text,
             "repairs": json.dumps(repairs, ensure_ascii=False)})
 
-    return [Job("storyboard", key, "storyboard", run, done, limit=project.provider("llm").name)]
+    return [Job("storyboard", key, "storyboard", run, done, limit=project.provider("llm").name,
+               cap=project.provider("llm").concurrency)]
