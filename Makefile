@@ -41,8 +41,8 @@ app: $(STAMP)
 	  --MappingKernelManager.cull_interval=60 --MappingKernelManager.cull_idle_timeout=900 \
 	  --VoilaConfiguration.show_tracebacks=False --strip_sources=True
 
-# JupyterLab on the notebooks, with the same studio.
+# JupyterLab on the notebooks, with the same studio (--allow-root only when run as root).
 lab: $(STAMP)
 	STORYNB_STUDIO="$(STUDIO)" $(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --no-browser \
-	  --ServerApp.ip=127.0.0.1
+	  --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,)
 
