@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .db import connect, now
 from .errors import InvalidInput, NotFound
@@ -13,6 +12,9 @@ from .media import MediaStore
 from .prompts import Prompts
 from .providers.base import KINDS
 from .runner import Observers
+
+if TYPE_CHECKING:
+    from .project import Project
 
 DEFAULT_PATH = Path("data") / "studio.db"
 DEFAULT_PROVIDERS = {"llm": "draft-writer", "text2image": "local-painter",

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..db import now
 from ..providers.base import VideoRequest
 from ..runner import Job, job_key
-from .common import provider_identity
+from .common import produce, provider_identity, record_failure
 
 
 def subtitle_font(project, shots) -> str | None:
@@ -66,14 +66,8 @@ def _job(project, provider, shot, font) -> Job:
     async def run() -> None:
         if request is None:
             raise ValueError(f"shot {shot['seq']} has no image: run the images stage (or choose one)")
-        out = media.scratch(".mp4")
-        try:
-            _, call_id = await project.studio.call(provider, "animate", request, project_id=project.id,
-                                                   stage="clips", job_key=key, out_path=out)
-            name = media.add(out, "mp4")
-        finally:
-            out.unlink(missing_ok=True)
-        project.studio.record_output(call_id, name)
+        _, call_id, name = await produce(project, provider, "animate", request, stage="clips",
+                                         key=key, ext="mp4")
         image = db["images"].rows_where("shot_id = ? and chosen = 1", [shot["id"]], limit=1)
         with db.atomic():
             db["clips"].delete_where("key = ? and status = 'failed'", [key])
@@ -87,13 +81,8 @@ def _job(project, provider, shot, font) -> Job:
                 "created": now()})
 
     def failed(message: str) -> None:
-        previous = list(db["clips"].rows_where("key = ? and status = 'failed'", [key], limit=1))
-        if previous:
-            db["clips"].update(previous[0]["id"], {"error": message, "retries": previous[0]["retries"] + 1})
-        else:
-            db["clips"].insert({"project_id": project.id, "shot_id": shot["id"], "key": key or None,
-                                "provider": provider.name, "status": "failed", "error": message,
-                                "retries": 0, "created": now()})
+        record_failure(db, "clips", key or None, message, {
+            "project_id": project.id, "shot_id": shot["id"], "provider": provider.name})
 
     return Job("clips", key or f"missing-image-{shot['id']}", label, run, done, shot_id=shot["id"],
                limit=provider.name, cap=provider.concurrency, on_failure=failed)

@@ -5,6 +5,7 @@ import json
 import re
 from typing import Any
 
+from ..db import now
 from ..prompts import render
 from ..providers.base import LLMRequest
 
@@ -20,6 +21,33 @@ def provider_identity(provider) -> dict:
     from ..routing import identity_of
 
     return identity_of(provider)
+
+
+async def produce(project, provider, method: str, request, *, stage: str, key: str, ext: str,
+                  describe: dict | None = None):
+    """Call a provider that writes a file, keep the file in the media store and note it on the
+    call row. Returns (the provider's result, call id, stored media name)."""
+    media = project.studio.media
+    out = media.scratch("." + ext)
+    try:
+        result, call_id = await project.studio.call(
+            provider, method, request, project_id=project.id, stage=stage, job_key=key,
+            out_path=out, describe=describe)
+        name = media.add(out, ext)
+    finally:
+        out.unlink(missing_ok=True)
+    project.studio.record_output(call_id, name)
+    return result, call_id, name
+
+
+def record_failure(db, table: str, key: str, message: str, row: dict) -> None:
+    """A failed job is a row with its error; trying again counts a retry on the same row."""
+    previous = list(db[table].rows_where("key = ? and status = 'failed'", [key], limit=1))
+    if previous:
+        db[table].update(previous[0]["id"], {"error": message, "retries": previous[0]["retries"] + 1})
+    else:
+        db[table].insert({**row, "key": key, "status": "failed", "error": message, "retries": 0,
+                          "created": now()})
 
 
 def take(project, stage: str) -> int:

@@ -13,7 +13,7 @@ from ..db import now
 from ..providers.base import SpeechRequest
 from ..runner import Job, job_key
 from .clips import current_key, subtitle_font
-from .common import provider_identity
+from .common import produce, provider_identity
 
 
 @dataclass(frozen=True)
@@ -71,14 +71,8 @@ def _narration_job(project, provider, shot) -> Job:
         return bool(found) and media.exists(found[0]["media"])
 
     async def run() -> None:
-        out = media.scratch(".wav")
-        try:
-            seconds, call_id = await project.studio.call(provider, "speak", request, project_id=project.id,
-                                                         stage="export", job_key=key, out_path=out)
-            name = media.add(out, "wav")
-        finally:
-            out.unlink(missing_ok=True)
-        project.studio.record_output(call_id, name)
+        seconds, call_id, name = await produce(project, provider, "speak", request,
+                                               stage="export", key=key, ext="wav")
         db["narrations"].insert({"project_id": project.id, "shot_id": shot["id"], "key": key,
                                  "media": name, "duration_s": seconds,
                                  "provider": project.studio.served_by(call_id),
@@ -122,18 +116,12 @@ def plan_video(project) -> list[Job]:
         request = ExportRequest(tuple(media.path(c) for c in clips),
                                 tuple(media.path(n) if n else None for n in narrations),
                                 tuple(durations), tuple(texts))
-        out = media.scratch(".mp4")
+        _, call_id, video = await produce(project, COMPOSITOR, "compose", request, stage="export",
+                                          key=key, ext="mp4",
+                                          describe={"clips": clips, "narrations": narrations})
         srt = media.scratch(".srt")
-        try:
-            _, call_id = await project.studio.call(
-                COMPOSITOR, "compose", request, project_id=project.id, stage="export", job_key=key,
-                out_path=out, describe={"clips": clips, "narrations": narrations})
-            write_srt(cues_for(durations, texts), srt)
-            video, subtitles = media.add(out, "mp4"), media.add(srt, "srt")
-        finally:
-            out.unlink(missing_ok=True)
-            srt.unlink(missing_ok=True)
-        project.studio.record_output(call_id, video)
+        write_srt(cues_for(durations, texts), srt)
+        subtitles = media.add(srt, "srt")
         _publish(media, video, subtitles, destination)
         db["exports"].insert({"project_id": project.id, "key": key, "video": video,
                               "subtitles": subtitles, "path": str(destination),

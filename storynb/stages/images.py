@@ -7,7 +7,7 @@ from ..db import now
 from ..prompts import render
 from ..providers.base import ImageRequest
 from ..runner import Job, job_key
-from .common import provider_identity, take, template
+from .common import produce, provider_identity, record_failure, take
 
 STEPS = 20
 
@@ -48,14 +48,8 @@ def _job(project, provider, row, shot, extra_seed) -> Job:
         return True
 
     async def run() -> None:
-        out = media.scratch(".png")
-        try:
-            _, call_id = await project.studio.call(provider, "generate", request, project_id=project.id,
-                                                   stage="images", job_key=key, out_path=out)
-            name = media.add(out, "png")
-        finally:
-            out.unlink(missing_ok=True)
-        project.studio.record_output(call_id, name)
+        _, call_id, name = await produce(project, provider, "generate", request, stage="images",
+                                         key=key, ext="png")
         with db.atomic():
             db.execute("update images set chosen = 0 where shot_id = ?", [shot["id"]])
             db["images"].delete_where("key = ? and status = 'failed'", [key])
@@ -67,13 +61,9 @@ def _job(project, provider, row, shot, extra_seed) -> Job:
                 "created": now()})
 
     def failed(message: str) -> None:
-        previous = list(db["images"].rows_where("key = ? and status = 'failed'", [key], limit=1))
-        if previous:
-            db["images"].update(previous[0]["id"], {"error": message, "retries": previous[0]["retries"] + 1})
-        else:
-            db["images"].insert({"project_id": project.id, "shot_id": shot["id"], "key": key,
-                                 "prompt": request.prompt, "provider": provider.name, "chosen": 0,
-                                 "status": "failed", "error": message, "retries": 0, "created": now()})
+        record_failure(db, "images", key, message, {
+            "project_id": project.id, "shot_id": shot["id"], "prompt": request.prompt,
+            "provider": provider.name, "chosen": 0})
 
     return Job("images", key, f"shot {shot['seq']} image", run, done, shot_id=shot["id"],
                limit=provider.name, cap=provider.concurrency, on_failure=failed)
