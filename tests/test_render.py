@@ -14,7 +14,7 @@ from storynb.render.compose import (Cue, concat_video, cues_for, ffmpeg_exe, nar
                                     write_srt)
 from storynb.render.motion import (EASINGS, MOVEMENTS, CameraMove, fit_source, measure_shift,
                                    plan_boxes, render_clip, source_scale, yuv_frames)
-from storynb.render.subtitles import MissingGlyphsError, find_font, render_caption
+from storynb.render.subtitles import MissingGlyphsError, caption_pages, find_font, render_caption
 
 W, H, FPS = 180, 320, 12
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -278,6 +278,32 @@ def test_caption_is_burned_into_the_lower_part(tmp_path, texture, warp):
                                      subtitle="你好，世界 Hello"))
     diff = np.abs(plain[0].astype(int) - subbed[0]).mean(axis=1)
     assert diff[: H // 2].max() < 2 and diff[H // 2:].max() > 20
+
+
+LONG_EN = ("It was home to a lighthouse keeper named Wren, who noticed things other people missed. "
+           "More than anything, Wren wanted to befriend a lost whale during the longest storm of the year.")
+LONG_ZH = ("那里住着一只名叫小禾的小猫，总能注意到别人忽略的小事。小禾只有一个愿望，从来没有变过：看海。"
+           "那天夜里，小禾偷偷跟着渔船出发了，海风吹得它睁不开眼睛，可它一点也不害怕。")
+
+
+@pytest.mark.parametrize("text", [LONG_EN, LONG_ZH])
+def test_long_narration_is_paged_not_cut(text):
+    font = find_font(text)
+    pages = caption_pages(text, 1080, font)
+    assert len(pages) > 1
+    assert "".join(pages).replace(" ", "") == text.replace(" ", "")  # nothing dropped
+    for page in pages:  # each page fits at the normal size: no ellipsis
+        assert "…" not in page
+    short = "A short line."
+    assert caption_pages(short, 1080, find_font(short)) == [short]
+
+
+def test_pages_follow_each_other_in_the_clip(tmp_path, texture):
+    clip = render_clip(texture, CameraMove("static"), 2.0, W, H, FPS, tmp_path / "p.mp4", subtitle=LONG_EN)
+    frames = gray_frames(clip)
+    first, last = frames[0].astype(int), frames[-1].astype(int)
+    assert np.abs(first - last)[H // 2:].mean() > 1  # a different page is shown at the end
+    assert np.abs(first - last)[: H // 3].mean() < 1  # the picture itself did not change
 
 
 def test_missing_glyphs_fail_before_encoding(tmp_path, texture):

@@ -21,6 +21,7 @@ with Pillow 30.4 CPU-s (x1.53); MoviePy 2 84 CPU-s.
 """
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import queue
@@ -328,30 +329,49 @@ class _Plane:
 
 
 class _Caption:
-    """A caption converted once to Y/U/V planes with premultiplied alpha, blended into the rows of
-    each frame it covers (and only those)."""
+    """The caption converted once to Y/U/V planes with premultiplied alpha, blended into the rows
+    of each frame it covers (and only those). Narration too long for one caption is shown as
+    pages, one after another, each for a share of the clip that follows its length."""
 
-    def __init__(self, text: str, width: int, height: int, font_path: str | None):
-        from .subtitles import find_font, render_caption
+    def __init__(self, text: str, width: int, height: int, font_path: str | None, n_frames: int):
+        from .subtitles import caption_pages, find_font
 
         # find_font also checks that a given font has every glyph (MissingGlyphsError otherwise).
-        rgba = np.asarray(render_caption(text, width, find_font(text, font_path)), np.float32)
+        font = find_font(text, font_path)
+        self.width, self.height = width, height
+        pages = caption_pages(text, width, font) or [text]
+        weights = [max(1, len(p)) for p in pages]
+        total, seen = sum(weights), 0
+        self.starts = []
+        for weight in weights:
+            self.starts.append(round(n_frames * seen / total))
+            seen += weight
+        self.pages = [self._planes(page, font) for page in pages]
+
+    def _planes(self, text: str, font: str):
+        from .subtitles import render_caption
+
+        width, height = self.width, self.height
+        rgba = np.asarray(render_caption(text, width, font), np.float32)
         a = rgba[..., 3:] / 255
         yuv = rgb_to_yuv(rgba[..., :3]) * a  # premultiplied
         h = rgba.shape[0]
         a2 = a.reshape(h // 2, 2, width // 2, 2, 1).mean(axis=(1, 3))
         uv2 = yuv[..., 1:].reshape(h // 2, 2, width // 2, 2, 2).mean(axis=(1, 3))
         bottom = height - round(height * (0.14 if height > width else 0.07))
-        self.top = max(0, (bottom - h) // 2 * 2)
-        self.rows = min(h, height - self.top)
-        self.planes = [(yuv[: self.rows, :, 0], 1 - a[: self.rows, :, 0], self.top),
-                       (uv2[: self.rows // 2, :, 0], 1 - a2[: self.rows // 2, :, 0], self.top // 2),
-                       (uv2[: self.rows // 2, :, 1], 1 - a2[: self.rows // 2, :, 0], self.top // 2)]
+        top = max(0, (bottom - h) // 2 * 2)
+        rows = min(h, height - top)
+        return [(yuv[:rows, :, 0], 1 - a[:rows, :, 0], top),
+                (uv2[:rows // 2, :, 0], 1 - a2[:rows // 2, :, 0], top // 2),
+                (uv2[:rows // 2, :, 1], 1 - a2[:rows // 2, :, 0], top // 2)]
 
-    def burn(self, planes: list[np.ndarray]) -> list:
+    def page(self, frame: int) -> int:
+        return bisect.bisect_right(self.starts, frame) - 1
+
+    def burn(self, planes: list[np.ndarray], frame: int = 0) -> list:
         """Each plane as pieces to write in order: rows above, the blended band, rows below."""
         out = []
-        for plane, (premul, keep, top) in zip(planes, self.planes):
+        for plane, (premul, keep, top) in zip(planes, self.pages[self.page(frame)]):
             band = plane[top:top + len(keep)] * keep + premul
             out += [plane[:top], (band + 0.5).astype(np.uint8), plane[top + len(keep):]]
         return out
@@ -448,14 +468,15 @@ def yuv_frames(image_path, move: CameraMove, n_frames: int, width: int, height: 
     y, u, v = yuv_planes(src)
     planes = (_Plane(y, (width, height), boxes, cv2), _Plane(u, (width // 2, height // 2), half_boxes, cv2),
               _Plane(v, (width // 2, height // 2), half_boxes, cv2))
-    caption = _Caption(subtitle, width, height, font_path) if subtitle.strip() else None
+    caption = _Caption(subtitle, width, height, font_path, n_frames) if subtitle.strip() else None
 
     def frames():
-        last_box, last = None, None
+        last_state, last = None, None
         for i, box in enumerate(boxes):
-            if box != last_box:
+            state = (box, caption.page(i) if caption else 0)
+            if state != last_state:
                 yuv = [p.frame(i) for p in planes]
-                last, last_box = (caption.burn(yuv) if caption else yuv), box
+                last, last_state = (caption.burn(yuv, i) if caption else yuv), state
             yield last
 
     return frames()

@@ -208,6 +208,53 @@ def _truncate(line: str, font: ImageFont.FreeTypeFont, max_width: float) -> str:
     return line.rstrip() + "…"
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？；;…])\s*")
+_CLAUSE_END = re.compile(r"(?<=[,，、:：])\s*")
+
+
+def caption_pages(text: str, width: int, font_path: str, *, max_lines: int = 3) -> list[str]:
+    """Split narration too long for one caption into pages that each fit `max_lines` lines,
+    breaking between sentences, else between clauses, else between lines (the pages are shown
+    one after another)."""
+    text = " ".join(text.split())
+    if not text:
+        return []
+    size = max(10, round(width / 18 * 0.85))  # render_caption may shrink to fit; pages allow a little
+    font = ImageFont.truetype(font_path, size, index=face_index(font_path, text))
+    max_w = width * 0.86
+    fits = lambda t: len(wrap(t, font, max_w)) <= max_lines
+    if fits(text):
+        return [text]
+    pages: list[str] = []
+    whole = False  # whether the last page holds whole sentences (then another may join it)
+    for sentence in (s for s in _SENTENCE_END.split(text) if s.strip()):
+        if fits(sentence):
+            if whole and fits(_join([pages[-1], sentence])):
+                pages[-1] = _join([pages[-1], sentence])
+            else:
+                pages.append(sentence)
+            whole = True
+            continue
+        parts: list[str] = []  # a long sentence: its clauses (or lines), packed among themselves
+        for clause in (c for c in _CLAUSE_END.split(sentence) if c.strip()):
+            lines = wrap(clause, font, max_w)
+            for piece in (_join(lines[i:i + max_lines]) for i in range(0, len(lines), max_lines)):
+                if parts and fits(_join([parts[-1], piece])):
+                    parts[-1] = _join([parts[-1], piece])
+                else:
+                    parts.append(piece)
+        pages += parts
+        whole = False
+    return pages
+
+
+def _join(lines: list[str]) -> str:
+    out = ""
+    for line in lines:
+        out += ("" if not out or _CJK.match(out[-1]) or _CJK.match(line[0]) else " ") + line
+    return out
+
+
 def render_caption(text: str, width: int, font_path: str, *, max_lines: int = 3) -> Image.Image:
     """The caption as an RGBA image `width` pixels wide: centred white text, dark outline, on a
     translucent rounded box, wrapped to at most `max_lines` lines (the font shrinks down to 75 %
