@@ -12,7 +12,7 @@ class LocalMotion:
 
     name = "local-motion"
     kind = "image2video"
-    model = "ken-burns"
+    model = "ken-burns/2"  # bump when the rendered frames change, so old clips are redone
     concurrency = 1  # the encoder already uses every core
 
     async def animate(self, request: VideoRequest, out_path: Path) -> None:
