@@ -187,3 +187,10 @@ def m201_ab_runs(db: sqlite_utils.Database) -> None:
         pk="id", if_not_exists=True,
     )
     db["ab_runs"].create_index(["experiment", "key"], if_not_exists=True)
+
+
+@migrations()
+def m301_run_lease(db: sqlite_utils.Database) -> None:
+    """Which process is running a project, and when it last said so (see storynb.lease)."""
+    db["projects"].add_column("run_owner", str)
+    db["projects"].add_column("run_heartbeat", float)

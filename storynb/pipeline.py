@@ -7,6 +7,7 @@ import json
 import threading
 import time
 
+from . import lease
 from .db import now
 from .errors import InvalidInput
 from .runner import STAGES, Event, RunReport, StageReport, run_jobs
@@ -38,8 +39,8 @@ class RunHandle:
         except BaseException as exc:  # handed to whoever asks for the result
             self._outcome["error"] = exc
         finally:
+            _release(self._token, worker_project.db)
             worker_project.studio.close()
-            _release(self._token)
 
     def done(self) -> bool:
         return not self._thread.is_alive()
@@ -86,22 +87,33 @@ async def run_project(project, stages=None, *, on_event=None) -> RunReport:
     try:
         return await _run_project(project, selected, on_event)
     finally:
-        _release(token)
+        _release(token, project.db)
 
 
 def _claim(project) -> tuple[str, int]:
+    """One run per project: among this process's threads, and (through a lease in the database)
+    among processes."""
     token = (str(project.studio.path), project.id)
     with _active_lock:
         if token in _active:
             raise InvalidInput(f"project {project.id} is already running in this process: "
                                "wait for it, or pause it")
         _active.add(token)
+    try:
+        lease.acquire(project.db, project.id)
+    except BaseException:
+        with _active_lock:
+            _active.discard(token)
+        raise
     return token
 
 
-def _release(token) -> None:
-    with _active_lock:
-        _active.discard(token)
+def _release(token, db) -> None:
+    try:
+        lease.release(db, token[1])
+    finally:
+        with _active_lock:
+            _active.discard(token)
 
 
 async def _run_project(project, selected, on_event) -> RunReport:
@@ -109,7 +121,10 @@ async def _run_project(project, selected, on_event) -> RunReport:
     started = time.perf_counter()
     report = RunReport(project.id, "done")
 
+    heartbeat = lease.Heartbeat(db, project.id)
+
     def emit(kind, stage=None, **fields):
+        heartbeat()
         event = Event(kind, project.id, stage, **fields)
         studio.events.emit(event)
         if on_event:

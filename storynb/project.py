@@ -69,7 +69,8 @@ class Project:
             "providers": json.dumps(providers or {}), "burn_subtitles": int(burn_subtitles),
             "font": font or "", "created": stamp, "updated": stamp}).last_pk
         studio.db["stages"].insert_all(
-            [{"project_id": project_id, "stage": s, "status": "pending", "retries": 0}
+            [{"project_id": project_id, "stage": s, "status": "pending", "retries": 0, "ran": 0,
+              "skipped": 0, "failed": 0}
              for s in STAGES])
         return cls(studio, project_id)
 

@@ -110,15 +110,18 @@ class Prompts:
         self.db["prompt_templates"].delete_where("set_id = ?", [chosen["id"]])
         self.db["prompt_sets"].delete(chosen["id"])
 
-    def edit(self, set_ref: int | str, stage: str, body: str, *, system: str = "",
+    def edit(self, set_ref: int | str, stage: str, body: str, *, system: str | None = None,
              note: str = "") -> dict:
-        """Save a new version of one stage's template; older versions stay."""
+        """Save a new version of one stage's template; older versions stay. The system prompt
+        stays as it was unless `system` is given."""
         if stage not in PROMPT_STAGES:
             raise InvalidInput(f"unknown prompt stage {stage!r}: use one of {', '.join(PROMPT_STAGES)}")
         variables = declared_variables(body)
-        declared_variables(system or "")
         set_id = self.get_set(set_ref)["id"]
         current = self.template(set_id, stage, missing_ok=True)
+        if system is None:
+            system = current["system"] if current else ""
+        declared_variables(system or "")
         if current and current["body"] == body and (current["system"] or "") == (system or ""):
             return current
         version = (current["version"] + 1) if current else 1

@@ -6,7 +6,9 @@ import subprocess
 import sys
 import time
 
-from storynb import Studio
+import pytest
+
+from storynb import InvalidInput, Studio
 
 
 def test_kill_during_clips_then_continue(tmp_path):
@@ -30,6 +32,9 @@ def test_kill_during_clips_then_continue(tmp_path):
             except sqlite3.OperationalError:
                 continue
             if clips_before_kill >= 2:
+                # Meanwhile another process may not run the same project.
+                with pytest.raises(InvalidInput, match="another process"):
+                    Studio(db_path).project(1).run()
                 os.killpg(process.pid, signal.SIGKILL)
                 break
     finally:

@@ -52,3 +52,11 @@ def test_project_records_the_template_version_it_used(studio, make_project):
     project.run(["rewrite"])
     used = project.db["stories"].get(1)["template_id"]
     assert studio.prompts.template_by_id(used)["stage"] == "rewrite"
+
+
+def test_editing_the_body_keeps_the_system_prompt(studio):
+    before = studio.prompts.template("default-en", "storyboard")
+    after = studio.prompts.edit("default-en", "storyboard", before["body"] + "\nKeep it short.")
+    assert after["version"] == before["version"] + 1 and after["system"] == before["system"]
+    cleared = studio.prompts.edit("default-en", "storyboard", after["body"], system="")
+    assert cleared["system"] == ""

@@ -1,0 +1,66 @@
+"""One run per project across processes: a lease in the projects row (owner + heartbeat).
+
+Two Voila tabs are two kernels; without this they could run the same project at once. A lease
+whose process is gone (killed, crashed) or whose heartbeat is old is taken over at once.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+from .errors import InvalidInput
+
+STALE_AFTER_S = 120.0  # no heartbeat for this long: the owner is presumed gone
+HEARTBEAT_EVERY_S = 5.0
+
+
+def _me() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname():
+        return True  # another machine sharing the database: trust its heartbeat
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def acquire(db, project_id: int) -> str:
+    """Take the project's run lease, or raise if a live process holds it."""
+    me = _me()
+    with db.atomic():
+        row = db.execute("select run_owner, run_heartbeat from projects where id = ?",
+                         [project_id]).fetchone()
+        owner, beat = row if row else (None, None)
+        fresh = beat is not None and time.time() - beat < STALE_AFTER_S
+        if owner and owner != me and fresh and _alive(owner):
+            raise InvalidInput(f"project {project_id} is being run by another process ({owner}): "
+                               "wait for it to finish, or pause it")
+        db.execute("update projects set run_owner = ?, run_heartbeat = ? where id = ?",
+                   [me, time.time(), project_id])
+    return me
+
+
+class Heartbeat:
+    """Renews the lease now and then while a run goes on (called on every progress event)."""
+
+    def __init__(self, db, project_id: int):
+        self.db, self.project_id, self.last = db, project_id, time.monotonic()
+
+    def __call__(self) -> None:
+        if time.monotonic() - self.last >= HEARTBEAT_EVERY_S:
+            self.last = time.monotonic()
+            self.db.execute("update projects set run_heartbeat = ? where id = ? and run_owner = ?",
+                            [time.time(), self.project_id, _me()])
+
+
+def release(db, project_id: int) -> None:
+    db.execute("update projects set run_owner = null, run_heartbeat = null "
+               "where id = ? and run_owner = ?", [project_id, _me()])
