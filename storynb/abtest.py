@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from .aio import run_sync
 from .db import now
 from .errors import InvalidInput, NotFound
 from .prompts import render
@@ -130,7 +130,7 @@ class ABTests:
             for arm in arm_list:
                 values = {**_defaults(stage, item), **(variables or {}), **item, **arm.variables}
                 jobs.append((arm, item, values))
-        _run_sync(self._run_all(experiment, stage, llm, jobs, repeat, max(1, int(concurrency))))
+        run_sync(self._run_all(experiment, stage, llm, jobs, repeat, max(1, int(concurrency))))
         return self.results(experiment)
 
     async def _run_all(self, experiment, stage, llm, jobs, repeat, concurrency) -> None:
@@ -199,7 +199,7 @@ class ABTests:
                 self.db["ab_runs"].update(row["id"], {"judge": HEURISTIC_JUDGE, "judge_score": score,
                                                       "judge_notes": notes})
         else:
-            _run_sync(self._llm_judge(llm, todo))
+            run_sync(self._llm_judge(llm, todo))
         return self.results(experiment)
 
     async def _llm_judge(self, llm, rows: list[dict]) -> None:
@@ -311,32 +311,9 @@ def _defaults(stage: str, item: dict) -> dict:
     return {"language": language}
 
 
-def _run_sync(coro):
-    """Run a coroutine to the end, also from a cell of a running kernel (on a worker thread)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: dict = {}
-
-    def work():
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=work, daemon=True, name="storynb-abtest")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
-
-
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+|[\u4e00-\u9fff]")
 _STOP = {"the", "a", "an", "and", "or", "of", "to", "in", "on", "at", "for", "with", "who", "that",
          "is", "are", "was", "his", "her", "their", "its", "from", "by", "during", "into"}
-
 
 def heuristic_judge(row: dict) -> tuple[float, str]:
     """A score from 1 to 10 and suggestions, from simple rules (no model). Transparent on

@@ -12,14 +12,13 @@ providers are rows too (type "local") and members of the same registry.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import threading
 import time
 from typing import Any
 
 from ..db import now
+from ..aio import run_sync
 from ..errors import InvalidInput, NotFound
 from ..secrets import Secret, check_key_text, hint, redact
 from .base import KINDS, ProviderError
@@ -269,25 +268,3 @@ def build(row: dict, secrets) -> Any:
     return cls(Config(name=row["name"], kind=row["kind"], type=row["type"], url=row["url"] or "",
                       key=key, model=row["model"] or "", params=json.loads(row["params"] or "{}"),
                       timeout=row["timeout"] or 120.0, concurrency=row.get("concurrency")))
-
-
-def run_sync(coro):
-    """Run a coroutine to the end from plain code, also inside a running loop (Jupyter)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: dict = {}
-
-    def work():
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
