@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 
 from .errors import StorynbError
+from .project import ASPECTS
 from .runner import STAGES
 
 
@@ -21,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(studio, args) or 0
     except StorynbError as exc:
         print(f"storynb: {exc}", file=sys.stderr)
+        return 2
+    except (sqlite3.OperationalError, OSError) as exc:
+        print(f"storynb: cannot use the studio database ({exc}): check the --studio path, "
+              "its permissions and free disk space", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("storynb: interrupted; finished work is kept, run again to continue", file=sys.stderr)
@@ -133,11 +139,24 @@ def _finish(project, report) -> int:
 
 
 def _find_same(studio, args):
-    rows = list(studio.db.query(
-        "select id from projects where topic = ? and style = ? and aspect = ? and fps = ? "
-        "and length = ? order by id desc limit 1",
-        [args.topic.strip(), args.style, args.aspect, args.fps, args.length]))
-    return studio.project(rows[0]["id"]) if rows else None
+    """The latest project made from the same topic with the same settings, if any."""
+    wanted = {"topic": args.topic.strip(), "style": args.style, "aspect": args.aspect,
+              "fps": args.fps, "length": args.length, "burn_subtitles": int(not args.no_burn),
+              "font": args.font or ""}
+    optional = {"language": args.lang, "shots_wanted": args.shots, "seed": args.seed}
+    size = _size(args.size)
+    for row in studio.db.query("select * from projects where topic = ? order by id desc",
+                               [wanted["topic"]]):
+        if any(row[k] != v for k, v in wanted.items()):
+            continue
+        if any(v is not None and row[k] != v for k, v in optional.items()):
+            continue
+        if size and (row["width"], row["height"]) != size:
+            continue
+        if not size and (row["width"], row["height"]) != ASPECTS[args.aspect]:
+            continue
+        return studio.project(row["id"])
+    return None
 
 
 def _run(studio, args) -> int:

@@ -1,6 +1,7 @@
 """The studio database: schema, migrations and indexes (sqlite-utils)."""
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,6 +14,29 @@ migrations = Migrations("storynb")
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@contextlib.contextmanager
+def writing(db: sqlite_utils.Database):
+    """A write transaction that takes the write lock at once (BEGIN IMMEDIATE).
+
+    A deferred BEGIN that reads first and writes later fails with "database is locked" when
+    another connection (a background run, another process) committed in between, whatever the
+    busy timeout; taking the lock up front makes it wait instead. Nested uses are savepoints.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    else:
+        db.conn.execute("COMMIT")
 
 
 def connect(path: Path | str) -> sqlite_utils.Database:
@@ -194,3 +218,12 @@ def m301_run_lease(db: sqlite_utils.Database) -> None:
     """Which process is running a project, and when it last said so (see storynb.lease)."""
     db["projects"].add_column("run_owner", str)
     db["projects"].add_column("run_heartbeat", float)
+
+
+@migrations()
+def m302_hand_edits(db: sqlite_utils.Database) -> None:
+    """Whether shots were edited by hand since the last storyboard (so a new storyboard does not
+    silently replace them), and when the user picked an image."""
+    db["projects"].add_column("shots_edited", int, not_null_default=0)
+    db["images"].add_column("picked_at", str)
+    db["exports"].add_column("published", str)  # when this export last became the project's video

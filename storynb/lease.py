@@ -5,14 +5,16 @@ whose process is gone (killed, crashed) or whose heartbeat is old is taken over 
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import time
 
+from .db import writing
 from .errors import InvalidInput
 
 STALE_AFTER_S = 120.0  # no heartbeat for this long: the owner is presumed gone
-HEARTBEAT_EVERY_S = 5.0
+HEARTBEAT_EVERY_S = 5.0  # well under STALE_AFTER_S
 
 
 def _me() -> str:
@@ -35,7 +37,7 @@ def _alive(owner: str) -> bool:
 def acquire(db, project_id: int) -> str:
     """Take the project's run lease, or raise if a live process holds it."""
     me = _me()
-    with db.atomic():
+    with writing(db):
         row = db.execute("select run_owner, run_heartbeat from projects where id = ?",
                          [project_id]).fetchone()
         owner, beat = row if row else (None, None)
@@ -48,17 +50,13 @@ def acquire(db, project_id: int) -> str:
     return me
 
 
-class Heartbeat:
-    """Renews the lease now and then while a run goes on (called on every progress event)."""
-
-    def __init__(self, db, project_id: int):
-        self.db, self.project_id, self.last = db, project_id, time.monotonic()
-
-    def __call__(self) -> None:
-        if time.monotonic() - self.last >= HEARTBEAT_EVERY_S:
-            self.last = time.monotonic()
-            self.db.execute("update projects set run_heartbeat = ? where id = ? and run_owner = ?",
-                            [time.time(), self.project_id, _me()])
+async def keep_alive(db, project_id: int) -> None:
+    """Renew the lease every few seconds for as long as the run goes on (a single job, such as
+    polling a video service, may take minutes). Run it as a task; cancel it at the end."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_EVERY_S)
+        db.execute("update projects set run_heartbeat = ? where id = ? and run_owner = ?",
+                   [time.time(), project_id, _me()])
 
 
 def release(db, project_id: int) -> None:

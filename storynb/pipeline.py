@@ -101,6 +101,8 @@ def _claim(project) -> tuple[str, int]:
         _active.add(token)
     try:
         lease.acquire(project.db, project.id)
+        project.db["projects"].update(project.id, {"paused": 0})  # here, so a pause() right
+        # after start() (which runs in the caller's thread too) is not undone by the worker
     except BaseException:
         with _active_lock:
             _active.discard(token)
@@ -121,28 +123,29 @@ async def _run_project(project, selected, on_event) -> RunReport:
     started = time.perf_counter()
     report = RunReport(project.id, "done")
 
-    heartbeat = lease.Heartbeat(db, project.id)
-
     def emit(kind, stage=None, **fields):
-        heartbeat()
         event = Event(kind, project.id, stage, **fields)
         studio.events.emit(event)
         if on_event:
             on_event(event)
 
-    db["projects"].update(project.id, {"status": "running", "paused": 0, "updated": now()})
+    db["projects"].update(project.id, {"status": "running", "updated": now()})
     emit("run_start", data={"stages": selected})
     status_of = project.status()
-    for stage in selected:
-        if status_of.get(stage) == "skipped":
-            report.stages.append(StageReport(stage, "skipped_by_user"))
-            emit("stage_done", stage, status="skipped")
-            continue
-        stage_report = await _run_stage(project, stage, emit)
-        report.stages.append(stage_report)
-        if stage_report.status in ("failed", "paused"):
-            report.status = stage_report.status
-            break
+    heartbeat = asyncio.create_task(lease.keep_alive(db, project.id))
+    try:
+        for stage in selected:
+            if status_of.get(stage) == "skipped":
+                report.stages.append(StageReport(stage, "skipped_by_user"))
+                emit("stage_done", stage, status="skipped")
+                continue
+            stage_report = await _run_stage(project, stage, emit)
+            report.stages.append(stage_report)
+            if stage_report.status in ("failed", "paused"):
+                report.status = stage_report.status
+                break
+    finally:
+        heartbeat.cancel()
     report.seconds = time.perf_counter() - started
     final = {"done": "done", "failed": "failed", "paused": "paused"}[report.status]
     db["projects"].update(project.id, {"status": final, "updated": now()})

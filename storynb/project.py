@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .db import now
+from .db import now, writing
 from .errors import InvalidInput, NotFound
 from .runner import STAGES
 
@@ -60,7 +60,10 @@ class Project:
         if font:
             _check_font(font, topic)
         stamp = now()
-        project_id = studio.db["projects"].insert({
+        # Never reuse the id of a deleted project: the call log and costs still name it.
+        last = studio.db.execute("select max(m) from (select max(id) as m from projects union all "
+                                 "select max(project_id) from calls)").fetchone()[0] or 0
+        project_id = studio.db["projects"].insert({"id": last + 1,
             "name": (name or _name_from(topic)).strip(), "topic": topic, "language": language,
             "style": style, "length": length, "audience": audience, "aspect": aspect,
             "width": width, "height": height, "fps": fps, "shots_wanted": shots,
@@ -115,7 +118,13 @@ class Project:
             elif key == "prompt_set":
                 values["prompt_set_id"] = self.studio.prompts.get_set(value)["id"]
             elif key == "shots":
+                if value is not None and not (isinstance(value, int) and 4 <= value <= 12):
+                    raise InvalidInput(f"shots must be a whole number from 4 to 12, not {value!r}")
                 values["shots_wanted"] = value
+            elif key == "name":
+                if not (isinstance(value, str) and value.strip()):
+                    raise InvalidInput("a project needs a name (some text)")
+                values[key] = value.strip()
             elif key == "font":
                 if value:
                     _check_font(value, self.row["topic"])
@@ -143,7 +152,7 @@ class Project:
 
         return pd.DataFrame(list(self.db.query(
             "select stage, status, ran, skipped, failed, retries, error, started, finished "
-            "from stages where project_id = ?", [self.id])))
+            "from stages where project_id = ? order by " + _STAGE_ORDER, [self.id])))
 
     def status(self) -> dict[str, str]:
         order = {s: i for i, s in enumerate(STAGES)}
@@ -179,7 +188,9 @@ class Project:
         text = (text or "").strip()
         if not text:
             raise InvalidInput("the story is empty: write some text, or run the rewrite stage")
-        return self.add_story_version(text, source="user")
+        from .stages.rewrite import user_story_key
+
+        return self.add_story_version(text, source="user", key=user_story_key(self))
 
     def add_story_version(self, text: str, *, source: str, key: str = "",
                           template_id: int | None = None, call_id: int | None = None) -> int:
@@ -246,8 +257,13 @@ class Project:
         shot = self.shot(seq)
         clean = self._clean_shot(values)
         if clean:
-            self.db["shots"].update(shot["id"], {**clean, "updated": now()})
+            with writing(self.db):
+                self.db["shots"].update(shot["id"], {**clean, "updated": now()})
+                self._mark_hand_edited()
         return self.shot(seq)
+
+    def _mark_hand_edited(self) -> None:
+        self.db.execute("update projects set shots_edited = 1 where id = ?", [self.id])
 
     def add_shot(self, narration: str, *, after: int | None = None, scene: str = "",
                  image_prompt: str = "", negative_prompt: str = "",
@@ -260,22 +276,25 @@ class Project:
         position = count + 1 if after is None else after + 1
         if not 1 <= position <= count + 1:
             raise InvalidInput(f"after must be between 0 and {count}, not {after}")
-        self.db.execute("update shots set seq = seq + 1 where project_id = ? and seq >= ?",
-                        [self.id, position])
-        self.db["shots"].insert({"project_id": self.id, "seq": position, **clean,
-                                 "seed": random.randrange(1 << 30), "created": now(),
-                                 "updated": now()})
+        with writing(self.db):
+            self.db.execute("update shots set seq = seq + 1 where project_id = ? and seq >= ?",
+                            [self.id, position])
+            self.db["shots"].insert({"project_id": self.id, "seq": position, **clean,
+                                     "seed": random.randrange(1 << 30), "created": now(),
+                                     "updated": now()})
+            self._mark_hand_edited()
         return self.shot(position)
 
     def delete_shot(self, seq: int) -> None:
         shot = self.shot(seq)
-        with self.db.atomic():
+        with writing(self.db):
             self.db["camera"].delete_where("shot_id = ?", [shot["id"]])
             for table in ("images", "clips", "narrations"):  # artifacts stay, detached
                 self.db.execute(f"update {table} set shot_id = null where shot_id = ?", [shot["id"]])
             self.db["shots"].delete(shot["id"])
             self.db.execute("update shots set seq = seq - 1 where project_id = ? and seq > ?",
                             [self.id, seq])
+            self._mark_hand_edited()
 
     def move_shot(self, seq: int, to: int) -> None:
         """Move shot `seq` to position `to` (1-based), shifting the others."""
@@ -285,14 +304,15 @@ class Project:
         shot_id = self.shot(seq)["id"]
         order.remove(shot_id)
         order.insert(to - 1, shot_id)
-        with self.db.atomic():
+        with writing(self.db):
             for position, sid in enumerate(order, start=1):
                 self.db["shots"].update(sid, {"seq": position})
+            self._mark_hand_edited()
 
     def replace_shots(self, shots: list[dict]) -> None:
         """Replace every shot (what the storyboard stage does with a new storyboard)."""
         rng = random.Random(self.row["seed"])
-        with self.db.atomic():
+        with writing(self.db):
             old = [s["id"] for s in self.shots()]
             if old:
                 marks = ",".join("?" * len(old))
@@ -300,6 +320,7 @@ class Project:
                 for table in ("images", "clips", "narrations"):
                     self.db.execute(f"update {table} set shot_id = null where shot_id in ({marks})", old)
                 self.db.execute(f"delete from shots where id in ({marks})", old)
+            self.db.execute("update projects set shots_edited = 0 where id = ?", [self.id])
             stamp = now()
             self.db["shots"].insert_all([
                 {"project_id": self.id, "seq": i, **self._clean_shot(s),
@@ -335,13 +356,27 @@ class Project:
                                                   [image_id, shot["id"]]))
         if not rows:
             raise NotFound(f"shot {seq} has no finished image {image_id}: see project.images({seq})")
-        with self.db.atomic():
+        with writing(self.db):
             self.db.execute("update images set chosen = 0 where shot_id = ?", [shot["id"]])
-            self.db["images"].update(image_id, {"chosen": 1})
+            self.db["images"].update(image_id, {"chosen": 1, "picked_at": now()})
 
     def delete_image(self, seq: int, image_id: int) -> None:
+        """Forget one image. If it was the chosen one, another candidate takes its place, or
+        (with none left) the next run paints a new one with a new seed, not the same picture."""
         shot = self.shot(seq)
-        self.db["images"].delete_where("id = ? and shot_id = ?", [image_id, shot["id"]])
+        rows = list(self.db["images"].rows_where("id = ? and shot_id = ?", [image_id, shot["id"]]))
+        if not rows:
+            raise NotFound(f"shot {seq} has no image {image_id}: see project.images({seq})")
+        with writing(self.db):
+            self.db["images"].delete(image_id)
+            if rows[0]["chosen"]:
+                others = list(self.db["images"].rows_where(
+                    "shot_id = ? and status = 'done'", [shot["id"]], order_by="id desc", limit=1))
+                if others:
+                    self.db["images"].update(others[0]["id"], {"chosen": 1, "picked_at": now()})
+                else:
+                    self.db["shots"].update(shot["id"], {"seed": random.randrange(1 << 30),
+                                                         "updated": now()})
 
     def regenerate_image(self, seq: int) -> None:
         """Ask for a new image for one shot (a new seed); the next run makes it and its clip."""
@@ -393,7 +428,8 @@ class Project:
 
     def latest_export(self) -> dict | None:
         rows = list(self.db["exports"].rows_where(
-            "project_id = ? and status = 'done'", [self.id], order_by="id desc", limit=1))
+            "project_id = ? and status = 'done'", [self.id], order_by="published desc, id desc",
+            limit=1))
         return rows[0] if rows else None
 
     def video_path(self):
@@ -453,8 +489,12 @@ class Project:
 
         _check_choice("stage", stage, STAGES)
         bump_take(self, stage)
+        if stage in ("rewrite", "storyboard"):  # a new storyboard may replace hand-edited shots
+            self.db.execute("update projects set shots_edited = 0 where id = ?", [self.id])
+        status = self.status()
         for later in STAGES[STAGES.index(stage):]:
-            self._set_stage(later, "stale")
+            if status.get(later) != "skipped" or later == stage:
+                self._set_stage(later, "stale")
 
     def _set_stage(self, stage: str, status: str) -> None:
         _check_choice("stage", stage, STAGES)
@@ -488,7 +528,7 @@ class Project:
                      self.db["exports"].rows_where("project_id = ?", [self.id])]
         owned = [t.name for t in self.db.tables if t.name != "projects"
                  and any(fk.other_table == "projects" for fk in t.foreign_keys)]
-        with self.db.atomic():
+        with writing(self.db):
             for table in owned:
                 self.db[table].delete_where("project_id = ?", [self.id])
             self.db["projects"].delete(self.id)
@@ -569,10 +609,13 @@ class Project:
         if keys:  # detached copies with the same key would otherwise be reused as they are
             where += f" or (shot_id is null and key in ({','.join('?' * len(keys))}))"
             args += keys
-        with self.db.atomic():
+        with writing(self.db):
             count = self.db["clips"].count_where(where, args)
             self.db["clips"].delete_where(where, args)
         return count
+
+
+_STAGE_ORDER = "case stage " + " ".join(f"when '{s}' then {i}" for i, s in enumerate(STAGES)) + " end"
 
 
 def _check_choice(field: str, value, choices) -> None:

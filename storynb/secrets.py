@@ -24,6 +24,7 @@ import re
 import threading
 from pathlib import Path
 
+from .db import writing
 from .errors import InvalidInput, StorynbError
 
 ENV_KEY = "STORYNB_SECRET_KEY"
@@ -223,7 +224,7 @@ class Secrets:
                                "nothing was changed") from None
         if not os.environ.get(ENV_KEY, "").strip():
             _write_private(self.key_file, keys)
-        with db.atomic():
+        with writing(db):
             for pid, token in rotated.items():
                 db["providers"].update(pid, {"key_encrypted": token})
         return len(rotated)

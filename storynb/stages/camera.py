@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..db import now
+from ..db import now, writing
 from ..errors import InvalidInput, NotFound
 from ..prompts import DATA_DIR
 from ..runner import Job, job_key
@@ -41,40 +41,47 @@ def parse_camera(text: str, sequences: list[int]) -> tuple[dict[int, tuple[str, 
 
 
 def plan(project) -> list[Job]:
+    """One LLM call for the shots whose movement is missing or out of date. Each shot's movement
+    is keyed by its own scene and narration, so adding, moving or editing one shot does not
+    change the others' movements (nor re-render their clips). Movements set by hand stay."""
     shots = project.shots()
     if not shots:
         raise ValueError("the project has no shots: run the storyboard stage or add shots by hand")
     tpl = template(project, "camera")
-    listed = [{"sequence": s["seq"], "scene": s["scene"], "narration": s["narration"]} for s in shots]
-    values = {"shots": listed, "language": project.row["language"]}
-    key = job_key("camera", **values, template_id=tpl["id"],
-                  **provider_identity(project.provider("llm")), take=take(project, "camera"))
+    llm = project.provider("llm")
+    common = {"template_id": tpl["id"], **provider_identity(llm), "take": take(project, "camera"),
+              "language": project.row["language"]}
+    shot_keys = {s["id"]: job_key("camera", scene=s["scene"], narration=s["narration"], **common)
+                 for s in shots}
     db = project.db
 
-    def done() -> bool:
-        ids = [s["id"] for s in shots]
-        marks = ",".join("?" * len(ids))
-        have = db.execute(f"select count(*) from camera where shot_id in ({marks}) and "
-                          f"(source = 'user' or key = ?)", ids + [key]).fetchone()[0]
-        return have == len(ids)
+    def stale() -> list[dict]:
+        current = {r["shot_id"]: r for r in db.query(
+            f"select shot_id, source, key from camera where shot_id in ({','.join('?' * len(shots))})",
+            [s["id"] for s in shots])}
+        return [s for s in shots if not (r := current.get(s["id"]))
+                or (r["source"] != "user" and r["key"] != shot_keys[s["id"]])]
+
+    todo = stale()
+    listed = [{"sequence": s["seq"], "scene": s["scene"], "narration": s["narration"]} for s in shots]
+    values = {"shots": listed, "language": project.row["language"]}
+    key = job_key("camera", shots=sorted(shot_keys[s["id"]] for s in todo), **common)
 
     async def run() -> None:
+        sequences = [s["seq"] for s in shots]
         result, _ = await ask_llm(project, "camera", tpl, values, key=key, want_json=True,
-                                  validate=lambda text: parse_camera(text, [s["seq"] for s in shots]))
-        chosen, _repairs = parse_camera(result.text, [s["seq"] for s in shots])
-        with db.atomic():
-            for shot in shots:
-                existing = list(db["camera"].rows_where("shot_id = ?", [shot["id"]]))
-                if existing and existing[0]["source"] == "user":
-                    continue
+                                  validate=lambda text: parse_camera(text, sequences))
+        chosen, _repairs = parse_camera(result.text, sequences)
+        with writing(db):
+            for shot in stale():  # the whole storyboard is context; only these are written
                 movement, params = chosen[shot["seq"]]
                 db["camera"].delete_where("shot_id = ?", [shot["id"]])
                 db["camera"].insert({"project_id": project.id, "shot_id": shot["id"],
                                      "movement": movement, "params": json.dumps(params),
-                                     "source": "llm", "key": key, "created": now()})
+                                     "source": "llm", "key": shot_keys[shot["id"]], "created": now()})
 
-    return [Job("camera", key, "camera moves", run, done, limit=project.provider("llm").name,
-               cap=project.provider("llm").concurrency)]
+    return [Job("camera", key, "camera moves", run, lambda: not stale(), limit=llm.name,
+                cap=llm.concurrency)]
 
 
 # presets ---------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..db import now
+from ..db import now, writing
 from ..providers.base import VideoRequest
 from ..runner import Job, job_key
-from .common import produce, provider_identity, record_failure
+from .common import produce, provider_identity, record_failure, take
 
 
 def subtitle_font(project, shots) -> str | None:
@@ -39,6 +39,8 @@ def current_key(project, shot: dict, provider, font: str | None) -> tuple[str, V
     if not images:
         return "", None
     camera = list(db["camera"].rows_where("shot_id = ?", [shot["id"]], limit=1))
+    if project.status().get("camera") == "skipped":
+        camera = []  # a skipped camera stage means still shots
     movement, params = ((camera[0]["movement"], json.loads(camera[0]["params"])) if camera
                         else ("static", {}))
     request = VideoRequest(image_path=project.studio.media.path(images[0]["media"]),
@@ -49,7 +51,8 @@ def current_key(project, shot: dict, provider, font: str | None) -> tuple[str, V
     key = job_key("clips", image=images[0]["media"], movement=movement, params=params,
                   duration_s=shot["duration_s"], width=row["width"], height=row["height"],
                   fps=row["fps"], subtitle=request.subtitle,
-                  font=Path(font).name if font else None, **provider_identity(provider))
+                  font=Path(font).name if font else None, **provider_identity(provider),
+                  take=take(project, "clips"))
     return key, request
 
 
@@ -69,7 +72,7 @@ def _job(project, provider, shot, font) -> Job:
         _, call_id, name = await produce(project, provider, "animate", request, stage="clips",
                                          key=key, ext="mp4")
         image = db["images"].rows_where("shot_id = ? and chosen = 1", [shot["id"]], limit=1)
-        with db.atomic():
+        with writing(db):
             db["clips"].delete_where("key = ? and status = 'failed'", [key])
             db["clips"].insert({
                 "project_id": project.id, "shot_id": shot["id"], "key": key,

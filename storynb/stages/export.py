@@ -13,7 +13,7 @@ from ..db import now
 from ..providers.base import SpeechRequest
 from ..runner import Job, job_key
 from .clips import current_key, subtitle_font
-from .common import produce, provider_identity
+from .common import produce, provider_identity, take
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,8 @@ def plan_narration(project) -> list[Job]:
 
 def narration_key(project, provider, shot) -> tuple[str, SpeechRequest]:
     request = SpeechRequest(text=shot["narration"], language=project.row["language"])
-    return job_key("narration", **request.__dict__, **provider_identity(provider)), request
+    return job_key("narration", **request.__dict__, **provider_identity(provider),
+                   take=take(project, "export")), request
 
 
 def _narration_job(project, provider, shot) -> Job:
@@ -67,8 +68,15 @@ def _narration_job(project, provider, shot) -> Job:
     key, request = narration_key(project, provider, shot)
 
     def done() -> bool:
-        found = list(db["narrations"].rows_where("key = ? and status = 'done'", [key], limit=1))
-        return bool(found) and media.exists(found[0]["media"])
+        found = list(db["narrations"].rows_where("key = ? and status = 'done'", [key],
+                                                 order_by=f"shot_id = {int(shot['id'])} desc", limit=1))
+        if not found or not media.exists(found[0]["media"]):
+            return False
+        if found[0]["shot_id"] != shot["id"]:  # made for another shot or project: link a copy
+            copy = {k: v for k, v in found[0].items() if k != "id"}
+            db["narrations"].insert({**copy, "project_id": project.id, "shot_id": shot["id"],
+                                     "created": now()})
+        return True
 
     async def run() -> None:
         seconds, call_id, name = await produce(project, provider, "speak", request,
@@ -99,7 +107,8 @@ def plan_video(project) -> list[Job]:
         narrations.append(voice[0]["media"] if voice else None)
     durations = [s["duration_s"] for s in shots]
     texts = [s["narration"] for s in shots]
-    key = job_key("export", clips=clips, narrations=narrations, durations=durations, texts=texts)
+    key = job_key("export", clips=clips, narrations=narrations, durations=durations, texts=texts,
+                  take=take(project, "export"))
     destination = Path(project.studio.exports_dir) / f"{_slug(row['name'])}-{project.id}.mp4"
 
     def done() -> bool:
@@ -108,6 +117,7 @@ def plan_video(project) -> list[Job]:
         if not found or not media.exists(found[0]["video"]):
             return False
         _publish(media, found[0]["video"], found[0]["subtitles"], destination)
+        db["exports"].update(found[0]["id"], {"published": now()})
         return True
 
     async def run() -> None:
@@ -126,7 +136,8 @@ def plan_video(project) -> list[Job]:
         db["exports"].insert({"project_id": project.id, "key": key, "video": video,
                               "subtitles": subtitles, "path": str(destination),
                               "srt_path": str(destination.with_suffix(".srt")),
-                              "duration_s": sum(durations), "status": "done", "created": now()})
+                              "duration_s": sum(durations), "status": "done", "created": now(),
+                              "published": now()})
 
     return [Job("export", key, "final video", run, done, limit=COMPOSITOR.name, cap=1)]
 

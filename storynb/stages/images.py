@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ..db import now
+from ..db import now, writing
 from ..prompts import render
 from ..providers.base import ImageRequest
 from ..runner import Job, job_key
@@ -50,7 +50,7 @@ def _job(project, provider, row, shot, extra_seed) -> Job:
     async def run() -> None:
         _, call_id, name = await produce(project, provider, "generate", request, stage="images",
                                          key=key, ext="png")
-        with db.atomic():
+        with writing(db):
             db.execute("update images set chosen = 0 where shot_id = ?", [shot["id"]])
             db["images"].delete_where("key = ? and status = 'failed'", [key])
             db["images"].insert({
@@ -70,12 +70,14 @@ def _job(project, provider, row, shot, extra_seed) -> Job:
 
 
 def _adopt(db, shot: dict, image: dict, prompt: str) -> None:
-    """Reuse a finished image for this shot. The user's pick among candidates made from the
-    same prompt is kept; a pick made for an older prompt gives way to this one."""
+    """Reuse a finished image for this shot. The user's pick is kept when it was made from the
+    same prompt or picked after the shot's last edit; otherwise this image becomes the chosen one."""
     chosen = list(db["images"].rows_where("shot_id = ? and chosen = 1", [shot["id"]], limit=1))
-    if chosen and chosen[0]["prompt"] == prompt and chosen[0]["status"] == "done":
-        return
-    with db.atomic():
+    if chosen and chosen[0]["status"] == "done" and (
+            chosen[0]["prompt"] == prompt
+            or (chosen[0]["picked_at"] or "") >= (shot["updated"] or "")):
+        return  # same prompt, or the user picked it after the shot's last edit
+    with writing(db):
         db.execute("update images set chosen = 0 where shot_id = ?", [shot["id"]])
         if image["shot_id"] == shot["id"]:
             db["images"].update(image["id"], {"chosen": 1})

@@ -11,6 +11,11 @@ def variables(project) -> dict:
             "length": row["length"] or "short", "audience": row["audience"] or ""}
 
 
+def user_story_key(project) -> str:
+    """A story the user wrote stands in for the rewrite stage until the stage is rolled back."""
+    return f"user:{take(project, 'rewrite')}"
+
+
 def plan(project) -> list[Job]:
     tpl = template(project, "rewrite")
     values = variables(project)
@@ -18,6 +23,9 @@ def plan(project) -> list[Job]:
                   **provider_identity(project.provider("llm")), take=take(project, "rewrite"))
 
     def done() -> bool:
+        latest = project._story_row()
+        if latest and latest["source"] == "user" and latest["key"] == user_story_key(project):
+            return True
         return bool(project.db["stories"].count_where(
             "project_id = ? and key = ?", [project.id, key]))
 

@@ -105,9 +105,21 @@ def plan(project) -> list[Job]:
     key = job_key("storyboard", **values, template_id=tpl["id"],
                   **provider_identity(project.provider("llm")), take=take(project, "storyboard"))
 
+    has_shots = bool(project.shots())
+    made_before = project.db["storyboards"].count_where("project_id = ?", [project.id])
+    if has_shots and not made_before:
+        return []  # a storyboard made by hand: nothing for the model to do
+    fresh = bool(project.db["storyboards"].count_where(
+        "project_id = ? and key = ?", [project.id, key]))
+    if has_shots and not fresh and row["shots_edited"]:
+        raise ValueError(
+            "the story (or the storyboard settings) changed since the shots were made, and the "
+            "shots have hand edits. To make a new storyboard from the story, replacing the shots: "
+            "project.rollback('storyboard') (CLI: storynb rollback ID storyboard). "
+            "To keep your shots as they are: project.skip('storyboard').")
+
     def done() -> bool:
-        return bool(project.db["storyboards"].count_where(
-            "project_id = ? and key = ?", [project.id, key])) and bool(project.shots())
+        return fresh and has_shots
 
     async def run() -> None:
         result, call_id = await ask_llm(project, "storyboard", tpl, values, key=key, want_json=True,
