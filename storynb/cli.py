@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("project", help="project id or name")
         sub.set_defaults(handler=handler)
     for name, handler, text in (("skip", _skip, "leave a stage out of runs"),
+                                ("unskip", _unskip, "put a skipped stage back into runs"),
                                 ("rollback", _rollback, "redo a stage next run; later stages go stale")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("project")
@@ -86,7 +87,10 @@ def _parser() -> argparse.ArgumentParser:
 
     _provider_commands(commands)
 
-    commands.add_parser("gc", help="remove media that nothing refers to").set_defaults(handler=_gc)
+    gc = commands.add_parser("gc", help="remove media that nothing refers to")
+    gc.add_argument("--grace", type=float, default=3600,
+                    help="keep unreferenced files younger than this many seconds (default 3600)")
+    gc.set_defaults(handler=_gc)
     commands.add_parser("disk", help="media disk use per project").set_defaults(handler=_disk)
     return parser
 
@@ -126,6 +130,10 @@ def _finish(project, report) -> int:
     path = project.video_path()
     if report.status == "done" and path:
         print(path)
+        return 0
+    if report.status == "done" and project.status().get("export") == "skipped":
+        print(f"storynb: the export stage is skipped, so there is no video yet "
+              f"(`storynb unskip {project.id} export` turns it back on)", file=sys.stderr)
         return 0
     if report.status == "paused":
         print(f"storynb: project {project.id} paused; `storynb resume {project.id}` continues",
@@ -239,6 +247,11 @@ def _resume(studio, args) -> int:
 
 def _skip(studio, args) -> int:
     studio.project(args.project).skip(args.stage)
+    print(f"{args.stage} is left out of runs; `storynb unskip {args.project} {args.stage}` undoes it")
+
+
+def _unskip(studio, args) -> int:
+    studio.project(args.project).unskip(args.stage)
 
 
 def _rollback(studio, args) -> int:
@@ -258,7 +271,7 @@ def _edit_shot(studio, args) -> int:
 
 
 def _gc(studio, args) -> int:
-    files, freed = studio.gc()
+    files, freed = studio.gc(grace_s=args.grace)
     print(f"removed {files} unreferenced file(s), {freed / 1e6:.1f} MB freed")
 
 

@@ -78,19 +78,20 @@ class MediaStore:
     def all_names(self) -> set[str]:
         return {p.name for p in self.root.glob("??/*") if p.is_file()}
 
-    def remove_unreferenced(self, referenced: set[str]) -> tuple[int, int]:
-        """Delete stored files nothing refers to, and stale temp files. Returns (files, bytes)."""
+    def remove_unreferenced(self, referenced: set[str], grace_s: float = 3600) -> tuple[int, int]:
+        """Delete stored files nothing refers to, and temp files, older than `grace_s` seconds.
+        Returns (files, bytes)."""
         count = freed = 0
-        for name in self.all_names() - referenced:
-            path = self.path(name)
-            freed += path.stat().st_size
-            path.unlink()
-            count += 1
-        cutoff = time.time() - 3600  # a younger temp file may belong to a running job
-        for leftover in self.tmp.iterdir():
-            if leftover.stat().st_mtime > cutoff:
+        cutoff = time.time() - grace_s
+        candidates = [self.path(n) for n in self.all_names() - referenced] + list(self.tmp.iterdir())
+        for path in candidates:
+            try:
+                stat = path.stat()
+                if stat.st_mtime > cutoff:
+                    continue
+                path.unlink()
+            except FileNotFoundError:
                 continue
-            freed += leftover.stat().st_size
-            leftover.unlink()
+            freed += stat.st_size
             count += 1
         return count, freed

@@ -226,11 +226,18 @@ class Studio:
 
     # disk ------------------------------------------------------------------------------
     def referenced_media(self, project_id: int | None = None) -> set[str]:
+        """Media that rows still use. Images, clips and narrations of deleted shots (detached rows,
+        kept as history) do not count, so `gc` can free them."""
         names: set[str] = set()
-        where, args = ("where project_id = ?", [project_id]) if project_id else ("", [])
         for table, columns in (("images", ("media", "thumb")), ("clips", ("media",)),
                                ("narrations", ("media",)), ("exports", ("video", "subtitles"))):
-            for row in self.db.query(f"select {', '.join(columns)} from {table} {where}", args):
+            where = ["shot_id is not null"] if table != "exports" else []
+            args = []
+            if project_id:
+                where.append("project_id = ?")
+                args.append(project_id)
+            clause = f"where {' and '.join(where)}" if where else ""
+            for row in self.db.query(f"select {', '.join(columns)} from {table} {clause}", args):
                 names.update(v for v in row.values() if v)
         return names
 
@@ -243,9 +250,10 @@ class Studio:
                 for p in self.db["projects"].rows]
         return pd.DataFrame(rows, columns=["project_id", "name", "bytes"])
 
-    def gc(self) -> tuple[int, int]:
-        """Remove media files that nothing refers to. Returns (files removed, bytes freed)."""
-        return self.media.remove_unreferenced(self.referenced_media())
+    def gc(self, grace_s: float = 3600) -> tuple[int, int]:
+        """Remove media files that nothing refers to and that are older than `grace_s` (a younger
+        file may belong to a job whose row is being written). Returns (files, bytes freed)."""
+        return self.media.remove_unreferenced(self.referenced_media(), grace_s=grace_s)
 
     # ---------------------------------------------------------------------------------------
     # Added for the notebook panels (issue 4).

@@ -209,3 +209,19 @@ def test_update_validates(make_project):
         project.update(shots=100)
     with pytest.raises(InvalidInput, match="name"):
         project.update(name=None)
+
+
+def test_gc_frees_media_of_deleted_shots_but_keeps_candidates(studio, make_project):
+    project = make_project()
+    project.run()
+    project.regenerate_image(1)
+    project.run()
+    candidates = set(project.images(1).media)
+    assert len(candidates) == 2
+    gone = project.chosen_image(4)["media"]
+    project.delete_shot(4)
+    studio.gc(grace_s=0)
+    assert all(studio.media.exists(m) for m in candidates)
+    assert not studio.media.exists(gone)
+    assert project.run().status == "done"
+    assert studio.media.exists(project.latest_export()["video"])
