@@ -203,7 +203,7 @@ def _projects(studio, args) -> int:
 
 def _status(studio, args) -> int:
     project = studio.project(args.project)
-    print(f"project {project.id} {project.row['name']!r}: {project.row['status']}")
+    print(f"project {project.id} {project.row['name']!r}: {project.state}")
     frame = project.stages()
     print(frame[["stage", "status", "ran", "skipped", "failed", "retries"]].to_string(index=False))
     if project.video_path():

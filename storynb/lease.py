@@ -34,6 +34,11 @@ def _alive(owner: str) -> bool:
     return True
 
 
+def held(owner: str | None, beat: float | None) -> bool:
+    """Whether a lease is held by a process that is still running the project."""
+    return bool(owner) and beat is not None and time.time() - beat < STALE_AFTER_S and _alive(owner)
+
+
 def acquire(db, project_id: int) -> str:
     """Take the project's run lease, or raise if a live process holds it."""
     me = _me()
@@ -41,8 +46,7 @@ def acquire(db, project_id: int) -> str:
         row = db.execute("select run_owner, run_heartbeat from projects where id = ?",
                          [project_id]).fetchone()
         owner, beat = row if row else (None, None)
-        fresh = beat is not None and time.time() - beat < STALE_AFTER_S
-        if owner and owner != me and fresh and _alive(owner):
+        if owner and owner != me and held(owner, beat):
             raise InvalidInput(f"project {project_id} is being run by another process ({owner}): "
                                "wait for it to finish, or pause it")
         db.execute("update projects set run_owner = ?, run_heartbeat = ? where id = ?",

@@ -94,6 +94,17 @@ class Project:
         row = self.row
         return f"<Project {self.id} {row['name']!r} {row['status']}>"
 
+    @property
+    def state(self) -> str:
+        """The project's status, except that a run whose process died (killed, crashed) shows as
+        'interrupted' rather than 'running'; `run()` or `retry()` continues it."""
+        from .lease import held
+
+        row = self.row
+        if row["status"] == "running" and not held(row["run_owner"], row["run_heartbeat"]):
+            return "interrupted"
+        return row["status"]
+
     def update(self, **settings: Any) -> None:
         """Change settings (style, aspect, fps, burn_subtitles, font, providers …)."""
         allowed = {"name", "style", "length", "audience", "aspect", "fps", "burn_subtitles",

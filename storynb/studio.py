@@ -210,8 +210,14 @@ class Studio:
     def projects(self):
         import pandas as pd
 
+        from .lease import held
+
         rows = list(self.db.query(
-            "select id, name, language, aspect, status, created, updated from projects order by id"))
+            "select id, name, language, aspect, status, run_owner, run_heartbeat, created, updated "
+            "from projects order by id"))
+        for row in rows:  # a run whose process died is 'interrupted', not 'running'
+            if row["status"] == "running" and not held(row.pop("run_owner"), row.pop("run_heartbeat")):
+                row["status"] = "interrupted"
         return pd.DataFrame(rows, columns=["id", "name", "language", "aspect", "status",
                                            "created", "updated"])
 

@@ -46,6 +46,8 @@ def test_kill_during_clips_then_continue(tmp_path):
 
     studio = Studio(db_path)
     project = studio.project(1)
+    assert project.state == "interrupted"
+    assert studio.projects().status.tolist() == ["interrupted"]
     done_keys = {r["key"] for r in studio.db["clips"].rows_where("status = 'done'")}
     report = project.run()
     assert report.status == "done", report.summary()
