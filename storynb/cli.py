@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
                     help="keep unreferenced files younger than this many seconds (default 3600)")
     gc.set_defaults(handler=_gc)
     commands.add_parser("disk", help="media disk use per project").set_defaults(handler=_disk)
+    bundle = commands.add_parser("bundle", help="write a project bundle (rows + media, a zip)")
+    bundle.add_argument("project")
+    bundle.add_argument("--out", help="where to write the zip")
+    bundle.set_defaults(handler=_bundle)
+    load = commands.add_parser("import", help="add a project from a bundle zip")
+    load.add_argument("bundle")
+    load.set_defaults(handler=_import)
     return parser
 
 
@@ -273,6 +280,16 @@ def _edit_shot(studio, args) -> int:
 def _gc(studio, args) -> int:
     files, freed = studio.gc(grace_s=args.grace)
     print(f"removed {files} unreferenced file(s), {freed / 1e6:.1f} MB freed")
+
+
+def _bundle(studio, args) -> int:
+    print(studio.project(args.project).export_bundle(args.out))
+
+
+def _import(studio, args) -> int:
+    project = studio.import_bundle(args.bundle)
+    print(f"project {project.id}: {project.row['name']} (`storynb run --project {project.id}` "
+          "continues it; finished work is skipped)")
 
 
 def _disk(studio, args) -> int:

@@ -207,6 +207,12 @@ class Studio:
 
         return Project.open(self, ref)
 
+    def import_bundle(self, path) -> "Project":
+        """Add a project from a bundle zip (`Project.export_bundle()`) as a new project."""
+        from .bundle import import_bundle
+
+        return self.project(import_bundle(self, path))
+
     def projects(self):
         import pandas as pd
 

@@ -117,7 +117,8 @@ def plan_video(project) -> list[Job]:
         if not found or not media.exists(found[0]["video"]):
             return False
         _publish(media, found[0]["video"], found[0]["subtitles"], destination)
-        db["exports"].update(found[0]["id"], {"published": now()})
+        db["exports"].update(found[0]["id"], {"published": now(), "path": str(destination),
+                                              "srt_path": str(destination.with_suffix(".srt"))})
         return True
 
     async def run() -> None:

@@ -1,0 +1,45 @@
+"""A project bundle written in one studio is imported into another and runs on from there."""
+import zipfile
+
+import pytest
+
+from storynb import InvalidInput, Studio
+from storynb.cli import main as cli
+
+
+def test_bundle_round_trip_into_another_studio(make_project, tmp_path, capsys):
+    project = make_project()
+    assert project.run().status == "done"
+    bundle = project.export_bundle(tmp_path / "p.zip")
+
+    other = Studio(tmp_path / "other" / "studio.db")
+    other.create_project("something else", size=(144, 256), fps=12)
+    copy = other.import_bundle(bundle)
+    assert copy.id == 2 and copy.story() == project.story()
+    assert copy.storyboard().equals(project.storyboard())
+    assert copy.status() == project.status()
+    calls_before = len(copy.calls())
+    report = copy.run()  # everything is already there: nothing is made again
+    assert report.status == "done" and [r.status for r in report.stages] == ["skipped"] * 6
+    assert len(copy.calls()) == calls_before
+    assert copy.video_path().startswith(str(other.exports_dir))
+
+    assert cli(["--studio", str(other.path), "import", str(bundle)]) == 0
+    assert "project 3" in capsys.readouterr().out
+
+
+def test_a_damaged_bundle_is_refused_clearly(make_project, tmp_path):
+    project = make_project()
+    project.run(["rewrite", "storyboard", "images"])
+    bundle = project.export_bundle(tmp_path / "p.zip")
+    damaged = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(damaged, "w") as out:
+        for item in src.infolist():
+            data = src.read(item)
+            out.writestr(item, data[:-10] + b"0123456789" if item.filename.startswith("media/") else data)
+    other = Studio(tmp_path / "o2" / "studio.db")
+    with pytest.raises(InvalidInput, match="does not match its content hash"):
+        other.import_bundle(damaged)
+    with pytest.raises(InvalidInput, match="cannot read the bundle"):
+        other.import_bundle(tmp_path / "missing.zip")
+    assert len(other.projects()) == 0
