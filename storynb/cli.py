@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--font", help="font file or family for the subtitles")
     run.add_argument("--no-burn", action="store_true", help="do not burn subtitles into the video")
     run.add_argument("--stage", action="append", choices=STAGES, help="run only this stage (repeatable)")
+    run.add_argument("--template", help="start from a saved project template (`storynb templates`)")
     run.set_defaults(handler=_run)
 
     commands.add_parser("projects", help="list projects").set_defaults(handler=_projects)
@@ -92,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
                     help="keep unreferenced files younger than this many seconds (default 3600)")
     gc.set_defaults(handler=_gc)
     commands.add_parser("disk", help="media disk use per project").set_defaults(handler=_disk)
+    save = commands.add_parser("save-template", help="save a project's settings as a template")
+    save.add_argument("project")
+    save.add_argument("name")
+    save.set_defaults(handler=_save_template)
+    commands.add_parser("templates", help="list project templates").set_defaults(handler=_templates)
     bundle = commands.add_parser("bundle", help="write a project bundle (rows + media, a zip)")
     bundle.add_argument("project")
     bundle.add_argument("--out", help="where to write the zip")
@@ -180,12 +186,16 @@ def _run(studio, args) -> int:
     elif not args.topic:
         raise StorynbError("give a topic, or --project ID to continue a project")
     else:
-        project = None if args.new else _find_same(studio, args)
+        project = None if (args.new or args.template) else _find_same(studio, args)
         if project is None:
+            given = {"language": args.lang, "shots": args.shots, "seed": args.seed,
+                     "font": args.font, "size": _size(args.size)}
+            if not args.template:
+                given.update(style=args.style, length=args.length, aspect=args.aspect,
+                             fps=args.fps, burn_subtitles=not args.no_burn)
             project = studio.create_project(
-                args.topic, language=args.lang, style=args.style, length=args.length,
-                aspect=args.aspect, fps=args.fps, shots=args.shots, seed=args.seed,
-                font=args.font, burn_subtitles=not args.no_burn, size=_size(args.size))
+                args.topic, template=args.template,
+                **{k: v for k, v in given.items() if v is not None})
             print(f"project {project.id}: {project.row['name']}", file=sys.stderr)
         else:
             print(f"project {project.id}: continuing (same topic and settings)", file=sys.stderr)
@@ -280,6 +290,16 @@ def _edit_shot(studio, args) -> int:
 def _gc(studio, args) -> int:
     files, freed = studio.gc(grace_s=args.grace)
     print(f"removed {files} unreferenced file(s), {freed / 1e6:.1f} MB freed")
+
+
+def _save_template(studio, args) -> int:
+    studio.save_template(studio.project(args.project), args.name)
+    print(f"saved; `storynb run \"a topic\" --template {args.name!r}` starts a project from it")
+
+
+def _templates(studio, args) -> int:
+    frame = studio.templates()
+    print(frame.to_string(index=False) if len(frame) else "no project templates yet")
 
 
 def _bundle(studio, args) -> int:

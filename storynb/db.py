@@ -227,3 +227,9 @@ def m302_hand_edits(db: sqlite_utils.Database) -> None:
     db["projects"].add_column("shots_edited", int, not_null_default=0)
     db["images"].add_column("picked_at", str)
     db["exports"].add_column("published", str)  # when this export last became the project's video
+
+
+@migrations()
+def m303_project_templates(db: sqlite_utils.Database) -> None:
+    """Saved project settings (style, aspect, prompt set, providers …) to start new projects from."""
+    db["project_templates"].create({"name": str, "settings": str, "created": str}, pk="name")

@@ -197,10 +197,33 @@ class Studio:
                         [json.dumps({**note, "media": media}), call_id])
 
     # projects --------------------------------------------------------------------------
-    def create_project(self, topic: str, **settings) -> "Project":
+    def create_project(self, topic: str, *, template: str | None = None, **settings) -> "Project":
+        """A new project. `template` starts from saved settings (see `save_template`); settings
+        given here override the template's."""
         from .project import Project
+        from .templates import template_settings
 
+        if template:
+            settings = {**template_settings(self, template), **settings}
         return Project.create(self, topic, **settings)
+
+    def save_template(self, project: "Project", name: str) -> dict:
+        """Save a project's settings, prompt set and providers as a template for new projects."""
+        from .templates import save_template
+
+        return save_template(self, project, name)
+
+    def templates(self):
+        import pandas as pd
+
+        from .templates import list_templates
+
+        return pd.DataFrame(list_templates(self))
+
+    def delete_template(self, name: str) -> None:
+        from .templates import delete_template
+
+        delete_template(self, name)
 
     def project(self, ref: int | str) -> "Project":
         from .project import Project

@@ -43,3 +43,21 @@ def test_a_damaged_bundle_is_refused_clearly(make_project, tmp_path):
     with pytest.raises(InvalidInput, match="cannot read the bundle"):
         other.import_bundle(tmp_path / "missing.zip")
     assert len(other.projects()) == 0
+
+
+def test_project_templates(studio, make_project, capsys):
+    source = make_project(style="suspense", aspect="1:1", size=(128, 128), shots=5, burn_subtitles=False)
+    studio.save_template(source, "square thriller")
+    made = studio.create_project("A clock that runs backwards", template="square thriller")
+    row = made.row
+    assert (row["style"], row["aspect"], row["width"], row["shots_wanted"], row["burn_subtitles"]) == \
+        ("suspense", "1:1", 128, 5, 0)
+    assert row["prompt_set_id"] == source.row["prompt_set_id"]
+    tweaked = studio.create_project("Another", template="square thriller", style="warm")
+    assert tweaked.row["style"] == "warm"
+    assert list(studio.templates().name) == ["square thriller"]
+    with pytest.raises(Exception, match="no project template 'nope'"):
+        studio.create_project("x", template="nope")
+    assert cli(["--studio", str(studio.path), "run", "A third topic", "--template", "square thriller",
+                "--stage", "rewrite"]) == 0
+    assert studio.project(4).row["aspect"] == "1:1"
