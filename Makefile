@@ -28,7 +28,8 @@ clean:
 
 # The no-code app: notebooks/app.ipynb served by Voila. The studio (database and media) lives in
 # data/, outside the served folder. On 127.0.0.1 no token is needed; bound to any other address
-# (make app APP_HOST=0.0.0.0) a token is generated and printed. Idle kernels are culled.
+# (make app APP_HOST=0.0.0.0) a token is generated and printed. Idle kernels are culled. The
+# websocket limit is raised so that a project bundle (up to 2 GB) can be uploaded for import.
 .PHONY: app lab
 APP_HOST ?= 127.0.0.1
 APP_PORT ?= 8866
@@ -39,7 +40,8 @@ app: $(STAMP)
 	STORYNB_STUDIO="$(STUDIO)" $(VENV)/bin/voila notebooks/app.ipynb --no-browser \
 	  --Voila.ip=$(APP_HOST) --port=$(APP_PORT) $(APP_TOKEN_FLAG) \
 	  --MappingKernelManager.cull_interval=60 --MappingKernelManager.cull_idle_timeout=900 \
-	  --VoilaConfiguration.show_tracebacks=False --strip_sources=True
+	  --VoilaConfiguration.show_tracebacks=False --strip_sources=True \
+	  --Voila.tornado_settings="{'websocket_max_message_size': 2147483648}"
 
 # JupyterLab on the notebooks, with the same studio (--allow-root only when run as root).
 lab: $(STAMP)
