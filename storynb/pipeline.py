@@ -3,7 +3,6 @@ async engine into plain calls that work in a script and inside a running Jupyter
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 
@@ -198,13 +197,3 @@ def first_unfinished(project) -> str | None:
         if status not in ("done", "skipped"):
             return stage
     return None
-
-
-def takes(project) -> dict:
-    return json.loads(project.row["takes"] or "{}")
-
-
-def bump_take(project, stage: str) -> None:
-    current = takes(project)
-    current[stage] = current.get(stage, 0) + 1
-    project.db["projects"].update(project.id, {"takes": json.dumps(current)})

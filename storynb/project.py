@@ -496,7 +496,7 @@ class Project:
     def rollback(self, stage: str) -> None:
         """Redo a stage on the next run (a new take), and mark every stage after it stale.
         Earlier results stay stored (story versions, image candidates)."""
-        from .pipeline import bump_take
+        from .stages.common import bump_take
 
         _check_choice("stage", stage, STAGES)
         bump_take(self, stage)

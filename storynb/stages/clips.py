@@ -4,6 +4,7 @@ export only has to join clips, and editing one shot re-renders one clip."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..db import now, writing
@@ -22,43 +23,64 @@ def subtitle_font(project, shots) -> str | None:
     return find_font(text, project.row["font"] or None)
 
 
+@dataclass(frozen=True)
+class ClipSettings:
+    """What every shot's clip shares, read once per plan (not once per shot)."""
+
+    provider: object
+    width: int
+    height: int
+    fps: int
+    burn: bool
+    font: str | None
+    still: bool  # the camera stage is skipped: every shot holds still
+    identity: dict
+    take: int
+
+
+def clip_settings(project, shots) -> ClipSettings:
+    row, provider = project.row, project.provider("image2video")
+    return ClipSettings(provider, row["width"], row["height"], row["fps"],
+                        bool(row["burn_subtitles"]), subtitle_font(project, shots),
+                        project.status().get("camera") == "skipped", provider_identity(provider),
+                        take(project, "clips"))
+
+
 def plan(project) -> list[Job]:
     shots = project.shots()
     if not shots:
         raise ValueError("the project has no shots: run the storyboard stage or add shots by hand")
-    font = subtitle_font(project, shots)
-    provider = project.provider("image2video")
-    return [_job(project, provider, shot, font) for shot in shots]
+    settings = clip_settings(project, shots)
+    return [_job(project, settings, shot) for shot in shots]
 
 
-def current_key(project, shot: dict, provider, font: str | None) -> tuple[str, VideoRequest | None]:
+def current_key(project, shot: dict, settings: ClipSettings) -> tuple[str, VideoRequest | None]:
     """The key of the clip this shot needs now (None if its image is not ready)."""
-    db, row = project.db, project.row
+    db = project.db
     images = list(db["images"].rows_where("shot_id = ? and chosen = 1 and status = 'done'",
                                           [shot["id"]], limit=1))
     if not images:
         return "", None
-    camera = list(db["camera"].rows_where("shot_id = ?", [shot["id"]], limit=1))
-    if project.status().get("camera") == "skipped":
-        camera = []  # a skipped camera stage means still shots
+    camera = [] if settings.still else list(db["camera"].rows_where("shot_id = ?", [shot["id"]], limit=1))
     movement, params = ((camera[0]["movement"], json.loads(camera[0]["params"])) if camera
                         else ("static", {}))
+    font = settings.font
     request = VideoRequest(image_path=project.studio.media.path(images[0]["media"]),
                            movement=movement, params=params, duration_s=shot["duration_s"],
-                           width=row["width"], height=row["height"], fps=row["fps"],
-                           subtitle=shot["narration"] if row["burn_subtitles"] else "",
+                           width=settings.width, height=settings.height, fps=settings.fps,
+                           subtitle=shot["narration"] if settings.burn else "",
                            font_path=font, prompt=shot["image_prompt"])
     key = job_key("clips", image=images[0]["media"], movement=movement, params=params,
-                  duration_s=shot["duration_s"], width=row["width"], height=row["height"],
-                  fps=row["fps"], subtitle=request.subtitle,
-                  font=Path(font).name if font else None, **provider_identity(provider),
-                  take=take(project, "clips"))
+                  duration_s=shot["duration_s"], width=settings.width, height=settings.height,
+                  fps=settings.fps, subtitle=request.subtitle,
+                  font=Path(font).name if font else None, **settings.identity, take=settings.take)
     return key, request
 
 
-def _job(project, provider, shot, font) -> Job:
+def _job(project, settings: ClipSettings, shot) -> Job:
     db, media = project.db, project.studio.media
-    key, request = current_key(project, shot, provider, font)
+    provider = settings.provider
+    key, request = current_key(project, shot, settings)
     label = f"shot {shot['seq']} clip"
 
     def done() -> bool:

@@ -51,7 +51,14 @@ def record_failure(db, table: str, key: str, message: str, row: dict) -> None:
 
 
 def take(project, stage: str) -> int:
+    """How many times the stage was rolled back: part of its keys, so a rollback redoes it."""
     return json.loads(project.row["takes"] or "{}").get(stage, 0)
+
+
+def bump_take(project, stage: str) -> None:
+    current = json.loads(project.row["takes"] or "{}")
+    current[stage] = current.get(stage, 0) + 1
+    project.db["projects"].update(project.id, {"takes": json.dumps(current)})
 
 
 async def ask_llm(project, stage: str, tpl: dict, variables: dict[str, Any], *, key: str,

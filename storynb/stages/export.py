@@ -12,7 +12,7 @@ from pathlib import Path
 from ..db import now
 from ..providers.base import SpeechRequest
 from ..runner import Job, job_key
-from .clips import current_key, subtitle_font
+from .clips import clip_settings, current_key
 from .common import produce, provider_identity, take
 
 
@@ -93,11 +93,10 @@ def _narration_job(project, provider, shot) -> Job:
 def plan_video(project) -> list[Job]:
     db, media, row = project.db, project.studio.media, project.row
     shots = project.shots()
-    font = subtitle_font(project, shots)
-    clip_provider, tts = project.provider("image2video"), project.provider("tts")
+    settings, tts = clip_settings(project, shots), project.provider("tts")
     clips, narrations = [], []
     for shot in shots:
-        key, _ = current_key(project, shot, clip_provider, font)
+        key, _ = current_key(project, shot, settings)
         clip = list(db["clips"].rows_where("key = ? and status = 'done'", [key], limit=1))
         if not key or not clip:
             raise ValueError(f"shot {shot['seq']} has no finished clip: run the clips stage first")

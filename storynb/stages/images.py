@@ -12,12 +12,11 @@ from .common import produce, provider_identity, record_failure, take
 STEPS = 20
 
 
-def final_prompt(project, shot: dict) -> str:
+def final_prompt(tpl: dict | None, row: dict, shot: dict) -> str:
     """The shot's image prompt wrapped by the prompt set's image template (a style suffix …)."""
-    tpl = project.studio.prompts.template(project.row["prompt_set_id"], "image", missing_ok=True)
     if not tpl:
         return shot["image_prompt"]
-    return render(tpl["body"], {"image_prompt": shot["image_prompt"], "style": project.row["style"] or "",
+    return render(tpl["body"], {"image_prompt": shot["image_prompt"], "style": row["style"] or "",
                                 "scene": shot["scene"]}, label=f"image template v{tpl['version']}")
 
 
@@ -27,13 +26,15 @@ def plan(project) -> list[Job]:
         raise ValueError("the project has no shots: run the storyboard stage or add shots by hand")
     provider = project.provider("text2image")
     row = project.row
+    tpl = project.studio.prompts.template(row["prompt_set_id"], "image", missing_ok=True)
     extra_seed = take(project, "images")
-    return [_job(project, provider, row, shot, extra_seed) for shot in shots]
+    return [_job(project, provider, row, shot, final_prompt(tpl, row, shot), extra_seed)
+            for shot in shots]
 
 
-def _job(project, provider, row, shot, extra_seed) -> Job:
+def _job(project, provider, row, shot, prompt, extra_seed) -> Job:
     db, media = project.db, project.studio.media
-    request = ImageRequest(prompt=final_prompt(project, shot), negative_prompt=shot["negative_prompt"] or "",
+    request = ImageRequest(prompt=prompt, negative_prompt=shot["negative_prompt"] or "",
                            width=row["width"], height=row["height"],
                            seed=(shot["seed"] + extra_seed) % (1 << 31), steps=STEPS,
                            caption=shot["scene"])
