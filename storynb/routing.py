@@ -47,7 +47,7 @@ from .db import now
 from .errors import InvalidInput
 from .providers.base import (AuthError, BadRequest, ContentPolicy, InvalidOutput, ProviderError,
                              QuotaExhausted, RateLimited, TaskFailed, Transient)
-from .providers.http import CALL, CallContext
+from .providers.http import CALL, CallContext, DBTaskStore
 from .secrets import redact
 
 STRATEGIES = ("round_robin", "random", "weighted", "least_loaded")
@@ -433,7 +433,7 @@ class Router:
             if not self.reserve_day(db, member):
                 self.cooldown(member.name, _seconds_to_utc_midnight(), "requests per day used up")
                 raise _DayUsedUp()
-            context = CallContext(db=db, job_key=job_key, provider=member.name)
+            context = CallContext(job_key=job_key, provider=member.name, tasks=DBTaskStore(db))
             token = CALL.set(context)
             started = time.perf_counter()
             row = {"provider": member.name, "kind": getattr(member.provider, "kind", route.kind),
@@ -450,6 +450,11 @@ class Router:
                            latency_ms=(time.perf_counter() - started) * 1000)
                 if context.note:
                     row["response"] = json.dumps(context.note)
+                if context.billed or context.tokens_in or context.tokens_out:
+                    # billed, then rejected (invalid JSON, truncated …): the cost still counts
+                    row.update(tokens_in=context.tokens_in, tokens_out=context.tokens_out,
+                               cost=cost_of(member.price, context.tokens_in, context.tokens_out,
+                                            context.units, request))
                 _insert_call(db, row)
                 raise
             finally:

@@ -30,17 +30,61 @@ QUOTA_CODES = ("insufficient_quota", "quota_exceeded", "billing", "insufficient_
                "arrearage", "balance")
 
 
+class TaskStore:
+    """Where submitted asynchronous tasks are remembered, so a restart, a retry or another worker
+    resumes polling a task instead of paying for a new one. The studio's store is the
+    `provider_tasks` table; a Celery worker uses one shared through the broker."""
+
+    def find(self, provider: str, job_key: str) -> str | None:
+        """The task id of a submitted (or finished) task for this job, if any."""
+        raise NotImplementedError
+
+    def save(self, provider: str, job_key: str, task_id: str, status: str) -> None:
+        """Remember a task's id and status (submitted, done, failed, expired)."""
+        raise NotImplementedError
+
+
+class DBTaskStore(TaskStore):
+    """Task ids in the studio's `provider_tasks` table."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def find(self, provider: str, job_key: str) -> str | None:
+        rows = list(self.db.query(
+            "select task_id from provider_tasks where provider = ? and job_key = ? and "
+            "status in ('submitted', 'done') order by id desc limit 1", [provider, job_key]))
+        return rows[0]["task_id"] if rows else None
+
+    def save(self, provider: str, job_key: str, task_id: str, status: str) -> None:
+        from ..db import now
+
+        found = list(self.db.query("select id from provider_tasks where provider = ? and task_id = ?",
+                                   [provider, task_id]))
+        if found:
+            self.db["provider_tasks"].update(found[0]["id"], {"status": status, "updated": now()})
+        else:
+            self.db["provider_tasks"].insert({"provider": provider, "job_key": job_key,
+                                              "task_id": task_id, "status": status,
+                                              "created": now(), "updated": now()})
+
+
 @dataclass
 class CallContext:
-    """What the router tells an adapter about the call in progress: the database of the calling
-    thread, the job key (async adapters store task ids under it), and units the adapter reports
-    for the cost (seconds of video, service units)."""
+    """What the router tells an adapter about the call in progress: the job key, where task ids
+    are kept (async adapters store them under the job key), and what the adapter reports back:
+    units for the cost (seconds of video, service units, characters), notes for the call row,
+    and billed tokens. Adapters set tokens as soon as a service reports usage, so an answer
+    that was billed but then rejected (invalid JSON, truncated) still records its tokens and cost."""
 
-    db: Any
     job_key: str
     provider: str
+    tasks: TaskStore | None = None
     units: dict = field(default_factory=dict)
     note: dict = field(default_factory=dict)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    billed: bool = False  # the service charged for this attempt even if it then failed
 
 
 CALL: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar("storynb_call", default=None)

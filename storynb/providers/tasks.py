@@ -186,26 +186,14 @@ class TaskAdapter(HTTPAdapter):
 
     # task ids survive a restart ---------------------------------------------------------
     def _resume(self, context) -> str | None:
-        if context is None or not context.job_key:
+        if context is None or not context.job_key or context.tasks is None:
             return None
-        rows = list(context.db.query(
-            "select task_id from provider_tasks where provider = ? and job_key = ? and "
-            "status in ('submitted', 'done') order by id desc limit 1",
-            [self.name, context.job_key]))
-        return rows[0]["task_id"] if rows else None
+        return context.tasks.find(self.name, context.job_key)
 
     def _store(self, context, task_id: str, status: str) -> None:
-        if context is None or not context.job_key:
+        if context is None or not context.job_key or context.tasks is None:
             return
-        db = context.db
-        found = list(db.query("select id from provider_tasks where provider = ? and task_id = ?",
-                              [self.name, task_id]))
-        if found:
-            db["provider_tasks"].update(found[0]["id"], {"status": status, "updated": now()})
-        else:
-            db["provider_tasks"].insert({"provider": self.name, "job_key": context.job_key,
-                                         "task_id": task_id, "status": status, "created": now(),
-                                         "updated": now()})
+        context.tasks.save(self.name, context.job_key, task_id, status)
 
     @staticmethod
     def _units(context, state: TaskState, seconds: float) -> None:
