@@ -39,6 +39,20 @@ def writing(db: sqlite_utils.Database):
         db.conn.execute("COMMIT")
 
 
+@contextlib.contextmanager
+def setup_lock(path: Path):
+    """An exclusive lock (a file beside the database) around opening a studio: migrations and
+    the seeding of defaults run once, even when many processes open a new studio at once."""
+    import fcntl
+
+    with open(f"{path}.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def connect(path: Path | str) -> sqlite_utils.Database:
     """Open (and migrate) a studio database. WAL so a reader never blocks the runner."""
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
@@ -233,3 +247,35 @@ def m302_hand_edits(db: sqlite_utils.Database) -> None:
 def m303_project_templates(db: sqlite_utils.Database) -> None:
     """Saved project settings (style, aspect, prompt set, providers …) to start new projects from."""
     db["project_templates"].create({"name": str, "settings": str, "created": str}, pk="name")
+
+
+@migrations()
+def m400_durable_runs(db: sqlite_utils.Database) -> None:
+    """Runs and jobs as rows (storynb.jobs): every unit of work with its state, attempts and lease;
+    the workers that serve a studio; which worker made each call; and the pacing of each
+    provider's requests per minute, shared by every process of the studio."""
+    db["runs"].create(
+        {"id": int, "project_id": int, "stages": str, "state": str, "executor": str,
+         "owner": str, "heartbeat": float, "requested": str, "started": str, "finished": str,
+         "summary": str, "error": str},
+        pk="id", if_not_exists=True)
+    db["runs"].create_index(["project_id", "id"], if_not_exists=True)
+    db["runs"].create_index(["state"], if_not_exists=True)
+    db["jobs"].create(
+        {"id": int, "run_id": int, "project_id": int, "stage": str, "key": str, "shot_id": int,
+         "label": str, "state": str, "attempts": int, "owner": str, "heartbeat": float,
+         "call_id": int, "error": str, "created": str, "started": str, "finished": str},
+        pk="id", if_not_exists=True)
+    db["jobs"].create_index(["project_id", "stage", "key"], unique=True, if_not_exists=True)
+    db["jobs"].create_index(["run_id", "stage", "state"], if_not_exists=True)
+    db["workers"].create(
+        {"name": str, "kind": str, "host": str, "pid": int, "heartbeat": float,
+         "started": str, "studio": str},
+        pk="name", if_not_exists=True)
+    db["provider_pacing"].create({"provider": str, "next_at": float}, pk="provider",
+                                 if_not_exists=True)
+    if "worker" not in db["calls"].columns_dict:
+        db["calls"].add_column("worker", str)
+    for column in ("total", "running"):
+        if column not in db["stages"].columns_dict:
+            db["stages"].add_column(column, int)

@@ -61,6 +61,8 @@ async def keep_alive(db, project_id: int) -> None:
         await asyncio.sleep(HEARTBEAT_EVERY_S)
         db.execute("update projects set run_heartbeat = ? where id = ? and run_owner = ?",
                    [time.time(), project_id, _me()])
+        db.execute("update runs set heartbeat = ? where project_id = ? and owner = ? and "
+                   "state = 'running'", [time.time(), project_id, _me()])
 
 
 def release(db, project_id: int) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 
-from . import lease
+from . import jobs, lease
 from .db import now
 from .errors import InvalidInput
 from .runner import STAGES, Event, RunReport, StageReport, run_jobs
@@ -117,7 +117,22 @@ def _release(token, db) -> None:
             _active.discard(token)
 
 
-async def _run_project(project, selected, on_event) -> RunReport:
+async def _run_project(project, selected, on_event, *, run_id: int | None = None,
+                       executor: str = "inline") -> RunReport:
+    """Run the selected stages, recording the run and every job in the studio."""
+    db = project.db
+    run_id = jobs.open_run(db, project.id, selected, executor, run_id)
+    try:
+        report = await _run_stages(project, selected, on_event, run_id)
+    except BaseException as exc:
+        jobs.close_run(db, run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:2000])
+        db["projects"].update(project.id, {"status": "failed", "updated": now()})
+        raise
+    jobs.close_run(db, run_id, report.status, report.summary())
+    return report
+
+
+async def _run_stages(project, selected, on_event, run_id: int) -> RunReport:
     studio, db = project.studio, project.db
     started = time.perf_counter()
     report = RunReport(project.id, "done")
@@ -138,7 +153,7 @@ async def _run_project(project, selected, on_event) -> RunReport:
                 report.stages.append(StageReport(stage, "skipped_by_user"))
                 emit("stage_done", stage, status="skipped")
                 continue
-            stage_report = await _run_stage(project, stage, emit)
+            stage_report = await _run_stage(project, stage, emit, run_id)
             report.stages.append(stage_report)
             if stage_report.status in ("failed", "paused"):
                 report.status = stage_report.status
@@ -152,7 +167,7 @@ async def _run_project(project, selected, on_event) -> RunReport:
     return report
 
 
-async def _run_stage(project, stage: str, emit) -> StageReport:
+async def _run_stage(project, stage: str, emit, run_id: int | None = None) -> StageReport:
     db = project.db
     report = StageReport(stage, "done")
     started = time.perf_counter()
@@ -166,11 +181,13 @@ async def _run_stage(project, stage: str, emit) -> StageReport:
         emit(kind, stage, **fields)
 
     paused = lambda: bool(db["projects"].get(project.id)["paused"])
+    book = jobs.JobBook(db, run_id, project.id, stage)
     try:
         for plan in PLANNERS[stage]:
-            jobs = plan(project)
-            caps = {job.limit: job.cap for job in jobs}
-            await run_jobs(jobs, report=report, emit=stage_emit, caps=caps, paused=paused)
+            planned = plan(project)
+            caps = {job.limit: job.cap for job in planned}
+            await run_jobs(planned, report=report, emit=stage_emit, caps=caps, paused=paused,
+                           book=book)
             if report.failed or report.status == "paused":
                 break
     except Exception as exc:  # a planning error (bad storyboard, missing font …)

@@ -100,7 +100,7 @@ class Observers:
 
 
 async def run_jobs(jobs: list[Job], *, report: StageReport, emit, caps: dict[str, int],
-                   paused: Callable[[], bool]) -> None:
+                   paused: Callable[[], bool], book=None) -> None:
     """Run a stage's jobs: skip finished ones, run the others concurrently within caps.
 
     Failures are recorded by each job's `on_failure` and counted; the other jobs go on.
@@ -108,20 +108,28 @@ async def run_jobs(jobs: list[Job], *, report: StageReport, emit, caps: dict[str
     """
     offset = _finished(report)  # a stage with several phases keeps counting
     total = offset + len(jobs)
-    todo = []
+    todo, finished = [], {}
     for job in jobs:
-        if job.done():
+        finished[job.key] = job.done()
+        if not finished[job.key]:
+            todo.append(job)
+    if book is not None:  # every planned job is a row before anything runs
+        book.plan(jobs, finished)
+    for job in jobs:
+        if finished[job.key]:
             report.skipped += 1
             emit("job_skipped", label=job.label, done=_finished(report), total=total)
-        else:
-            todo.append(job)
     semaphores = {name: asyncio.Semaphore(caps.get(name, 2)) for name in {j.limit for j in todo}}
 
     async def one(job: Job) -> None:
         async with semaphores[job.limit]:
             if paused():
                 report.status = "paused"
+                if book is not None:
+                    book.cancelled(job.key)
                 return
+            if book is not None:
+                book.claim(job.key)
             emit("job_start", label=job.label, done=_finished(report), total=total)
             try:
                 await job.run()
@@ -131,10 +139,14 @@ async def run_jobs(jobs: list[Job], *, report: StageReport, emit, caps: dict[str
                 report.errors.append(message)
                 if job.on_failure:
                     job.on_failure(_describe(exc))
+                if book is not None:
+                    book.failed(job.key, _describe(exc))
                 emit("job_failed", label=job.label, done=_finished(report), total=total,
                      message=message)
             else:
                 report.ran += 1
+                if book is not None:
+                    book.done(job.key)
                 emit("job_done", label=job.label, done=_finished(report), total=total)
 
     await asyncio.gather(*(one(job) for job in todo))

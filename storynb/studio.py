@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .db import connect, now
+from .db import connect, now, setup_lock
 from .errors import InvalidInput, NotFound
 from .media import MediaStore
 from .prompts import Prompts
@@ -39,14 +39,16 @@ class Studio:
             path = path / "studio.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path.resolve()
-        self.db = connect(self.path)
-        self.media = MediaStore(self.path.parent / "media")
-        self.exports_dir = self.path.parent / "exports"
-        self.prompts = Prompts(self.db)
-        self.prompts.install_defaults()
-        self.events = Observers()
-        self._providers = _builtin_providers()
-        self._register_builtins()
+        with setup_lock(self.path):  # many processes may open a brand-new studio at once
+            self.db = connect(self.path)
+            self.media = MediaStore(self.path.parent / "media")
+            self.exports_dir = self.path.parent / "exports"
+            self.prompts = Prompts(self.db)
+            self.prompts.install_defaults()
+            self.events = Observers()
+            self._providers = _builtin_providers()
+            self._register_builtins()
+        self.executor = None  # how provider calls are carried out (None: in this process)
 
     def __repr__(self) -> str:
         return f"Studio({str(self.path)!r})"
