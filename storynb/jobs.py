@@ -107,11 +107,11 @@ class JobBook:
 
     def claim(self, key: str) -> None:
         self.db.execute("update jobs set state = 'running', owner = ?, heartbeat = ?, started = ?, "
-                        "attempts = attempts + 1, error = null where id = ?",
+                        "attempts = attempts + 1 where id = ?",
                         [self.owner, time.time(), now(), self.ids.get(key)])
 
     def done(self, key: str, call_id: int | None = None) -> None:
-        self.db.execute("update jobs set state = 'done', finished = ?, owner = null, "
+        self.db.execute("update jobs set state = 'done', finished = ?, owner = null, error = null, "
                         "call_id = coalesce(?, call_id) where id = ?",
                         [now(), call_id, self.ids.get(key)])
 
@@ -180,3 +180,31 @@ def progress(db, project_id: int, stages_order: tuple[str, ...]) -> dict:
             "error": row.get("error")})
     return {"project_id": project_id, "status": status, "paused": bool(paused),
             "run": dict(run) if run else None, "stages": stages}
+
+
+# paid once ---------------------------------------------------------------------------------
+def adoptable_call(db, key: str, *, media=None) -> dict | None:
+    """A successful call for this job that no finished attempt has used or rejected: what a run
+    killed after a paid answer arrived left behind. With `media`, only a call whose file is in
+    the store (returned with "media" and "result"); without, an answer's text ("response")."""
+    if not key:
+        return None
+    last_failure = db.execute("select max(finished) from jobs where key = ? and error is not null",
+                              [key]).fetchone()[0] or ""
+    rows = db.execute("select id, response, tokens_in, tokens_out from calls where job_key = ? and "
+                      "status = 'ok' and created > ? order by id desc limit 5",
+                      [key, last_failure]).fetchall()
+    for call_id, response, tokens_in, tokens_out in rows:
+        if media is None:
+            if response:
+                return {"id": call_id, "response": response, "tokens_in": tokens_in,
+                        "tokens_out": tokens_out}
+            continue
+        try:
+            note = json.loads(response or "{}")
+        except ValueError:
+            continue
+        name = note.get("media") if isinstance(note, dict) else None
+        if name and media.exists(name):
+            return {"id": call_id, "media": name, "result": note.get("result")}
+    return None

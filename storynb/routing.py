@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,11 +45,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .db import now
+from .db import now, writing
 from .errors import InvalidInput
 from .providers.base import (AuthError, BadRequest, ContentPolicy, InvalidOutput, ProviderError,
                              QuotaExhausted, RateLimited, TaskFailed, Transient)
-from .providers.http import CALL, CallContext, DBTaskStore
+from .providers.http import CALL, CallContext, DBTaskStore, Spool
 from .secrets import redact
 
 STRATEGIES = ("round_robin", "random", "weighted", "least_loaded")
@@ -313,7 +315,8 @@ class Router:
 
     # calling -----------------------------------------------------------------------------
     async def call(self, studio, route: Route, method: str, request, *, project_id, stage: str,
-                   job_key: str = "", out_path: Path | None = None, describe: dict | None = None):
+                   job_key: str = "", out_path: Path | None = None, describe: dict | None = None,
+                   store: Callable[[Path], str] | None = None):
         """Serve one job through the route; returns (result, call_id of the successful attempt)."""
         policy = self.policy
         failed_here: set[str] = set()
@@ -337,7 +340,8 @@ class Router:
                     outcome = await self._attempt(studio, route, member, method, request,
                                                   project_id=project_id, stage=stage,
                                                   job_key=job_key, out_path=out_path,
-                                                  request_json=request_json, attempt=attempt)
+                                                  request_json=request_json, attempt=attempt,
+                                                  store=store)
                 except _DayUsedUp:
                     failed_here.add(member.name)
                     self._release(member)
@@ -424,26 +428,43 @@ class Router:
         policy = self.policy
         return min(policy.backoff_cap, policy.backoff_base * 2 ** (tries - 1)) * self.rng.uniform(0.5, 1.0)
 
+    async def pace(self, db, member: Member) -> None:
+        """Requests per minute, for every process of the studio: each call reserves the next
+        free slot of its provider (60/rpm apart) in the studio, then waits for it."""
+        interval = 60.0 / member.rpm
+        with writing(db):
+            found = db.execute("select next_at from provider_pacing where provider = ?",
+                               [member.name]).fetchone()
+            start = max(time.time(), found[0] if found else 0.0)
+            db.execute("insert into provider_pacing (provider, next_at) values (?, ?) on conflict "
+                       "(provider) do update set next_at = excluded.next_at",
+                       [member.name, start + interval])
+        wait = start - time.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
     async def _attempt(self, studio, route: Route, member: Member, method: str, request, *,
-                       project_id, stage, job_key, out_path, request_json, attempt):
+                       project_id, stage, job_key, out_path, request_json, attempt, store=None):
         db = studio.db
         async with self.semaphore(member):
             if member.rpm:
-                await self.limiter(member).acquire()
+                await self.pace(db, member)
             if not self.reserve_day(db, member):
                 self.cooldown(member.name, _seconds_to_utc_midnight(), "requests per day used up")
                 raise _DayUsedUp()
-            context = CallContext(job_key=job_key, provider=member.name, tasks=DBTaskStore(db))
+            spool = Spool(studio.path.parent / "spool", job_key) if job_key else None
+            context = CallContext(job_key=job_key, provider=member.name, tasks=DBTaskStore(db),
+                                  spool=spool)
             token = CALL.set(context)
             started = time.perf_counter()
             row = {"provider": member.name, "kind": getattr(member.provider, "kind", route.kind),
                    "project_id": project_id, "stage": stage, "job_key": job_key,
                    "request": request_json, "tokens_in": 0, "tokens_out": 0, "cost": 0.0,
                    "attempt": attempt, "route": None if route.single else route.name,
+                   "worker": getattr(studio, "worker_name", None) or worker_name(),
                    "created": now()}
-            args = (request,) if out_path is None else (request, out_path)
             try:
-                result = await getattr(member.provider, method)(*args)
+                result = await execute(studio, member.provider, method, request, out_path, context)
             except BaseException as exc:
                 row.update(status="failed", error=redact(str(exc) or type(exc).__name__)[:2000],
                            error_class=type(exc).__name__,
@@ -455,23 +476,47 @@ class Router:
                     row.update(tokens_in=context.tokens_in, tokens_out=context.tokens_out,
                                cost=cost_of(member.price, context.tokens_in, context.tokens_out,
                                             context.units, request))
+                row["worker"] = context.note.pop("worker", None) or row["worker"]
                 _insert_call(db, row)
+                if spool is not None:
+                    spool.clear()  # a retry asks again rather than replaying a rejected answer
                 raise
             finally:
                 CALL.reset(token)
         with self._lock:
             self.failures[member.name] = 0
         row.update(status="ok", latency_ms=(time.perf_counter() - started) * 1000)
+        row["worker"] = context.note.pop("worker", None) or row["worker"]
         if hasattr(result, "text") and hasattr(result, "tokens_in"):
             row.update(response=result.text, tokens_in=result.tokens_in,
                        tokens_out=result.tokens_out)
         elif out_path is not None and Path(out_path).exists():
-            row["response"] = json.dumps({"file_bytes": Path(out_path).stat().st_size,
-                                          **context.note, **context.units})
+            note = {"file_bytes": Path(out_path).stat().st_size, **context.note, **context.units}
+            if isinstance(result, (int, float, str)) and not isinstance(result, bool):
+                note["result"] = result
+            if store is not None:  # the paid result is in the media store before it is recorded
+                note["media"] = store(Path(out_path))
+            row["response"] = json.dumps(note)
         row["cost"] = cost_of(member.price, row["tokens_in"], row["tokens_out"], context.units,
                               request)
         call_id = _insert_call(db, row)
+        if spool is not None:
+            spool.clear()
         return result, call_id
+
+
+async def execute(studio, provider, method: str, request, out_path, context):
+    """Carry out one provider call: here, or through the studio's executor (Celery workers)."""
+    executor = getattr(studio, "executor", None)
+    if executor is not None and executor.accepts(provider, method, request):
+        return await executor.execute(studio, provider, method, request, out_path, context)
+    args = (request,) if out_path is None else (request, out_path)
+    return await getattr(provider, method)(*args)
+
+
+def worker_name() -> str:
+    """Who made a call: this process (host:pid)."""
+    return f"inline@{socket.gethostname()}:{os.getpid()}"
 
 
 def _insert_call(db, row: dict) -> int:

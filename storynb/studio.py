@@ -154,7 +154,7 @@ class Studio:
 
     async def call(self, provider, method: str, request, *, project_id: int | None,
                    stage: str, job_key: str = "", out_path: Path | None = None,
-                   describe: dict | None = None):
+                   describe: dict | None = None, store=None):
         """Call a provider (or a route of providers) through the router: limits, retries,
         failover, and one row in `calls` per attempt. Returns (result, call_id)."""
         from .routing import Member, Route
@@ -167,7 +167,7 @@ class Studio:
                 price=json.loads(row.get("price") or "{}"))])
         return await self.router.call(self, provider, method, request, project_id=project_id,
                                       stage=stage, job_key=job_key, out_path=out_path,
-                                      describe=describe)
+                                      describe=describe, store=store)
 
     def served_by(self, call_id: int) -> str:
         """The provider that made a call (a route's member that served it)."""

@@ -11,6 +11,7 @@ import base64
 import contextvars
 import email.utils
 import json
+import os
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -85,6 +86,42 @@ class CallContext:
     tokens_in: int = 0
     tokens_out: int = 0
     billed: bool = False  # the service charged for this attempt even if it then failed
+    spool: "Spool | None" = None
+
+
+class Spool:
+    """Answers that arrived for a job but are not yet recorded. Each successful answer to a
+    request that may cost money (anything but a GET, and result downloads) is written here the
+    moment it arrives; the router clears the spool once the attempt is recorded. A process
+    killed in between leaves the answer here, and the next run replays it instead of paying
+    for the same request again."""
+
+    def __init__(self, root: Path, job_key: str):
+        self.dir = Path(root) / job_key
+
+    @staticmethod
+    def fingerprint(*parts) -> str:
+        import hashlib
+
+        blob = json.dumps(parts, sort_keys=True, default=repr, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:40]
+
+    def get(self, fingerprint: str) -> bytes | None:
+        try:
+            return (self.dir / fingerprint).read_bytes()
+        except OSError:
+            return None
+
+    def put(self, fingerprint: str, content: bytes) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        temp = self.dir / f".{fingerprint}.{os.getpid()}.tmp"
+        temp.write_bytes(content)
+        os.replace(temp, self.dir / fingerprint)
+
+    def clear(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 CALL: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar("storynb_call", default=None)
@@ -172,6 +209,15 @@ class HTTPAdapter:
         answer and raises the matching ProviderError subclass otherwise."""
         url = path if path.startswith("http") else f"{self.url}{path}"
         all_headers = {**self.headers(), **(headers or {})}
+        context = CALL.get()
+        spool = context.spool if context is not None and method.upper() != "GET" else None
+        mark = spool and Spool.fingerprint(method.upper(), url, json_body, params, data,
+                                           sorted(files) if isinstance(files, dict) else files)
+        if spool is not None:
+            kept = spool.get(mark)
+            if kept is not None:  # paid for before a crash: replay it
+                return self.answer(httpx.Response(200, content=kept,
+                                                  request=httpx.Request(method, url)), expect)
         try:
             response = await self.client().request(
                 method, url, json=json_body, headers=all_headers, params=params, files=files,
@@ -181,6 +227,8 @@ class HTTPAdapter:
                             f"({type(exc).__name__})") from None
         except httpx.HTTPError as exc:
             raise Transient(f"{self.name}: connection failed: {redact(exc) or type(exc).__name__}") from None
+        if spool is not None and 200 <= response.status_code < 300:
+            spool.put(mark, response.content)
         return self.answer(response, expect)
 
     def answer(self, response: httpx.Response, expect: str = "json"):
@@ -198,6 +246,13 @@ class HTTPAdapter:
 
     async def download(self, url: str, out_path: Path, *, what: str = "result") -> int:
         """Fetch a result file at once (result URLs expire). Expired or missing → ExpiredAsset."""
+        context = CALL.get()
+        spool = context.spool if context is not None else None
+        mark = spool and Spool.fingerprint("DOWNLOAD", url)
+        kept = spool.get(mark) if spool is not None else None
+        if kept:
+            Path(out_path).write_bytes(kept)
+            return len(kept)
         try:
             response = await self.client().get(url)
         except httpx.TimeoutException:
@@ -211,6 +266,8 @@ class HTTPAdapter:
             raise classify(self.name, response.status_code, response.headers, response.content)
         if not response.content:
             raise Transient(f"{self.name}: the {what} download was empty")
+        if spool is not None:
+            spool.put(mark, response.content)
         Path(out_path).write_bytes(response.content)
         return len(response.content)
 

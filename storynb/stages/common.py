@@ -7,7 +7,8 @@ from typing import Any
 
 from ..db import now
 from ..prompts import render
-from ..providers.base import LLMRequest
+from ..jobs import adoptable_call
+from ..providers.base import LLMRequest, LLMResult
 
 
 def template(project, stage: str) -> dict:
@@ -25,19 +26,30 @@ def provider_identity(provider) -> dict:
 
 async def produce(project, provider, method: str, request, *, stage: str, key: str, ext: str,
                   describe: dict | None = None):
-    """Call a provider that writes a file, keep the file in the media store and note it on the
-    call row. Returns (the provider's result, call id, stored media name)."""
+    """Call a provider that writes a file and keep the file in the media store (before the call
+    is recorded, so a paid result is never lost). A result a killed run already paid for and
+    stored is adopted instead of calling again. Returns (the provider's result, call id, stored
+    media name)."""
     media = project.studio.media
+    adopted = adoptable_call(project.db, key, media=media)
+    if adopted is not None:
+        return adopted["result"], adopted["id"], adopted["media"]
     out = media.scratch("." + ext)
+    stored: dict[str, str] = {}
+
+    def store(path) -> str:
+        stored["name"] = media.add(path, ext)
+        return stored["name"]
+
     try:
         result, call_id = await project.studio.call(
             provider, method, request, project_id=project.id, stage=stage, job_key=key,
-            out_path=out, describe=describe)
-        name = media.add(out, ext)
+            out_path=out, describe=describe, store=store)
     finally:
         out.unlink(missing_ok=True)
-    project.studio.record_output(call_id, name)
-    return result, call_id, name
+    if "name" not in stored:  # a provider that reported success without writing its file
+        raise ValueError(f"{getattr(provider, 'name', provider)} reported success but wrote no file")
+    return result, call_id, stored["name"]
 
 
 def record_failure(db, table: str, key: str, message: str, row: dict) -> None:
@@ -69,6 +81,10 @@ async def ask_llm(project, stage: str, tpl: dict, variables: dict[str, Any], *, 
     provider = project.provider("llm")
     request = LLMRequest(task=stage, prompt=prompt, variables=variables, json=want_json,
                          system=system, validate=validate)
+    adopted = adoptable_call(project.db, key)
+    if adopted is not None:  # answered and paid for before the last run was killed
+        return LLMResult(text=adopted["response"], tokens_in=adopted["tokens_in"] or 0,
+                         tokens_out=adopted["tokens_out"] or 0), adopted["id"]
     return await project.studio.call(provider, "complete", request, project_id=project.id,
                                      stage=stage, job_key=key,
                                      describe={"system": system, "prompt": prompt})
