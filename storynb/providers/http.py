@@ -87,6 +87,9 @@ class CallContext:
     tokens_out: int = 0
     billed: bool = False  # the service charged for this attempt even if it then failed
     spool: "Spool | None" = None
+    # Requests per minute: awaited right before each request that may cost money is sent (set
+    # by the router when the provider has an rpm limit), so the spacing holds on the wire.
+    pace: Any = None
 
 
 class Spool:
@@ -151,6 +154,7 @@ class HTTPAdapter:
     default_url = ""
     default_params: dict[str, Any] = {}
     key_required = True
+    paces_itself = True  # rpm pacing happens right before each paid request (see CallContext.pace)
 
     def __init__(self, config: Config):
         self.config = config
@@ -218,8 +222,12 @@ class HTTPAdapter:
             if kept is not None:  # paid for before a crash: replay it
                 return self.answer(httpx.Response(200, content=kept,
                                                   request=httpx.Request(method, url)), expect)
+        client = self.client()  # made before the pacing wait: its first use loads TLS settings
+        if context is not None and context.pace is not None and method.upper() != "GET":
+            _load_transport()
+            await context.pace()
         try:
-            response = await self.client().request(
+            response = await client.request(
                 method, url, json=json_body, headers=all_headers, params=params, files=files,
                 data=data, timeout=self._timeout(timeout))
         except httpx.TimeoutException as exc:
@@ -273,6 +281,14 @@ class HTTPAdapter:
 
 
 _ssl_context = None
+
+
+def _load_transport() -> None:
+    """httpx loads its async network backend (anyio) on a process's first request, which takes
+    0.1–0.3 s; a paced request loads it before its turn so it leaves on time."""
+    import httpcore._backends.anyio  # noqa: F401
+
+
 
 
 def ssl_context():
