@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-burn", action="store_true", help="do not burn subtitles into the video")
     run.add_argument("--stage", action="append", choices=STAGES, help="run only this stage (repeatable)")
     run.add_argument("--template", help="start from a saved project template (`storynb templates`)")
+    run.add_argument("--executor", choices=["inline", "celery", "worker"], default="inline",
+                     help="inline: here (default); celery: provider calls on Celery workers "
+                          "(--broker or $STORYNB_BROKER); worker: queue the run for the studio's "
+                          "local worker and return at once (follow it with `storynb watch`)")
+    run.add_argument("--broker", help="Celery broker URL, e.g. redis://127.0.0.1:6379/0")
     run.set_defaults(handler=_run)
 
     commands.add_parser("projects", help="list projects").set_defaults(handler=_projects)
@@ -102,6 +107,24 @@ def _parser() -> argparse.ArgumentParser:
     bundle.add_argument("project")
     bundle.add_argument("--out", help="where to write the zip")
     bundle.set_defaults(handler=_bundle)
+    watch = commands.add_parser("watch", help="follow a project's run live, wherever it was "
+                                "started (exit 0 done, 1 failed, 3 paused)")
+    watch.add_argument("project")
+    watch.add_argument("--timeout", type=float, help="give up after this many seconds (exit 4)")
+    watch.set_defaults(handler=_watch)
+    worker = commands.add_parser("worker", help="carry out runs: the studio's local worker, or a "
+                                 "Celery worker with --broker")
+    worker.add_argument("--broker", help="redis://HOST:6379/0 (or $STORYNB_BROKER): serve jobs "
+                        "from Celery queues instead of the studio's queued runs")
+    worker.add_argument("--concurrency", type=int, help="jobs at once (default: cores)")
+    worker.add_argument("--queues", default="api,render", help="Celery queues to serve")
+    worker.add_argument("-n", "--hostname", help="Celery node name, e.g. w1@%%h")
+    worker.add_argument("--media", help="the shared media folder (default: beside the studio)")
+    worker.add_argument("--idle-exit", type=float, default=60.0,
+                        help="local worker: stop after this many idle seconds")
+    worker.set_defaults(handler=_worker)
+    commands.add_parser("workers", help="the workers serving this studio").set_defaults(
+        handler=_workers)
     load = commands.add_parser("import", help="add a project from a bundle zip")
     load.add_argument("bundle")
     load.set_defaults(handler=_import)
@@ -199,8 +222,109 @@ def _run(studio, args) -> int:
             print(f"project {project.id}: {project.row['name']}", file=sys.stderr)
         else:
             print(f"project {project.id}: continuing (same topic and settings)", file=sys.stderr)
+    if args.executor == "worker":
+        handle = project.start(args.stage, executor="worker")
+        print(f"project {project.id}: run {handle.run_id} queued for the local worker; "
+              f"`storynb watch {project.id}` follows it", file=sys.stderr)
+        return 0
+    if args.executor == "celery" or args.broker:
+        from .distributed import use_celery
+
+        use_celery(studio, args.broker)
     report = project.run(args.stage, on_event=_Progress())
     return _finish(project, report)
+
+
+def _watch(studio, args) -> int:
+    import time
+
+    project = studio.project(args.project)
+    changes = studio.changes()
+    shown: dict[str, str] = {}
+    tty = sys.stderr.isatty()
+    bars: dict = {}
+    started = time.monotonic()
+    progress = project.progress()
+    while True:
+        if changes.changed():
+            progress = project.progress()
+            for stage in progress["stages"]:
+                line = (f"{stage['stage']}: {stage['status']} ({stage['done']} of {stage['total']} "
+                        f"done" + (f", {stage['running']} running" if stage["running"] else "")
+                        + (f", {stage['failed']} failed" if stage["failed"] else "") + ")")
+                if tty and stage["total"]:
+                    _watch_bar(bars, stage)
+                elif shown.get(stage["stage"]) != line and (stage["total"] or stage["stage"] in shown):
+                    print(line, file=sys.stderr, flush=True)
+                shown[stage["stage"]] = line
+            if progress["status"] not in ("running", "queued"):
+                break
+        if args.timeout and time.monotonic() - started > args.timeout:
+            print(f"storynb: project {project.id} is still {progress['status']}", file=sys.stderr)
+            return 4
+        time.sleep(0.25)
+    for bar in bars.values():
+        bar.close()
+    run = progress.get("run") or {}
+    state = progress["status"]
+    if run.get("summary"):
+        print(run["summary"].splitlines()[-1], file=sys.stderr)
+    if state == "done":
+        path = project.video_path()
+        if path:
+            print(path)
+        return 0
+    if state == "paused":
+        print(f"storynb: project {project.id} paused; `storynb resume {project.id}` continues",
+              file=sys.stderr)
+        return 3
+    if state in ("failed", "interrupted"):
+        failed = next((s for s in progress["stages"] if s["status"] == "failed"), None)
+        why = (failed["error"] or "").splitlines()[0] if failed and failed["error"] else \
+            run.get("error") or f"the run is {state}"
+        print(f"storynb: {why}", file=sys.stderr)
+        return 1
+    print(f"storynb: project {project.id} is {state}", file=sys.stderr)
+    return 0
+
+
+def _watch_bar(bars: dict, stage: dict) -> None:
+    from tqdm import tqdm
+
+    bar = bars.get(stage["stage"])
+    if bar is None:
+        bar = bars[stage["stage"]] = tqdm(total=stage["total"], desc=f"{stage['stage']:>10}",
+                                          unit="job", file=sys.stderr, dynamic_ncols=True)
+    bar.total = stage["total"]
+    bar.n = stage["done"] + stage["failed"]
+    bar.set_postfix_str(f"{stage['running']} running" if stage["running"] else stage["status"])
+    bar.refresh()
+
+
+def _worker(studio, args) -> int:
+    import os
+
+    broker = args.broker or os.environ.get("STORYNB_BROKER")
+    if broker:
+        from .distributed import serve_celery
+
+        return serve_celery(studio, broker, concurrency=args.concurrency, queues=args.queues,
+                            hostname=args.hostname, media=args.media)
+    from .worker import serve
+
+    path = studio.path
+    studio.close()
+    return serve(path, idle_exit=args.idle_exit)
+
+
+def _workers(studio, args) -> int:
+    from .worker import local_worker
+
+    found = local_worker(studio.db)
+    print(f"local worker: {found['host']}:{found['pid']} since {found['started']}" if found
+          else "local worker: none running (it starts when a run is started from the app or "
+               "with project.start())")
+    return 0
 
 
 def _size(text: str | None):

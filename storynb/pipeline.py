@@ -53,10 +53,97 @@ class RunHandle:
         return self._outcome["report"]
 
 
-def start(project, stages=None, *, on_event=None) -> RunHandle:
-    """Start a run in the background and return at once (widgets stay live meanwhile)."""
-    _selected(stages)
-    return RunHandle(project, stages, on_event)
+class WorkerRun:
+    """A run queued for (or carried out by) the studio's local worker: what `Project.start()`
+    returns by default. Its state is read from the studio, so it can be followed from any
+    process; the run goes on when the caller goes away."""
+
+    def __init__(self, studio, project_id: int, run_id: int):
+        self.studio, self.project_id, self.run_id = studio, project_id, run_id
+        self._started = time.perf_counter()
+
+    def state(self) -> str:
+        """queued, running, done, failed, paused, cancelled, or interrupted (the worker died)."""
+        row = self.studio.db["runs"].get(self.run_id)
+        if row["state"] == "running" and not lease.held(row["owner"], row["heartbeat"]):
+            return "interrupted"
+        return row["state"]
+
+    def done(self) -> bool:
+        return self.state() not in ("queued", "running")
+
+    def wait(self, timeout: float | None = None) -> RunReport | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.done():
+            if deadline is not None and time.monotonic() > deadline:
+                return None
+            time.sleep(0.2)
+        row = self.studio.db["runs"].get(self.run_id)
+        state = self.state()
+        status = state if state in ("done", "failed", "paused") else "failed"
+        text = row["summary"] or row["error"] or f"run {self.run_id}: {state}"
+        return RunReport(self.project_id, status, seconds=time.perf_counter() - self._started,
+                         text=text)
+
+
+def start(project, stages=None, *, on_event=None, executor: str | None = None):
+    """Start a run in the background and return at once (widgets stay live meanwhile).
+
+    executor "worker" (the default without `on_event`): the studio's local worker process
+    carries it out, so it outlives the page, kernel or script that started it. "thread": a
+    thread of this process (the default with `on_event`, and for projects that use providers
+    registered only in this process with `studio.register`)."""
+    selected = _selected(stages)
+    local_only = _local_only_providers(project)
+    if executor is None:
+        executor = "thread" if on_event is not None or local_only else "worker"
+    if executor == "thread":
+        return RunHandle(project, stages, on_event)
+    if executor != "worker":
+        raise InvalidInput(f"unknown executor {executor!r}: use 'worker' or 'thread'")
+    if on_event is not None:
+        raise InvalidInput("a run in the worker reports through the studio, not on_event: follow "
+                           "it with project.progress() (or use executor='thread')")
+    if local_only:
+        raise InvalidInput(f"project {project.id} uses provider(s) {', '.join(local_only)} "
+                           "registered only in this process: run it here (executor='thread')")
+    from .worker import ensure_local_worker
+
+    db = project.db
+    with _active_lock:
+        busy = (str(project.studio.path), project.id) in _active
+    row = project.row
+    latest = jobs.latest_run(db, project.id)
+    if busy or lease.held(row["run_owner"], row["run_heartbeat"]) or (
+            latest and latest["state"] == "queued"):
+        raise InvalidInput(f"project {project.id} is already running: wait for it, or pause it")
+    db["projects"].update(project.id, {"paused": 0})
+    run_id = jobs.request_run(db, project.id, selected, "local")
+    ensure_local_worker(project.studio)
+    return WorkerRun(project.studio, project.id, run_id)
+
+
+def run_claimed(project, stages, run_id: int) -> RunReport:
+    """Carry out a queued run that this process (a worker) has claimed."""
+    token = _claim(project, reset_pause=False)
+    try:
+        return asyncio.run(_run_project(project, _selected(stages), None, run_id=run_id,
+                                        executor="local"))
+    finally:
+        _release(token, project.db)
+
+
+def _local_only_providers(project) -> list[str]:
+    """Providers of the project's routes that exist only as objects in this process."""
+    from .providers.base import KINDS
+
+    studio = project.studio
+    names = []
+    for kind in KINDS:
+        for member in getattr(project.provider(kind), "members", []):
+            if member.name in studio._providers and member.name not in studio.builtin_names:
+                names.append(member.name)
+    return names
 
 
 def run_sync(project, stages=None, *, on_event=None) -> RunReport:
@@ -89,7 +176,7 @@ async def run_project(project, stages=None, *, on_event=None) -> RunReport:
         _release(token, project.db)
 
 
-def _claim(project) -> tuple[str, int]:
+def _claim(project, reset_pause: bool = True) -> tuple[str, int]:
     """One run per project: among this process's threads, and (through a lease in the database)
     among processes."""
     token = (str(project.studio.path), project.id)
@@ -100,7 +187,8 @@ def _claim(project) -> tuple[str, int]:
         _active.add(token)
     try:
         lease.acquire(project.db, project.id)
-        project.db["projects"].update(project.id, {"paused": 0})  # here, so a pause() right
+        if reset_pause:
+            project.db["projects"].update(project.id, {"paused": 0})  # here, so a pause() right
         # after start() (which runs in the caller's thread too) is not undone by the worker
     except BaseException:
         with _active_lock:

@@ -10,6 +10,7 @@ from typing import Any
 
 from .db import now, writing
 from .errors import InvalidInput, NotFound
+from .jobs import latest_run
 from .runner import STAGES
 
 ASPECTS = {"9:16": (1080, 1920), "16:9": (1920, 1080), "1:1": (1080, 1080)}
@@ -103,7 +104,18 @@ class Project:
         row = self.row
         if row["status"] == "running" and not held(row["run_owner"], row["run_heartbeat"]):
             return "interrupted"
+        latest = latest_run(self.db, self.id)
+        if latest and latest["state"] == "queued":
+            return "queued"
         return row["status"]
+
+    def progress(self) -> dict:
+        """The live state of the project from the studio, whoever runs it: status, the latest
+        run, and per stage its status and how many of the run's jobs are done, running, failed
+        and planned (see storynb.jobs.progress). Poll `studio.changes()` to know when to re-read."""
+        from .jobs import progress
+
+        return progress(self.db, self.id, STAGES)
 
     def update(self, **settings: Any) -> None:
         """Change settings (style, aspect, fps, burn_subtitles, font, providers …)."""
@@ -462,11 +474,14 @@ class Project:
 
         return await run_project(self, stages, on_event=on_event)
 
-    def start(self, stages=None, *, on_event=None):
-        """Start a run in a background thread and return a handle (`.done()`, `.wait()`)."""
+    def start(self, stages=None, *, on_event=None, executor: str | None = None):
+        """Start a run in the background and return a handle (`.done()`, `.wait()`). By
+        default the studio's local worker process carries it out, so it goes on when this
+        kernel, page or script ends; `executor="thread"` (or giving `on_event`) runs it in a
+        thread of this process instead."""
         from .pipeline import start
 
-        return start(self, stages, on_event=on_event)
+        return start(self, stages, on_event=on_event, executor=executor)
 
     def run_stage(self, stage: str, *, on_event=None):
         return self.run([stage], on_event=on_event)
@@ -515,17 +530,18 @@ class Project:
     # ---------------------------------------------------------------------------------------
     # Added for the notebook panels (issue 4): background controls, delete, a project bundle,
     # a camera preview and redoing one clip. Panels call these like any other public method.
-    def start_retry(self, *, on_event=None):
+    def start_retry(self, *, on_event=None, executor: str | None = None):
         """`retry()` in the background: returns the run handle (`.done()`, `.wait()`) at once."""
         from .pipeline import first_unfinished
 
         first = first_unfinished(self)
-        return self.start(STAGES[STAGES.index(first):] if first else [], on_event=on_event)
+        return self.start(STAGES[STAGES.index(first):] if first else [], on_event=on_event,
+                          executor=executor)
 
-    def start_resume(self, *, on_event=None):
+    def start_resume(self, *, on_event=None, executor: str | None = None):
         """`resume()` in the background: clears the pause and returns the run handle at once."""
         self.db["projects"].update(self.id, {"paused": 0, "updated": now()})
-        return self.start_retry(on_event=on_event)
+        return self.start_retry(on_event=on_event, executor=executor)
 
     def delete(self) -> None:
         """Delete the project and its rows. The call log stays (usage and cost history); media

@@ -431,12 +431,17 @@ class Router:
         policy = self.policy
         return min(policy.backoff_cap, policy.backoff_base * 2 ** (tries - 1)) * self.rng.uniform(0.5, 1.0)
 
-    async def pace(self, db, member: Member) -> None:
+    async def pace(self, studio, member: Member) -> None:
         """Requests per minute, for every process of the studio: a call may go when its
         provider's last call (in any process) is 60/rpm seconds old. The slot is taken at the
         moment the call goes, not reserved ahead, so a call delayed after its turn cannot end
         up too close to the next one."""
-        interval = 60.0 / member.rpm * (1 + PACING_MARGIN)
+        interval = pacing_interval(member.rpm)
+        remote = getattr(getattr(studio, "executor", None), "pace", None)
+        if remote is not None:  # workers on other machines: Redis holds the provider's turn
+            await remote(member.name, interval)
+            return
+        db = studio.db
         while True:
             with writing(db):
                 found = db.execute("select next_at from provider_pacing where provider = ?",
@@ -455,7 +460,7 @@ class Router:
         db = studio.db
         async with self.semaphore(member):
             if member.rpm and not getattr(member.provider, "paces_itself", False):
-                await self.pace(db, member)
+                await self.pace(studio, member)
             if not self.reserve_day(db, member):
                 self.cooldown(member.name, _seconds_to_utc_midnight(), "requests per day used up")
                 raise _DayUsedUp()
@@ -463,7 +468,8 @@ class Router:
             context = CallContext(job_key=job_key, provider=member.name, tasks=DBTaskStore(db),
                                   spool=spool)
             if member.rpm and getattr(member.provider, "paces_itself", False):
-                context.pace = lambda: self.pace(db, member)
+                context.pace = lambda: self.pace(studio, member)
+                context.pace_interval = pacing_interval(member.rpm)
             token = CALL.set(context)
             started = time.perf_counter()
             row = {"provider": member.name, "kind": getattr(member.provider, "kind", route.kind),
@@ -526,6 +532,10 @@ async def execute(studio, provider, method: str, request, out_path, context):
 def worker_name() -> str:
     """Who made a call: this process (host:pid)."""
     return f"inline@{socket.gethostname()}:{os.getpid()}"
+
+
+def pacing_interval(rpm: float) -> float:
+    return 60.0 / rpm * (1 + PACING_MARGIN)
 
 
 def _insert_call(db, row: dict) -> int:

@@ -72,8 +72,11 @@ class RunReport:
     status: str  # done | failed | paused
     stages: list[StageReport] = field(default_factory=list)
     seconds: float = 0.0
+    text: str = ""  # the stored summary of a run carried out by another process
 
     def summary(self) -> str:
+        if self.text and not self.stages:
+            return self.text
         lines = [r.line() for r in self.stages]
         for report in self.stages:
             lines += [f"  {err}" for err in report.errors]

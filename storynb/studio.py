@@ -47,6 +47,7 @@ class Studio:
             self.prompts.install_defaults()
             self.events = Observers()
             self._providers = _builtin_providers()
+            self.builtin_names = frozenset(self._providers)
             self._register_builtins()
         self.executor = None  # how provider calls are carried out (None: in this process)
 
@@ -64,6 +65,13 @@ class Studio:
 
     def close(self) -> None:
         self.db.close()
+
+    def changes(self):
+        """A cheap change counter over the studio (`.changed()` is True after any commit by
+        any process): what views poll before re-reading `project.progress()`."""
+        from .jobs import Changes
+
+        return Changes(self.db)
 
     # providers -------------------------------------------------------------------------
     def _register_builtins(self) -> None:
@@ -145,6 +153,8 @@ class Studio:
             provider = self.provider(kind, name)
             row = self._provider_row(name) or {}
             concurrency = row.get("concurrency") or getattr(provider, "concurrency", None) or 2
+            if self.executor is not None and name in self.builtin_names:
+                concurrency = max(int(concurrency), self.executor.slots)  # renders on many workers
             members.append(Member(
                 provider=provider, weight=row.get("weight", 1.0) if row.get("weight") is not None else 1.0,
                 priority=row.get("priority") or 0, rpm=row.get("rpm"), rpd=row.get("rpd"),

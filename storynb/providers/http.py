@@ -90,6 +90,7 @@ class CallContext:
     # Requests per minute: awaited right before each request that may cost money is sent (set
     # by the router when the provider has an rpm limit), so the spacing holds on the wire.
     pace: Any = None
+    pace_interval: float | None = None  # seconds between this provider's requests
 
 
 class Spool:
@@ -286,6 +287,7 @@ _ssl_context = None
 def _load_transport() -> None:
     """httpx loads its async network backend (anyio) on a process's first request, which takes
     0.1–0.3 s; a paced request loads it before its turn so it leaves on time."""
+    import anyio._backends._asyncio  # noqa: F401
     import httpcore._backends.anyio  # noqa: F401
 
 
