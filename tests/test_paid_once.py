@@ -15,13 +15,10 @@ from tests.fakes.servers import tiny_png
 
 
 class KillingImageService:
-    """An OpenAI-style image endpoint that sends SIGKILL to the client's process group right
-    after each of its first `kills` answers has been written to the socket."""
+    """An OpenAI-style image endpoint that counts the answers it bills."""
 
-    def __init__(self, kills: int):
-        self.kills_left = kills
+    def __init__(self, kills: int = 0):
         self.served = 0  # successful (billed) answers
-        self.victim: int | None = None
         self.lock = threading.Lock()
         service = self
 
@@ -44,15 +41,6 @@ class KillingImageService:
                 self.wfile.flush()
                 with service.lock:
                     service.served += 1
-                    kill = service.kills_left > 0 and service.victim is not None
-                    if kill:
-                        service.kills_left -= 1
-                if kill:
-                    time.sleep(float(os.environ.get("KILL_DELAY", "0.005")))  # the answer is on its way: the client reads it, then dies
-                    try:
-                        os.killpg(service.victim, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -76,10 +64,18 @@ def test_killed_right_after_paid_images_pays_once_per_shot(tmp_path, monkeypatch
     command = [sys.executable, "-m", "storynb.cli", "--studio", str(db_path), "run", "--project",
                "1"]
     kills = 0
+    spool = tmp_path / "spool"
     for _ in range(10):
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    start_new_session=True, env={**os.environ})
-        service.victim = process.pid
+        seen = {p for p in spool.glob("*/*")} if spool.exists() else set()
+        deadline = time.time() + 120
+        while kills < 5 and process.poll() is None and time.time() < deadline:
+            arrived = {p for p in spool.glob("*/*") if not p.name.startswith(".")} - seen
+            if arrived:  # a paid answer has just reached the client: kill it at once
+                os.killpg(process.pid, signal.SIGKILL)
+                break
+            time.sleep(0.001)
         out, err = process.communicate(timeout=300)
         if process.returncode == -signal.SIGKILL:
             kills += 1
