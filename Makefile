@@ -22,6 +22,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_render.py
 	$(PY) bench/bench_fanout.py
+	$(PY) bench/bench_workers.py
 
 clean:
 	rm -rf $(VENV) data/studio.db* data/media data/exports
