@@ -112,8 +112,9 @@ class JobBook:
 
     def done(self, key: str, call_id: int | None = None) -> None:
         self.db.execute("update jobs set state = 'done', finished = ?, owner = null, error = null, "
-                        "call_id = coalesce(?, call_id) where id = ?",
-                        [now(), call_id, self.ids.get(key)])
+                        "call_id = coalesce(?, (select max(id) from calls where job_key = ? and "
+                        "status = 'ok'), call_id) where id = ?",
+                        [now(), call_id, key, self.ids.get(key)])
 
     def failed(self, key: str, error: str) -> None:
         self.db.execute("update jobs set state = 'failed', finished = ?, owner = null, error = ? "
