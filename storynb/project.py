@@ -549,8 +549,9 @@ class Project:
         from .pipeline import _active, _active_lock
 
         with _active_lock:
-            if (str(self.studio.path), self.id) in _active:
-                raise InvalidInput(f"project {self.id} is running: pause it and wait, then delete it")
+            running_here = (str(self.studio.path), self.id) in _active
+        if running_here or self.state in ("running", "queued"):
+            raise InvalidInput(f"project {self.id} is running: pause it and wait, then delete it")
         published = [(r["path"], r["srt_path"]) for r in
                      self.db["exports"].rows_where("project_id = ?", [self.id])]
         owned = [t.name for t in self.db.tables if t.name != "projects"
