@@ -197,11 +197,11 @@ class Session:
         if self.running():
             raise InvalidInput("this project is already running: wait for it to finish, or pause it")
         if how == "retry":
-            self.handle = project.start_retry()
+            self.handle = project.start_retry(executor="thread")
         elif how == "resume":
-            self.handle = project.start_resume()
+            self.handle = project.start_resume(executor="thread")
         else:
-            self.handle = project.start(stages)
+            self.handle = project.start(stages, executor="thread")
         self.emit("run", "start")
         return self.handle
 
