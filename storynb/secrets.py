@@ -112,30 +112,70 @@ def redact(text) -> str:
         return MASK
 
 
-class RedactingFilter(logging.Filter):
-    """A logging filter that passes every record through redact()."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Redact one log record in place: its message (formatted with its args first, so a key
+    passed as an argument is caught), its exception text and its stack. Done on the whole text,
+    before any formatter can truncate it (a cut key would no longer match)."""
+    try:
         try:
             message = record.getMessage()
-            record.msg, record.args = redact(message), ()
-            if record.exc_info and record.exc_info[1] is not None:
-                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
-                record.exc_info = None
-        except Exception:
-            record.msg, record.args = MASK, ()
+        except Exception:  # bad format arguments: keep what there is, redacted
+            message = f"{record.msg} {record.args!r}"
+        record.msg, record.args = redact(message), ()
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        record._storynb_redacted = True
+    except Exception:
+        record.msg, record.args, record.exc_info, record.exc_text = MASK, (), None, None
+    return record
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that passes every record through redact() (once)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "_storynb_redacted", False):
+            redact_record(record)
         return True
 
 
 _filter = RedactingFilter()
+_install_lock = threading.Lock()
+
+
+def _redacting_factory(previous):
+    def factory(*args, **kwargs):
+        return redact_record(previous(*args, **kwargs))
+
+    factory._storynb_redacting = True
+    return factory
 
 
 def install_log_filter() -> None:
-    """Attach the redacting filter to the loggers that could see a key (idempotent)."""
-    for name in ("storynb", "httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        if _filter not in logger.filters:
-            logger.addFilter(_filter)
+    """Redact every log record of every logger (idempotent).
+
+    A filter on a logger only sees records logged on that very logger, not its children's
+    (`httpcore.http11` logs response headers, where a service may echo the key back), and a
+    handler added later would have no filter at all. So the record factory itself redacts:
+    every record any logger makes is clean before any filter, handler or formatter sees it.
+    Filters on the root handlers and on the usual loggers stay as a second line, for records
+    made without the factory (`logging.makeLogRecord`) or a factory replaced after ours."""
+    with _install_lock:
+        current = logging.getLogRecordFactory()
+        if not getattr(current, "_storynb_redacting", False):
+            logging.setLogRecordFactory(_redacting_factory(current))
+        for name in ("storynb", "httpx", "httpcore"):
+            logger = logging.getLogger(name)
+            if _filter not in logger.filters:
+                logger.addFilter(_filter)
+        for handler in logging.getLogger().handlers:
+            if _filter not in handler.filters:
+                handler.addFilter(_filter)
 
 
 # encryption ----------------------------------------------------------------------------------
@@ -249,3 +289,7 @@ def check_key_text(value) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput("an API key must be non-empty text")
     return value.strip()
+
+
+# Every record of every logger is redacted from the moment storynb (or any adapter) is imported.
+install_log_filter()

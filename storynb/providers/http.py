@@ -310,9 +310,9 @@ def parse_json(name: str, content: bytes):
     try:
         return json.loads(content.decode("utf-8", errors="replace").strip() or "null")
     except json.JSONDecodeError as exc:
-        excerpt = content[:120].decode("utf-8", errors="replace")
+        excerpt = redact(content.decode("utf-8", errors="replace"))[:120]  # redact, then cut
         raise Transient(f"{name}: the answer is not valid JSON ({exc.msg} at {exc.pos}; "
-                        f"{len(content)} bytes, starts {redact(excerpt)!r})") from None
+                        f"{len(content)} bytes, starts {excerpt!r})") from None
 
 
 def body_error(body) -> tuple[int | None, str] | None:
@@ -368,7 +368,7 @@ def retry_after(headers) -> float | None:
 def _error_fields(body) -> tuple[str, str]:
     """(code-ish text, message) from the error shapes services use."""
     if not isinstance(body, dict):
-        return "", str(body or "")[:300]
+        return "", redact(str(body or ""))[:300]
     err = body.get("error")
     if isinstance(err, dict):
         code = " ".join(str(err.get(k) or "") for k in ("code", "type"))
@@ -391,8 +391,9 @@ def classify(name: str, status: int, headers, content: bytes, *, body=None) -> P
         try:
             body = json.loads(content.decode("utf-8", errors="replace") or "null")
         except (json.JSONDecodeError, AttributeError):
-            body = (content or b"")[:300].decode("utf-8", errors="replace") if content else ""
+            body = redact((content or b"").decode("utf-8", errors="replace"))[:300] if content else ""
     code, message = _error_fields(body)
+    code, message = redact(code)[:200], redact(message)  # redact the whole text before cutting it
     lowered = f"{code} {message}".lower()
     text = redact(f"{name}: HTTP {status}" + (f" {code.strip()}" if code.strip() else "")
                   + (f": {message[:400]}" if message else ""))
