@@ -93,8 +93,9 @@ def test_storyboard_arms_and_failures_are_rows(ab):
                                     "variables": json.dumps({"shots": 6})})
     assert 1 <= score <= 10 and notes
     studio = ab.studio
-    studio.prompts.edit("ab", "camera", "Move the camera for {{ missing_thing }}")
-    failed = ab.run("broken", "camera", [("ab", 2)], inputs=[{"shots": []}])
+    # saving refuses variables the stage does not give; a render can still fail on the data
+    studio.prompts.edit("ab", "camera", "Move the camera for {{ shots[0].missing_thing }}")
+    failed = ab.run("broken", "camera", [("ab", 2)], inputs=[{"shots": [{"sequence": 1}]}])
     assert failed["status"].tolist() == ["failed"] and "missing_thing" in failed["error"].iloc[0]
 
 
