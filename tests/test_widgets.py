@@ -297,15 +297,21 @@ def test_prompts_panel_versions_and_test_render(studio):
     panel.create_b.click()
     assert studio.prompts.get_set("mine") and not errors(panel)
     panel.stage.value = "rewrite"
-    panel.body_t.value = panel.body_t.value + "\nMention {{ colour }} once."
+    body = panel.body_t.value
+    panel.body_t.value = body + "\nMention {{ colour }} once."
+    panel.save_b.click()  # the rewrite stage gives no `colour`: refused, and named
+    assert errors(panel) and "colour" in panel.message.value
+    assert [v["version"] for v in studio.prompts.versions("mine", "rewrite")] == [1]
+    panel.body_t.value = body + "\nWrite for {{ audience }}."
     panel.save_b.click()
     assert [v["version"] for v in studio.prompts.versions("mine", "rewrite")] == [1, 2]
-    panel.render_b.click()
-    assert errors(panel) and "colour" in panel.message.value  # the undefined variable is named
     variables = json.loads(panel.variables.value)
-    panel.variables.value = json.dumps({**variables, "colour": "teal"})
+    panel.variables.value = json.dumps({k: v for k, v in variables.items() if k != "audience"})
     panel.render_b.click()
-    assert "teal" in panel.rendered.value and not errors(panel)
+    assert errors(panel) and "audience" in panel.message.value  # the undefined variable is named
+    panel.variables.value = json.dumps({**variables, "audience": "teal readers"})
+    panel.render_b.click()
+    assert "teal readers" in panel.rendered.value and not errors(panel)
     panel.variables.value = "{not json"
     panel.render_b.click()
     assert errors(panel)
