@@ -50,7 +50,7 @@ def test_provider_management_validation(studio):
         studio.providers.add("x", "llm", "runway")
     with pytest.raises(InvalidInput, match="unknown adapter type"):
         studio.providers.add("x", "llm", "claude_magic")
-    with pytest.raises(InvalidInput, match="url must start"):
+    with pytest.raises(InvalidInput, match="must start with http"):
         studio.providers.add("x", "llm", "openai_chat", url="ftp://host")
     with pytest.raises(InvalidInput, match="price"):
         studio.providers.add("x", "llm", "openai_chat", price={"per_call": -1})

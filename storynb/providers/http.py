@@ -23,6 +23,7 @@ import httpx
 from ..secrets import Secret, redact
 from .base import (AuthError, BadRequest, ContentPolicy, ProviderError, QuotaExhausted,
                    RateLimited, Transient)
+from .urls import MAX_REDIRECTS, UnsafeURL, check_request
 
 CONTENT_CODES = ("content_policy", "content_filter", "moderation", "safety", "datainspection",
                  "ipinfringement", "sensitive", "refus")
@@ -199,10 +200,15 @@ class HTTPAdapter:
         client = self._clients.get(loop)
         if client is None or client.is_closed:
             client = httpx.AsyncClient(timeout=self._timeout(None), follow_redirects=True,
-                                       verify=ssl_context(),
+                                       verify=ssl_context(), max_redirects=MAX_REDIRECTS,
+                                       event_hooks={"request": [self._check_url]},
                                        limits=httpx.Limits(max_keepalive_connections=32))
             self._clients[loop] = client
         return client
+
+    async def _check_url(self, request: httpx.Request) -> None:
+        """Every request and every redirect hop passes the URL policy (storynb.providers.urls)."""
+        await check_request(self.name, self.url, request.url)
 
     def _timeout(self, seconds: float | None) -> httpx.Timeout:
         return httpx.Timeout(seconds or self.timeout, connect=min(10.0, seconds or self.timeout))
@@ -234,6 +240,8 @@ class HTTPAdapter:
         except httpx.TimeoutException as exc:
             raise Transient(f"{self.name}: no answer within {timeout or self.timeout:g} s "
                             f"({type(exc).__name__})") from None
+        except (httpx.TooManyRedirects, httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise bad_url(self.name, url, exc) from None
         except httpx.HTTPError as exc:
             raise Transient(f"{self.name}: connection failed: {redact(exc) or type(exc).__name__}") from None
         if spool is not None and 200 <= response.status_code < 300:
@@ -266,6 +274,8 @@ class HTTPAdapter:
             response = await self.client().get(url)
         except httpx.TimeoutException:
             raise Transient(f"{self.name}: downloading the {what} timed out") from None
+        except (httpx.TooManyRedirects, httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise bad_url(self.name, url, exc, what) from None
         except httpx.HTTPError as exc:
             raise Transient(f"{self.name}: downloading the {what} failed: {redact(exc)}") from None
         if response.status_code in (401, 403, 404, 410):
@@ -300,6 +310,13 @@ def ssl_context():
     if _ssl_context is None:
         _ssl_context = httpx.create_ssl_context()
     return _ssl_context
+
+
+def bad_url(name: str, url: str, exc: Exception, what: str = "request") -> UnsafeURL:
+    if isinstance(exc, httpx.TooManyRedirects):
+        return UnsafeURL(f"{name}: the {what} was redirected more than {MAX_REDIRECTS} times")
+    return UnsafeURL(f"{name}: the {what} URL {redact(str(url))[:120]!r} cannot be used: "
+                     f"{redact(exc)}; check the provider's URL (`storynb providers edit {name} --url …`)")
 
 
 class ExpiredAsset(Transient):

@@ -27,6 +27,7 @@ from .images import ComfyUI, OpenAIImages, SDWebUI
 from .openai_compat import OpenAIChat
 from .speech import OpenAISpeech
 from .tasks import DashScopeWan, Kling, Runway
+from .urls import check_provider_url
 
 ADAPTERS: dict[str, type] = {cls.type: cls for cls in (
     OpenAIChat, OpenAIImages, SDWebUI, ComfyUI, Runway, Kling, DashScopeWan, OpenAISpeech)}
@@ -190,9 +191,14 @@ class Providers:
         clean: dict[str, Any] = {}
         for field, value in values.items():
             if field == "url":
-                value = (value or "").strip()
-                if value and not re.match(r"^https?://", value):
-                    raise InvalidInput(f"url must start with http:// or https://, not {redact(value)!r}")
+                value = (value or "").strip() if isinstance(value, str) or value is None else value
+                if not isinstance(value, str):
+                    raise InvalidInput(f"url must be text, not {type(value).__name__}")
+                if value:
+                    try:
+                        value = check_provider_url(value)
+                    except ValueError as exc:
+                        raise InvalidInput(f"url {redact(value)[:200]!r} is refused: {exc}") from None
                 clean[field] = value
             elif field == "model":
                 clean[field] = (value or "").strip()
