@@ -13,6 +13,7 @@ providers are rows too (type "local") and members of the same registry.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from typing import Any
@@ -23,7 +24,7 @@ from ..errors import InvalidInput, NotFound
 from ..secrets import Secret, check_key_text, hint, redact
 from .base import KINDS, ProviderError
 from .http import Config
-from .images import ComfyUI, OpenAIImages, SDWebUI
+from .images import DEFAULT_WORKFLOW, ComfyUI, OpenAIImages, SDWebUI
 from .openai_compat import OpenAIChat
 from .speech import OpenAISpeech
 from .tasks import DashScopeWan, Kling, Runway
@@ -43,6 +44,53 @@ PUBLIC_COLUMNS = ["name", "kind", "type", "model", "url", "key", "active", "weig
                   "rpm", "rpd", "used_today", "concurrency", "timeout", "params", "price",
                   "cooling_s", "builtin"]
 _NAME = re.compile(r"^[^\s|,]{1,64}$")
+MAX_TIMEOUT = 24 * 3600
+# Numeric kind defaults: (lowest, highest, whole number, what to say).
+PARAM_RULES = {
+    "temperature": (0, 5, False, "a number ≥ 0"),
+    "top_p": (0, 1, False, "a number from 0 to 1"),
+    "max_tokens": (1, 10_000_000, True, "a whole number ≥ 1"),
+    "steps": (1, 10_000, True, "a whole number ≥ 1"),
+    "count": (1, 100, True, "a whole number from 1 to 100"),
+    "duration": (0, 3600, False, "a number of seconds above 0"),
+    "fps": (0, 240, False, "a number of frames per second above 0"),
+    "speed": (0, 10, False, "a number above 0"),
+    "poll_interval": (0, 3600, False, "a number of seconds above 0"),
+    "task_timeout": (0, 7 * 24 * 3600, False, "a number of seconds above 0"),
+    "max_side": (64, 16384, True, "a whole number of pixels from 64 to 16384"),
+}
+POSITIVE_PARAMS = {"duration", "fps", "speed", "poll_interval", "task_timeout"}
+PROMPT_PLACEHOLDER = re.compile(r"\{\{\s*prompt\s*\}\}")
+
+
+def check_workflow(flow) -> dict:
+    """A ComfyUI workflow must be API-format JSON (what "Save (API Format)" writes: node id →
+    {"class_type", "inputs"}) with a {{prompt}} placeholder. Returns it as a dict; InvalidInput
+    says what is wrong."""
+    if isinstance(flow, str):
+        try:
+            flow = json.loads(flow)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"the ComfyUI workflow is not valid JSON ({exc.msg} at character "
+                               f"{exc.pos}); export it with \"Save (API Format)\"") from None
+    if not isinstance(flow, dict) or not flow:
+        raise InvalidInput(f"the ComfyUI workflow must be an API-format JSON object (node id → "
+                           f"{{\"class_type\", \"inputs\"}}), not {json.dumps(flow)[:60]}; export it "
+                           "with \"Save (API Format)\"")
+    if "nodes" in flow and "links" in flow:
+        raise InvalidInput("this ComfyUI workflow is in the editor's format (nodes and links); "
+                           "export it with \"Save (API Format)\" instead")
+    for node_id, node in flow.items():
+        if not (isinstance(node, dict) and isinstance(node.get("class_type"), str)
+                and isinstance(node.get("inputs"), dict)):
+            raise InvalidInput(f"the ComfyUI workflow's node {node_id!r} is not an API-format node "
+                               "({\"class_type\": …, \"inputs\": {…}}); export the workflow with "
+                               "\"Save (API Format)\"")
+    if not PROMPT_PLACEHOLDER.search(json.dumps(flow, ensure_ascii=False)):
+        raise InvalidInput("the ComfyUI workflow has no {{prompt}} placeholder: put \"{{prompt}}\" "
+                           "in the text input of the positive prompt node (and {{negative_prompt}}, "
+                           "{{seed}}, {{width}}, {{height}} where they belong)")
+    return flow
 
 
 def adapter_types(kind: str | None = None) -> dict[str, str]:
@@ -117,7 +165,8 @@ class Providers:
                                f"for {kind}: {', '.join(adapter_types(kind))}")
         values = self._clean({"url": url, "model": model, "params": params or {}, "weight": weight,
                               "priority": priority, "rpm": rpm, "rpd": rpd,
-                              "concurrency": concurrency, "timeout": timeout or 120.0,
+                              "concurrency": concurrency,
+                              "timeout": 120.0 if timeout is None else timeout,
                               "price": price or {}, "active": active})
         if key:
             values.update(self._key_fields(key))
@@ -205,12 +254,22 @@ class Providers:
             elif field == "params":
                 if not isinstance(value, dict):
                     raise InvalidInput(f"params must be a dict, not {value!r}")
-                for number in ("temperature", "max_tokens", "top_p", "steps", "count", "duration",
-                               "fps", "speed"):
+                for number, (low, high, whole, meaning) in PARAM_RULES.items():
                     v = value.get(number)
-                    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                        raise InvalidInput(f"param {number} must be a number, not {v!r}")
-                clean[field] = json.dumps(value, ensure_ascii=False, sort_keys=True)
+                    if v is None:
+                        continue
+                    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                            or (whole and not float(v).is_integer()) or v < low or v > high \
+                            or (low == 0 and number in POSITIVE_PARAMS and v <= 0):
+                        raise InvalidInput(f"param {number} must be {meaning}, not {v!r}")
+                if "workflow" in value:
+                    check_workflow(value["workflow"])
+                try:
+                    clean[field] = json.dumps(value, ensure_ascii=False, sort_keys=True,
+                                              allow_nan=False)
+                except (TypeError, ValueError) as exc:
+                    raise InvalidInput(f"params must be plain JSON values (text, finite numbers, "
+                                       f"lists, dicts): {exc}") from None
             elif field == "price":
                 from ..routing import check_price
 
@@ -222,13 +281,19 @@ class Providers:
                                        f"not {value!r}")
                 clean[field] = value
             elif field in ("weight", "timeout"):
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
-                        or (field == "timeout" and value == 0):
-                    raise InvalidInput(f"{field} must be a positive number, not {value!r}")
+                if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                        or not math.isfinite(value) or value <= 0:
+                    raise InvalidInput(
+                        f"{field} must be a finite number above 0, not {value!r}"
+                        + (" (weights share a route's calls out; deactivate a provider to stop "
+                           "using it)" if field == "weight" else " (seconds to wait for an answer)"))
+                if field == "timeout" and value > MAX_TIMEOUT:
+                    raise InvalidInput(f"timeout must be at most {MAX_TIMEOUT} seconds, not {value!r}")
                 clean[field] = float(value)
             elif field == "priority":
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise InvalidInput(f"priority must be a whole number (0 is tried first), not {value!r}")
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise InvalidInput(f"priority must be a whole number ≥ 0 (0 is tried first, "
+                                       f"higher numbers are fallbacks), not {value!r}")
                 clean[field] = value
             elif field == "active":
                 clean[field] = int(bool(value))
@@ -242,12 +307,14 @@ class Providers:
         return run_sync(self.test_async(name))
 
     async def test_async(self, name: str) -> dict:
-        self._row(name)
-        provider = self.studio.provider(self._row(name)["kind"], name)
+        row = self._row(name)
+        provider = self.studio.provider(row["kind"], name)
         started = time.perf_counter()
         check = getattr(provider, "check", None)
         result: dict[str, Any] = {"provider": name}
         try:
+            if row["type"] == "comfyui":  # a bad workflow fails every run: say so here
+                check_workflow(json.loads(row["params"] or "{}").get("workflow") or DEFAULT_WORKFLOW)
             detail = await check() if check else {"offline": True}
             result.update(ok=True, detail=detail)
         except ProviderError as exc:
