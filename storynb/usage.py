@@ -18,8 +18,6 @@ COLUMNS = ["calls", "ok", "failed", "tokens_in", "tokens_out", "cost", "latency_
 
 # typical token counts of the LLM stages, for the estimate (real counts are in the call log)
 LLM_TOKENS = {"rewrite": (450, 700), "storyboard": (1000, 1100), "camera": (800, 350)}
-DEPENDS = {"storyboard": {"rewrite"}, "images": {"storyboard"}, "camera": {"storyboard"},
-           "clips": {"images", "camera", "storyboard"}, "export": {"clips", "storyboard"}}
 
 
 def usage(db, by: str | list[str] = "provider", *, project: int | None = None,
@@ -61,83 +59,117 @@ def usage(db, by: str | list[str] = "provider", *, project: int | None = None,
 
 def estimate(project, stages=None):
     """What running these stages will call and cost, per stage and provider, assuming no
-    failures: work that is already done is skipped (its key has a successful call), and a stage
-    whose inputs will change counts in full. A route's calls are shared out by its strategy
+    failures. It counts what a run would really do: a job is skipped when the runner's own test
+    (`Job.done()`) says it is finished, and work whose inputs a run would change first is counted
+    shot by shot (a new image for shot 2 redoes shot 2's clip and the final join, nothing else;
+    a new storyboard redoes everything after it). A route's calls are shared out by its strategy
     (weighted: by weight; the others: evenly) among its first-priority members."""
     import pandas as pd
 
     from .pipeline import _selected
     from .routing import cost_of
+    from .stages.export import COMPOSITOR
     from .stages.storyboard import default_shot_count
 
     selected = _selected(stages)
     status = project.status()
-    changed: set[str] = set()
     shots = project.shots()
     row = project.row
     rows = []
+    everything = False          # the story or the storyboard will change: every shot is new
+    redo: dict[str, set] = {}   # stage → ids of the shots whose output a run will change
     for stage in STAGES:
         if stage not in selected or status.get(stage) == "skipped":
             continue
-        upstream_changes = bool(DEPENDS.get(stage, set()) & changed)
-        count = shot_count = None
         note = ""
-        if not upstream_changes:
-            try:
-                count, shot_count = _pending_jobs(project, stage)
-            except Exception:  # inputs missing (no shots yet …): count it in full
-                count = None
-        if count is None:
-            if shots and "storyboard" not in changed:
+        counts: list[tuple[str, object, int]] = []  # (kind, provider route, calls)
+        pending = None if everything else _pending(project, stage)
+        if pending is None:  # inputs missing or about to change: count the stage in full
+            if shots and not everything:
                 n = len(shots)
             else:
                 n = row["shots_wanted"] or default_shot_count(project.story() or row["topic"],
                                                               row["language"])
                 note = f"about {n} shots" if stage in ("images", "clips", "export") else ""
-            count = {"rewrite": 1, "storyboard": 1, "camera": 1}.get(stage, n)
-            shot_count = n
-        if not count:
-            continue
-        changed.add(stage)
-        for kind, jobs in _jobs_by_kind(stage, count, shot_count):
+            llm_stage = stage in ("rewrite", "storyboard", "camera")
+            counts = [(_KIND[stage], None, 1 if llm_stage else n)]
+            if stage == "export":
+                counts.append(("export", COMPOSITOR, 1))
+            if stage in ("rewrite", "storyboard"):
+                everything = True
+        else:
+            jobs, changed, join_due = pending
+            if stage == "clips":  # a new image or a new movement redoes that shot's clip
+                changed |= redo.get("images", set()) | redo.get("camera", set())
+                jobs = len(changed)
+            if stage == "export":
+                narrations = jobs
+                join = bool(narrations or redo.get("clips") or join_due)
+                counts = [("tts", None, narrations)] + ([("export", COMPOSITOR, 1)] if join else [])
+            else:
+                counts = [(_KIND[stage], None, jobs)]
+            redo[stage] = changed
+            if stage in ("rewrite", "storyboard") and jobs:
+                everything = True
+        for kind, provider, calls in counts:
+            if not calls:
+                continue
+            if provider is not None:  # the local join: free, one call row
+                rows.append({"stage": stage, "kind": kind, "provider": provider.name,
+                             "calls": float(calls), "cost": 0.0, "note": note})
+                continue
             route = project.provider(kind)
             for member, share in _shares(route):
                 units, tokens = _units(project, stage, member, shots)
                 per_call = cost_of(member.price, tokens[0], tokens[1], units)
                 rows.append({"stage": stage, "kind": kind, "provider": member.name,
-                             "calls": round(jobs * share, 2),
-                             "cost": round(jobs * share * per_call, 6), "note": note})
+                             "calls": round(calls * share, 2),
+                             "cost": round(calls * share * per_call, 6), "note": note})
     frame = pd.DataFrame(rows, columns=["stage", "kind", "provider", "calls", "cost", "note"])
     return frame
 
 
-def _jobs_by_kind(stage: str, count: int, shots: int | None):
-    if stage in ("rewrite", "storyboard", "camera"):
-        return [("llm", count)]
-    if stage == "images":
-        return [("text2image", count)]
-    if stage == "clips":
-        return [("image2video", count)]
-    return [("tts", count)]  # export: narration per shot (the join is local and free)
+_KIND = {"rewrite": "llm", "storyboard": "llm", "camera": "llm", "images": "text2image",
+         "clips": "image2video", "export": "tts"}
 
 
-def _pending_jobs(project, stage: str) -> tuple[int, int]:
-    """(jobs still to do, shots) for a stage whose inputs exist; raises when they do not."""
+def _pending(project, stage: str):
+    """(jobs a run would do, ids of the shots they change, whether the final join is due) for a
+    stage whose inputs exist; None when they do not (no shots yet …)."""
     from .stages import PLANNERS
+    from .stages.export import plan_video
 
-    jobs = [job for plan in PLANNERS[stage] for job in _plan_quietly(plan, project)]
-    todo = 0
-    for job in jobs:
-        ok = project.db.execute("select 1 from calls where job_key = ? and status = 'ok' limit 1",
-                                [job.key]).fetchone()
-        todo += 0 if ok else 1
-    return todo, len(project.shots())
+    try:
+        jobs = [job for plan in PLANNERS[stage] if plan is not plan_video for job in plan(project)]
+    except Exception:
+        return None
+    todo = [job for job in jobs if not _done(job)]
+    changed: set = set()
+    for job in todo:
+        if job.shot_id is not None:
+            changed.add(job.shot_id)
+        pending_shots = getattr(job, "pending_shots", None)
+        if callable(pending_shots):  # the camera: one call for the shots whose movement is stale
+            try:
+                changed |= set(pending_shots())
+            except Exception:
+                pass
+    join_due = False
+    if stage == "export":
+        try:
+            join_due = not all(_done(job) for job in plan_video(project))
+        except Exception:  # a clip is missing: the join waits for it, so it will run
+            join_due = True
+    return len(todo), changed, join_due
 
 
-def _plan_quietly(plan, project):
-    if plan.__name__ == "plan_video":  # needs every clip: counted as the local join only
-        return []
-    return plan(project)
+def _done(job) -> bool:
+    """The runner's own test of whether a job is finished (the same `Job.done()` a run uses to
+    skip it), so the estimate counts exactly what a run would do."""
+    try:
+        return bool(job.done())
+    except Exception:  # its inputs are missing or broken: a run would try it
+        return False
 
 
 def _shares(route):

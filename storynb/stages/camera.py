@@ -80,8 +80,10 @@ def plan(project) -> list[Job]:
                                      "movement": movement, "params": json.dumps(params),
                                      "source": "llm", "key": shot_keys[shot["id"]], "created": now()})
 
-    return [Job("camera", key, "camera moves", run, lambda: not stale(), limit=llm.name,
-                cap=llm.concurrency)]
+    job = Job("camera", key, "camera moves", run, lambda: not stale(), limit=llm.name,
+              cap=llm.concurrency)
+    job.pending_shots = lambda: [s["id"] for s in stale()]  # what a run would redo (storynb.usage)
+    return [job]
 
 
 # presets ---------------------------------------------------------------------------------
