@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 
-
 def made_by_next_run(studio, project) -> dict:
     before = studio.db.execute("select coalesce(max(id), 0) from calls").fetchone()[0]
     report = project.run()
