@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     except StorynbError as exc:
         print(f"storynb: {exc}", file=sys.stderr)
         return 2
-    except (sqlite3.OperationalError, OSError) as exc:
+    except BrokenPipeError:  # the reader went away (`storynb … | head`): nobody to tell
+        return 141
+    except (sqlite3.DatabaseError, OSError) as exc:
         print(f"storynb: cannot use the studio database ({exc}): check the --studio path, "
               "its permissions and free disk space", file=sys.stderr)
         return 2
@@ -44,15 +46,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--project", help="continue this project (id or name) instead of a topic")
     run.add_argument("--new", action="store_true", help="always start a new project")
     run.add_argument("--lang", choices=["en", "zh"], help="story language (default: the topic's)")
-    run.add_argument("--style", default="warm", help="story style: warm, suspense, epic, whimsical …")
-    run.add_argument("--length", choices=["short", "medium", "long"], default="short")
-    run.add_argument("--aspect", choices=["9:16", "16:9", "1:1"], default="9:16")
-    run.add_argument("--fps", type=int, default=24)
+    # Settings default to None so that what was given can be told from what was not: a new
+    # project gets DEFAULTS for the rest, a template its own, --project changes only these.
+    run.add_argument("--style", help="story style: warm (default), suspense, epic, whimsical …")
+    run.add_argument("--length", choices=["short", "medium", "long"], help="default short")
+    run.add_argument("--aspect", choices=["9:16", "16:9", "1:1"], help="default 9:16")
+    run.add_argument("--fps", type=int, help="default 24")
     run.add_argument("--size", help="resolution WxH matching the aspect, e.g. 360x640 for a quick preview")
     run.add_argument("--shots", type=int, help="number of shots, 4 to 12")
     run.add_argument("--seed", type=int, help="seed for a reproducible project")
     run.add_argument("--font", help="font file or family for the subtitles")
-    run.add_argument("--no-burn", action="store_true", help="do not burn subtitles into the video")
+    run.add_argument("--burn", action=argparse.BooleanOptionalAction, default=None,
+                     help="burn subtitles into the video (default), or not (--no-burn)")
     run.add_argument("--stage", action="append", choices=STAGES, help="run only this stage (repeatable)")
     run.add_argument("--template", help="start from a saved project template (`storynb templates`)")
     run.add_argument("--executor", choices=["inline", "celery", "worker"], default="inline",
@@ -182,10 +187,26 @@ def _finish(project, report) -> int:
     return 0
 
 
+DEFAULTS = {"style": "warm", "length": "short", "aspect": "9:16", "fps": 24, "burn": True}
+# run options → Project settings (what `--project` may change in place)
+SETTINGS = {"style": "style", "length": "length", "aspect": "aspect", "fps": "fps", "size": "size",
+            "shots": "shots", "font": "font", "burn": "burn_subtitles"}
+
+
+def _given(args) -> dict:
+    """The run options given on the command line, as project settings."""
+    values = {name: getattr(args, option) for option, name in SETTINGS.items()
+              if getattr(args, option) is not None}
+    if "size" in values:
+        values["size"] = _size(values["size"])
+    return values
+
+
 def _find_same(studio, args):
     """The latest project made from the same topic with the same settings, if any."""
-    wanted = {"topic": args.topic.strip(), "style": args.style, "aspect": args.aspect,
-              "fps": args.fps, "length": args.length, "burn_subtitles": int(not args.no_burn),
+    get = lambda name: getattr(args, name) if getattr(args, name) is not None else DEFAULTS[name]
+    wanted = {"topic": args.topic.strip(), "style": get("style"), "aspect": get("aspect"),
+              "fps": get("fps"), "length": get("length"), "burn_subtitles": int(get("burn")),
               "font": args.font or ""}
     optional = {"language": args.lang, "shots_wanted": args.shots, "seed": args.seed}
     size = _size(args.size)
@@ -197,25 +218,55 @@ def _find_same(studio, args):
             continue
         if size and (row["width"], row["height"]) != size:
             continue
-        if not size and (row["width"], row["height"]) != ASPECTS[args.aspect]:
+        if not size and (row["width"], row["height"]) != ASPECTS[wanted["aspect"]]:
             continue
         return studio.project(row["id"])
     return None
 
 
+def _update_in_place(project, args) -> None:
+    """Settings given with --project change that project (and say so), or are refused."""
+    fixed = [flag for flag, value in (("--lang", args.lang), ("--seed", args.seed),
+                                      ("--template", args.template), ("--new", args.new or None))
+             if value is not None]
+    if args.topic:
+        fixed.insert(0, "a topic")
+    if fixed:
+        raise StorynbError(f"{', '.join(fixed)} cannot be used with --project: they make a new "
+                           f"project (`storynb run \"topic\" …`); --project {project.id} can change "
+                           "--style, --length, --aspect, --size, --fps, --shots, --font, --burn/--no-burn")
+    settings = _given(args)
+    if not settings:
+        return
+    changed = project.update(**settings)
+    shown = []
+    for key, (old, new) in changed.items():
+        if key in ("width", "height"):
+            continue
+        if key == "burn_subtitles":
+            shown.append(f"burned subtitles {'on' if old else 'off'} → {'on' if new else 'off'}")
+        else:
+            shown.append(f"{key.replace('_wanted', '')} {old or ''!r} → {new!r}")
+    if {"width", "height"} & set(changed):
+        row = project.row
+        shown.append(f"size {changed.get('width', (row['width'],))[0]}x"
+                     f"{changed.get('height', (row['height'],))[0]} → {row['width']}x{row['height']}")
+    print(f"project {project.id}: " + ("; ".join(shown) if shown else "settings unchanged")
+          + ("; what depends on them is redone" if shown else ""), file=sys.stderr)
+
+
 def _run(studio, args) -> int:
     if args.project:
         project = studio.project(args.project)
+        _update_in_place(project, args)
     elif not args.topic:
         raise StorynbError("give a topic, or --project ID to continue a project")
     else:
         project = None if (args.new or args.template) else _find_same(studio, args)
         if project is None:
-            given = {"language": args.lang, "shots": args.shots, "seed": args.seed,
-                     "font": args.font, "size": _size(args.size)}
-            if not args.template:
-                given.update(style=args.style, length=args.length, aspect=args.aspect,
-                             fps=args.fps, burn_subtitles=not args.no_burn)
+            given = {"language": args.lang, "seed": args.seed, **_given(args)}
+            if not args.template:  # a template brings its own; given ones override it
+                given = {**{SETTINGS[k]: v for k, v in DEFAULTS.items()}, **given}
             project = studio.create_project(
                 args.topic, template=args.template,
                 **{k: v for k, v in given.items() if v is not None})
@@ -377,8 +428,14 @@ def _retry(studio, args) -> int:
 
 
 def _pause(studio, args) -> int:
-    studio.project(args.project).pause()
-    print("paused: running jobs finish, no new ones start")
+    project = studio.project(args.project)
+    state = project.state
+    if state != "running":
+        print(f"project {project.id} is not running ({state}): nothing to pause")
+        return 0
+    project.pause()
+    print(f"project {project.id} pausing: running jobs finish, no new ones start; "
+          f"`storynb resume {project.id}` continues")
 
 
 def _resume(studio, args) -> int:
@@ -392,7 +449,13 @@ def _skip(studio, args) -> int:
 
 
 def _unskip(studio, args) -> int:
-    studio.project(args.project).unskip(args.stage)
+    project = studio.project(args.project)
+    status = project.status().get(args.stage)
+    if status != "skipped":
+        print(f"{args.stage} is not skipped (it is {status}): nothing to change")
+        return 0
+    project.unskip(args.stage)
+    print(f"{args.stage} is back in runs; `storynb run --project {project.id}` runs it")
 
 
 def _rollback(studio, args) -> int:

@@ -117,18 +117,28 @@ class Project:
 
         return progress(self.db, self.id, STAGES)
 
-    def update(self, **settings: Any) -> None:
-        """Change settings (style, aspect, fps, burn_subtitles, font, providers …)."""
-        allowed = {"name", "style", "length", "audience", "aspect", "fps", "burn_subtitles",
+    def update(self, **settings: Any) -> dict[str, tuple]:
+        """Change settings (style, aspect, size, fps, burn_subtitles, font, providers …).
+        A new aspect keeps the size's scale (a 360x640 preview becomes 640x360, not full HD)
+        unless `size` is given too. Returns what changed: {setting: (old, new)}."""
+        allowed = {"name", "style", "length", "audience", "aspect", "size", "fps", "burn_subtitles",
                    "font", "providers", "prompt_set", "shots"}
         unknown = set(settings) - allowed
         if unknown:
             raise InvalidInput(f"unknown setting(s) {sorted(unknown)}: use {sorted(allowed)}")
+        before = self.row
         values: dict[str, Any] = {}
         for key, value in settings.items():
             if key == "aspect":
                 _check_choice("aspect", value, ASPECTS)
-                values.update(aspect=value, width=ASPECTS[value][0], height=ASPECTS[value][1])
+                if settings.get("size") is None:
+                    width, height = size_for(value, before["width"], before["height"])
+                    values.update(width=width, height=height)
+                values["aspect"] = value
+            elif key == "size":
+                if value is not None:
+                    width, height = _check_size(value, settings.get("aspect", before["aspect"]))
+                    values.update(width=width, height=height)
             elif key == "length":
                 _check_choice("length", value, LENGTHS)
                 values[key] = value
@@ -158,8 +168,10 @@ class Project:
                 raise InvalidInput(f"fps must be a whole number from 1 to 60, not {value!r}")
             else:
                 values[key] = value
+        changed = {k: (before.get(k), v) for k, v in values.items() if before.get(k) != v}
         values["updated"] = now()
         self.db["projects"].update(self.id, values)
+        return changed
 
     def provider(self, kind: str):
         """The route this project uses for a kind (see storynb.routing.Route): one or more
@@ -659,6 +671,14 @@ def _check_font(font: str, sample: str) -> None:
         find_font(sample, font)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
+
+
+def size_for(aspect: str, width: int, height: int) -> tuple[int, int]:
+    """The size for `aspect` at the scale of width x height (its short side kept): a 360x640
+    preview is 640x360 in 16:9, 360x360 in 1:1; full HD stays full HD."""
+    aw, ah = ASPECTS[aspect]
+    scale = min(width, height) / min(aw, ah)
+    return max(64, round(aw * scale / 2) * 2), max(64, round(ah * scale / 2) * 2)
 
 
 def _check_size(size, aspect: str) -> tuple[int, int]:

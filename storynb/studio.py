@@ -34,9 +34,7 @@ class Studio:
     """Opens (creating if needed) a studio: `Studio()` uses `data/studio.db` or $STORYNB_STUDIO."""
 
     def __init__(self, path: str | Path | None = None):
-        path = Path(path or os.environ.get("STORYNB_STUDIO") or DEFAULT_PATH)
-        if path.suffix != ".db":
-            path = path / "studio.db"
+        path = _database_path(Path(path or os.environ.get("STORYNB_STUDIO") or DEFAULT_PATH))
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path.resolve()
         with setup_lock(self.path):  # many processes may open a brand-new studio at once
@@ -213,10 +211,10 @@ class Studio:
         """A new project. `template` starts from saved settings (see `save_template`); settings
         given here override the template's."""
         from .project import Project
-        from .templates import template_settings
+        from .templates import with_template
 
         if template:
-            settings = {**template_settings(self, template), **settings}
+            settings = with_template(self, template, settings)
         return Project.create(self, topic, **settings)
 
     def save_template(self, project: "Project", name: str) -> dict:
@@ -307,6 +305,25 @@ class Studio:
     def prompt_sets(self) -> list[dict]:
         """Every prompt set (id, name, language, description, is_default, builtin), by id."""
         return list(self.db["prompt_sets"].rows_where(order_by="id"))
+
+
+def _database_path(path: Path) -> Path:
+    """Where the studio database is: an existing file is the database (it must be SQLite), an
+    existing folder holds studio.db, and a new path with a suffix (.db, .sqlite …) is a new
+    database file, one without a suffix a new folder."""
+    path = path.expanduser()
+    if path.is_dir():
+        return path / "studio.db"
+    if path.is_file():
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+        if head and head != b"SQLite format 3\x00":
+            raise InvalidInput(f"{path} is not a SQLite database: give a studio database file "
+                               "(.db), a folder for one, or a path that does not exist yet")
+        return path
+    if path.exists():
+        raise InvalidInput(f"{path} is neither a file nor a folder: give a studio database file or a folder")
+    return path if path.suffix else path / "studio.db"
 
 
 def _describe_request(request) -> dict:

@@ -36,6 +36,18 @@ def template_settings(studio, name: str) -> dict:
     return settings
 
 
+def with_template(studio, name: str, settings: dict) -> dict:
+    """A template's settings with the ones given on top. A different aspect given without a size
+    keeps the template's scale in the new shape (its 360x640 preview becomes 640x360)."""
+    from .project import ASPECTS, size_for
+
+    merged = {**template_settings(studio, name), **settings}
+    size, aspect = merged.get("size"), merged.get("aspect")
+    if settings.get("size") is None and size and aspect in ASPECTS:
+        merged["size"] = size_for(aspect, *size)
+    return merged
+
+
 def list_templates(studio) -> list[dict]:
     return [{"name": r["name"], "created": r["created"], **json.loads(r["settings"])}
             for r in studio.db["project_templates"].rows_where(order_by="name")]
