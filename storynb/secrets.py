@@ -44,6 +44,30 @@ _PATTERNS = [
 ]
 
 
+_FRAGMENT = 10        # a piece of a known key this long is masked wherever it appears …
+_FRAGMENT_FROM = 16  # … for keys at least this long (a text cut short may hold part of a key)
+
+
+def _mask_fragments(text: str, secret: str) -> str:
+    """Mask every run of at least _FRAGMENT characters of `secret` in `text` (what is left of a
+    key when a text was cut before it was redacted)."""
+    step = _FRAGMENT
+    offset = 0
+    while offset + step <= len(secret):
+        window = secret[offset:offset + step]
+        at = text.find(window)
+        while at >= 0:
+            start, end, lo, hi = at, at + step, offset, offset + step
+            while start > 0 and lo > 0 and text[start - 1] == secret[lo - 1]:
+                start, lo = start - 1, lo - 1
+            while end < len(text) and hi < len(secret) and text[end] == secret[hi]:
+                end, hi = end + 1, hi + 1
+            text = text[:start] + MASK + text[end:]
+            at = text.find(window, start + len(MASK))
+        offset += 1
+    return text
+
+
 class Secret:
     """A secret value that does not show itself: repr/str give a masked hint only."""
 
@@ -102,6 +126,9 @@ def redact(text) -> str:
         for value in known:
             if value in text:
                 text = text.replace(value, MASK)
+        for value in known:
+            if len(value) >= _FRAGMENT_FROM:
+                text = _mask_fragments(text, value)
         text = _PATTERNS[0].sub(MASK, text)
         text = _PATTERNS[1].sub(lambda m: f"{m.group(1)} {MASK}", text)
         text = _PATTERNS[2].sub(MASK, text)

@@ -99,6 +99,17 @@ def test_an_echoed_key_is_nowhere(tmp_path, monkeypatch, capsys, debug_logs):
         assert fragments(text) == [], fragments(text)
 
 
+def test_a_key_cut_short_before_redaction_is_still_masked():
+    """A text truncated by code that forgot to redact first holds part of a key: masked too."""
+    from storynb.secrets import redact, remember
+
+    remember(KEY)
+    for cut in (10, 13, 20, len(KEY) - 1):
+        for text in (f"error: Bearer {KEY[:cut]}", f"{KEY[-cut:]} … was echoed", f"x{KEY[3:3 + cut]}y"):
+            assert not fragments(redact(text)), (cut, text, redact(text))
+    assert redact("tokens_in: 11, max_tokens: 500, k8Zq") == "tokens_in: 11, max_tokens: 500, k8Zq"
+
+
 def test_a_handler_added_before_or_after_gets_clean_records(tmp_path, monkeypatch):
     from storynb.secrets import remember
 
