@@ -104,20 +104,32 @@ def test_providers_test_checks_a_stored_workflow(studio, tmp_path):
         assert len(done.stderr.strip().splitlines()) == 1 and "API-format" in done.stderr
 
 
-@pytest.mark.parametrize("args, message", [
+CLI_CASES = [
     (["--weight", "inf"], "weight must be a finite number above 0"),
     (["--weight", "nan"], "weight must be a finite number above 0"),
     (["--priority", "-1"], "priority must be a whole number"),
     (["--timeout", "0"], "timeout must be a finite number above 0"),
     (["--param", "max_tokens=-5"], "max_tokens must be a whole number"),
     (["--param", "workflow=[]"], "API-format"),
-])
-def test_the_cli_says_what_is_wrong_in_one_line(tmp_path, args, message):
+]
+
+
+def add_args(args):
     kind_type = ["--kind", "text2image", "--type", "comfyui"] if "workflow=[]" in args else \
         ["--kind", "llm", "--type", "openai_chat"]
+    return ["providers", "add", "p", *kind_type, *args]
+
+
+def test_the_cli_says_what_is_wrong_in_one_line(tmp_path, monkeypatch, capsys):
+    from storynb.cli import main
+
+    monkeypatch.setenv("STORYNB_KEY_FILE", str(tmp_path / "k"))
+    for args, message in CLI_CASES:  # in-process, then one of them as a user runs it
+        assert main(["--studio", str(tmp_path / "s.db"), *add_args(args)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (args, err)
     done = subprocess.run([sys.executable, "-m", "storynb.cli", "--studio", str(tmp_path / "s.db"),
-                           "providers", "add", "p", *kind_type, *args], capture_output=True,
-                          text=True, timeout=120, env={"STORYNB_KEY_FILE": str(tmp_path / "k"),
-                                                       "PATH": "/usr/bin:/bin"})
+                           *add_args(["--weight", "inf"])], capture_output=True, text=True,
+                          timeout=120, env={"STORYNB_KEY_FILE": str(tmp_path / "k"), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "weight must be a finite" in done.stderr
