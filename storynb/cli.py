@@ -430,7 +430,7 @@ def _retry(studio, args) -> int:
 def _pause(studio, args) -> int:
     project = studio.project(args.project)
     state = project.state
-    if state != "running":
+    if state not in ("running", "queued"):
         print(f"project {project.id} is not running ({state}): nothing to pause")
         return 0
     project.pause()
