@@ -587,10 +587,15 @@ class Project:
         row = self.row
         path = Path(path) if path else (
             Path(self.studio.exports_dir) / f"{_slug(row['name'])}-{self.id}.bundle.zip")
+        from .bundle import BUNDLE_TABLES, FORMAT_VERSION, LOCAL_PATHS
+        from .media import is_media_name
+
         tables = {}
-        for table in self.db.tables:
-            if table.name != "projects" and "project_id" in table.columns_dict:
-                tables[table.name] = list(table.rows_where("project_id = ?", [self.id]))
+        for table in BUNDLE_TABLES:  # what an import reads back (a new table is added there)
+            rows = list(self.db[table].rows_where("project_id = ?", [self.id]))
+            for item in rows:  # paths on this machine mean nothing elsewhere
+                item.update({column: None for column in LOCAL_PATHS.get(table, ())})
+            tables[table] = rows
         template_ids = {r["template_id"] for t in ("stories", "storyboards")
                         for r in tables.get(t, []) if r.get("template_id")}
         prompt_set = self.db["prompt_sets"].get(row["prompt_set_id"]) if row["prompt_set_id"] else None
@@ -598,17 +603,24 @@ class Project:
         templates = list(self.db["prompt_templates"].rows_where(
             f"set_id = ? or id in ({marks})" if template_ids else "set_id = ?",
             [row["prompt_set_id"], *template_ids], order_by="id"))
-        document = {"format": "storynb-bundle", "version": 1, "created": now(), "project": row,
-                    "tables": tables, "prompt_set": prompt_set, "prompt_templates": templates}
+        document = {"format": "storynb-bundle", "version": FORMAT_VERSION, "created": now(),
+                    "project": row, "tables": tables, "prompt_set": prompt_set, "prompt_templates": templates}
         media = self.studio.media
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.tmp")
-        with zipfile.ZipFile(temp, "w") as bundle:
-            bundle.writestr("project.json", json.dumps(document, ensure_ascii=False, indent=1,
-                                                       default=str), zipfile.ZIP_DEFLATED)
-            for name in sorted(self.studio.referenced_media(self.id)):
-                if media.exists(name):
-                    bundle.write(media.path(name), f"media/{name}", zipfile.ZIP_STORED)
+        try:
+            with zipfile.ZipFile(temp, "w") as bundle:
+                bundle.writestr("project.json", json.dumps(document, ensure_ascii=False, indent=1,
+                                                           default=str), zipfile.ZIP_DEFLATED)
+                for name in sorted(self.studio.referenced_media(self.id)):
+                    if not is_media_name(name):  # only files of the store, by their hash name
+                        raise InvalidInput(f"project {self.id} has a row naming media {name!r}, "
+                                           "which is not a stored media name; no bundle was written")
+                    if media.exists(name):
+                        bundle.write(media.inside(name), f"media/{name}", zipfile.ZIP_STORED)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
         temp.replace(path)
         return path
 

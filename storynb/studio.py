@@ -240,11 +240,13 @@ class Studio:
 
         return Project.open(self, ref)
 
-    def import_bundle(self, path) -> "Project":
-        """Add a project from a bundle zip (`Project.export_bundle()`) as a new project."""
+    def import_bundle(self, path, *, limits=None) -> "Project":
+        """Add a project from a bundle zip (`Project.export_bundle()`) as a new project. The
+        bundle is checked first (storynb.bundle); `limits` (storynb.intake.ZipLimits) raises the
+        caps for a trusted, larger bundle."""
         from .bundle import import_bundle
 
-        return self.project(import_bundle(self, path))
+        return self.project(import_bundle(self, path, limits=limits))
 
     def projects(self):
         import pandas as pd
@@ -274,9 +276,10 @@ class Studio:
         """Media that rows still use. Images, clips and narrations of deleted shots (detached rows,
         kept as history) do not count, so `gc` can free them."""
         names: set[str] = set()
-        for table, columns in (("images", ("media", "thumb")), ("clips", ("media",)),
-                               ("narrations", ("media",)), ("exports", ("video", "subtitles"))):
-            where = ["shot_id is not null"] if table != "exports" else []
+        from .media import MEDIA_COLUMNS
+
+        for table, columns in MEDIA_COLUMNS.items():
+            where = ["shot_id is not null"] if "shot_id" in self.db[table].columns_dict else []
             args = []
             if project_id:
                 where.append("project_id = ?")
