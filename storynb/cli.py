@@ -132,6 +132,8 @@ def _parser() -> argparse.ArgumentParser:
         handler=_workers)
     load = commands.add_parser("import", help="add a project from a bundle zip")
     load.add_argument("bundle")
+    load.add_argument("--max-gb", type=float, metavar="GB",
+                      help="accept a bundle expanding to this many GB (default 4; for bundles you trust)")
     load.set_defaults(handler=_import)
     return parser
 
@@ -494,7 +496,16 @@ def _bundle(studio, args) -> int:
 
 
 def _import(studio, args) -> int:
-    project = studio.import_bundle(args.bundle)
+    limits = None
+    if args.max_gb is not None:
+        import dataclasses
+
+        from .bundle import LIMITS
+
+        if not 0 < args.max_gb <= 1024:
+            raise StorynbError(f"--max-gb must be more than 0 and at most 1024, not {args.max_gb:g}")
+        limits = dataclasses.replace(LIMITS, max_total_bytes=int(args.max_gb * 1024 ** 3))
+    project = studio.import_bundle(args.bundle, limits=limits)
     print(f"project {project.id}: {project.row['name']} (`storynb run --project {project.id}` "
           "continues it; finished work is skipped)")
 
@@ -604,8 +615,10 @@ def _pairs(items: list[str], what: str) -> dict:
         if "=" not in item:
             raise StorynbError(f"--{what} {item!r}: write it as KEY=VALUE")
         key, value = item.split("=", 1)
-        if value.startswith("@"):
-            value = Path(value[1:]).read_text(encoding="utf-8")
+        if value.startswith("@"):  # a file (a ComfyUI workflow …): capped, UTF-8 text only
+            from .intake import MAX_WORKFLOW_BYTES, read_text
+
+            value = read_text(Path(value[1:]), name=value[1:], max_bytes=MAX_WORKFLOW_BYTES)
         try:
             values[key.strip()] = json.loads(value)
         except ValueError:

@@ -9,6 +9,7 @@ import traceback
 
 import ipywidgets as W
 
+from .. import intake
 from ..errors import InvalidInput, StorynbError
 from ..project import ASPECTS, LENGTHS
 from ..providers.base import KINDS
@@ -285,10 +286,10 @@ class ProjectPanel(Panel):
                                f"{MAX_BUNDLE_BYTES // 1024 ** 3} GB: import it on the server with "
                                f"`storynb import {name}`")
         studio = self.session.studio
-        path = studio.media.scratch(".zip")
+        # streamed to a scratch file under the same cap, and a zip by its content (not its name)
+        path = intake.receive(studio.media, content, name=name, accept=intake.ZIP,
+                              max_bytes=MAX_BUNDLE_BYTES).path
         try:
-            with open(path, "wb") as out:
-                out.write(content)
             try:
                 project = studio.import_bundle(path)
             except StorynbError as exc:  # name the user's file, not the temporary one
