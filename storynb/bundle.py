@@ -169,6 +169,8 @@ def _validate(studio, document, label: str) -> _Plan:
                    run_heartbeat=None, paused=0, updated=now())
     project.pop("id", None)
     project.pop("prompt_set_id", None)
+    for column in MEDIA_COLUMNS.get("projects", ()):  # project-wide media (music …)
+        _media_value(plan, project.get(column), label, f"the project's {column}", live=True)
     plan.project = {k: v for k, v in project.items() if k in db["projects"].columns_dict}
 
     # the tables
@@ -203,17 +205,8 @@ def _validate(studio, document, label: str) -> _Plan:
                     row[column] = None
             detached = "shot_id" in db[table].columns_dict and row.get("shot_id") is None
             for column in MEDIA_COLUMNS.get(table, ()):
-                value = row.get(column)
-                if value in (None, ""):
-                    continue
-                if not is_media_name(value):
-                    shown = repr(value) if len(repr(value)) <= 100 else repr(value)[:97] + "..."
-                    raise InvalidInput(f"{label}: {table} row {row['id']} names media {shown}, "
-                                       "which is not a stored media name (<sha256>.<ext>): the "
-                                       "bundle was tampered with; refused")
-                plan.media.add(value)
-                if not detached:
-                    plan.live.add(value)
+                _media_value(plan, row.get(column), label, f"{table} row {row['id']}",
+                             live=not detached)
             rows.append(row)
         plan.tables[table] = rows
 
@@ -234,6 +227,19 @@ def _validate(studio, document, label: str) -> _Plan:
                                f"{', '.join(PROMPT_STAGES)}), a version and a body")
         plan.templates.append(tpl)
     return plan
+
+
+def _media_value(plan: _Plan, value, label: str, where: str, *, live: bool) -> None:
+    """A media name a row holds: exactly `<sha256>.<ext>` (or empty), noted as needed."""
+    if value in (None, ""):
+        return
+    if not is_media_name(value):
+        shown = repr(value) if len(repr(value)) <= 100 else repr(value)[:97] + "..."
+        raise InvalidInput(f"{label}: {where} names media {shown}, which is not a stored media "
+                           "name (<sha256>.<ext>): the bundle was tampered with; refused")
+    plan.media.add(value)
+    if live:
+        plan.live.add(value)
 
 
 def _list(value, label: str, what: str) -> list:

@@ -163,19 +163,23 @@ def check_image(path: Path, *, name: str, max_pixels: int = MAX_IMAGE_PIXELS) ->
 
     from PIL import Image
 
+    too_big = (f"{name} is larger than {max_pixels // 1_000_000} megapixels, the most an image "
+               "may have here")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the cap is below
             with Image.open(path) as image:
                 width, height = image.size
                 if width * height > max_pixels:
-                    raise InvalidInput(f"{name} is {width}x{height} pixels; at most "
-                                       f"{max_pixels // 1_000_000} megapixels are accepted")
+                    raise InvalidInput(f"{too_big} ({width}x{height} pixels)")
                 image.verify()
     except InvalidInput:
         raise
+    except Image.DecompressionBombError:
+        raise InvalidInput(too_big) from None
     except Exception as exc:
-        raise InvalidInput(f"{name} is not a readable image ({type(exc).__name__}: {exc})") from None
+        raise InvalidInput(f"{name} is not a readable image ({type(exc).__name__}: "
+                           f"{_one_line(str(exc))})") from None
     return width, height
 
 
@@ -184,14 +188,22 @@ def check_media(path: Path, kind: str, *, name: str) -> dict:
     of the kind (audio for audio files, video for mp4). Returns storynb.render.compose.probe's dict."""
     from .render.compose import probe
 
+    what = "video" if kind in VIDEO else "audio"
     try:
         info = probe(path)
     except (ValueError, OSError) as exc:
-        raise InvalidInput(f"{name} is not playable {kind} ({exc})".replace(str(path), name)) from None
-    wanted = "video_codec" if kind in VIDEO else "audio_codec"
-    if not info.get(wanted):
-        raise InvalidInput(f"{name} has no {'video' if kind in VIDEO else 'audio'} stream")
+        detail = _one_line(str(exc).replace(str(path), name))
+        raise InvalidInput(f"{name} is not playable {what} (ffmpeg: {detail})") from None
+    if not info.get(f"{what}_codec"):
+        raise InvalidInput(f"{name} has no {what} stream")
     return info
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """The last non-empty line of a (tool's) message, shortened: errors stay one line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    line = lines[-1] if lines else ""
+    return line if len(line) <= limit else line[:limit - 3] + "..."
 
 
 def store(media, source, *, name: str, accept: Iterable[str], max_bytes: int,

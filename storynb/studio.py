@@ -282,7 +282,7 @@ class Studio:
             where = ["shot_id is not null"] if "shot_id" in self.db[table].columns_dict else []
             args = []
             if project_id:
-                where.append("project_id = ?")
+                where.append("id = ?" if table == "projects" else "project_id = ?")
                 args.append(project_id)
             clause = f"where {' and '.join(where)}" if where else ""
             for row in self.db.query(f"select {', '.join(columns)} from {table} {clause}", args):

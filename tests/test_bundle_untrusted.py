@@ -304,3 +304,28 @@ def test_media_store_names(tmp_path):
     (store.root / "zz" / "stray.txt").write_text("x")
     assert store.all_names() == set()
     assert store.remove_unreferenced(set(), grace_s=0) == (0, 0)
+
+
+def test_a_project_wide_media_column_travels_and_is_checked(source, target, tmp_path, monkeypatch):
+    """The extension point for project-level media (say background music): one entry in
+    storynb.media.MEDIA_COLUMNS and gc, disk usage, bundles and their checks all follow."""
+    from storynb import media as media_module
+
+    monkeypatch.setitem(media_module.MEDIA_COLUMNS, "projects", ("music",))
+    project, _ = source
+    studio = project.studio
+    if "music" not in studio.db["projects"].columns_dict:
+        studio.db["projects"].add_column("music", str)
+    target.db["projects"].add_column("music", str)
+    song = next(n for n in studio.referenced_media(project.id) if n.endswith(".wav"))
+    studio.db["projects"].update(project.id, {"music": song})
+    try:
+        assert song in studio.referenced_media(project.id)
+        bundle = project.export_bundle(tmp_path / "music.zip")
+        copy = target.import_bundle(bundle)
+        assert copy.row["music"] == song and target.media.exists(song)
+        evil = crafted(bundle, tmp_path / "evil.zip", _edit(("project", "music"), "/etc/hostname"))
+        with pytest.raises(InvalidInput, match="the project's music names media '/etc/hostname'"):
+            target.import_bundle(evil)
+    finally:  # the source studio is shared by this module's tests
+        studio.db["projects"].transform(drop={"music"})
