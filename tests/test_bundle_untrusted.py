@@ -285,6 +285,16 @@ def test_a_failure_while_writing_rows_leaves_nothing_behind(source, target, tmp_
     assert target.db["images"].count == 0 and target.db["calls"].count == 0
     assert stored(target) == before  # the media it had stored were removed again
 
+    def clash(document):  # two camera rows for one shot: fails late, after most rows went in
+        cameras = document["tables"]["camera"]
+        cameras.append({**cameras[0], "id": max(c["id"] for c in cameras) + 1})
+    with pytest.raises(InvalidInput, match="rows do not fit together.*UNIQUE"):
+        target.import_bundle(crafted(bundle, tmp_path / "clash.zip", clash))
+    assert target.projects().empty and target.db["prompt_sets"].count == sets
+    for table in ("calls", "shots", "stories", "storyboards", "images", "camera", "stages"):
+        assert target.db[table].count == 0, table
+    assert stored(target) == before
+
 
 def test_media_store_names(tmp_path):
     store = MediaStore(tmp_path / "media")
