@@ -21,8 +21,8 @@ from pathlib import Path
 
 from .db import now, writing
 from .errors import InvalidInput, StorynbError
-from .intake import (MiB, ZipLimits, check_zip, free_space_check, looks_like_text, parse_json,
-                     read_member, sniff, stream_member)
+from .intake import (MiB, ZipLimits, check_zip, free_space_check, looks_like_text, open_zip,
+                     parse_json, read_member, sniff, stream_member)
 from .media import MEDIA_COLUMNS, is_media_name
 
 # Tables in the order their rows can be inserted, with the id columns that point at other rows.
@@ -68,7 +68,9 @@ def import_bundle(studio, path, *, limits: ZipLimits | None = None) -> int:
     label = path.name
     limits = limits or LIMITS
     try:
-        archive = zipfile.ZipFile(path)
+        archive = open_zip(path, limits, name=label)
+    except InvalidInput:
+        raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise InvalidInput(f"cannot read the bundle {path}: {exc}; export it again with "
                            "project.export_bundle() (or `storynb bundle`)") from None

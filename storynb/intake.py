@@ -312,6 +312,22 @@ class ZipLimits:
                 f"{self.max_ratio:g}:1")
 
 
+def open_zip(path, limits: ZipLimits, *, name: str) -> zipfile.ZipFile:
+    """Open a zip after checking its end record: the number of members and the size of its
+    central directory are capped before zipfile reads that directory into memory (millions of
+    tiny entries would otherwise cost gigabytes before `check_zip` could count them). Raises
+    zipfile.BadZipFile / OSError like zipfile.ZipFile for what is not a zip."""
+    with open(path, "rb") as handle:
+        end = zipfile._EndRecData(handle)  # the same reader zipfile uses (handles zip64)
+    if end is None:
+        raise zipfile.BadZipFile("File is not a zip file")
+    entries, directory = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+    if entries > limits.max_members or directory > limits.max_members * 1024:
+        raise InvalidInput(f"{name} holds {entries} files in a {_size(directory)} directory; at "
+                           f"most {limits.max_members} are accepted ({limits.describe()})")
+    return zipfile.ZipFile(path)
+
+
 def check_zip(archive: zipfile.ZipFile, limits: ZipLimits, *, name: str) -> list[zipfile.ZipInfo]:
     """The members of an open zip, refused with InvalidInput when the archive passes a cap or a
     member is encrypted, uses another compression than stored/deflate, or repeats a name.
