@@ -12,7 +12,7 @@ Every incoming file gets the same treatment:
     from storynb import intake
     name = intake.store(studio.media, upload_bytes, name="song.mp3", accept=intake.AUDIO,
                         max_bytes=50 * 1024 ** 2)        # -> "<sha256>.mp3", or InvalidInput
-    text = intake.read_text("flow.json", name="flow.json", max_bytes=intake.MAX_WORKFLOW_BYTES)
+    text = intake.read_text(Path("flow.json"), name="flow.json", max_bytes=intake.MAX_WORKFLOW_BYTES)
 """
 from __future__ import annotations
 
@@ -104,13 +104,14 @@ class Incoming:
 
 def _chunks(source, name: str):
     """Blocks of bytes from bytes / bytearray / memoryview, a binary file object, or a local
-    path (for the CLI: a path someone on the server typed)."""
+    path given as a pathlib.Path (for the CLI: a path someone on the server typed). A str is
+    refused: a name that came from outside must never be opened as a path by accident."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         view = memoryview(source).cast("B")
         for start in range(0, view.nbytes, CHUNK):
             yield view[start:start + CHUNK]
         return
-    if isinstance(source, (str, os.PathLike)):
+    if isinstance(source, os.PathLike):
         path = Path(source)
         if not path.is_file():
             raise InvalidInput(f"{name}: no such file (give the path of a file)")

@@ -43,6 +43,8 @@ def test_store_keeps_a_file_by_hash_and_sniffed_type(studio, tmp_path):
     source.write_bytes(data)
     assert intake.store(media, source, name="picture.bin", accept=intake.IMAGE, max_bytes=1 << 20) == name
     assert intake.store(media, io.BytesIO(data), name="x", accept=intake.IMAGE, max_bytes=1 << 20) == name
+    with pytest.raises(InvalidInput, match="expected the file's bytes, not str"):
+        intake.store(media, str(source), name="picture.bin", accept=intake.IMAGE, max_bytes=1 << 20)
     sound = intake.store(media, wav_bytes(), name="voice.png", accept=intake.AUDIO, max_bytes=1 << 20)
     assert sound.endswith(".wav") and media.exists(sound)
     assert list(media.tmp.iterdir()) == []
