@@ -349,6 +349,10 @@ def _insert(studio, plan: _Plan, label: str) -> int:
                             row[column] = mapped[target].get(row[column])
                     if row.get("template_id") is not None:
                         row["template_id"] = template_ids.get(row["template_id"])
+                    if table == "calls" and row.get("job_key"):
+                        # history only: a run here never adopts an answer it did not receive
+                        # (storynb.jobs.adoptable_call matches calls by job key, in any project)
+                        row["job_key"] = f"imported:{row['job_key']}"
                     mapped[table][old] = db[table].insert(row).last_pk
     except sqlite3.IntegrityError as exc:
         raise InvalidInput(f"{label}: its rows do not fit together ({exc}): export it again") from None

@@ -147,6 +147,9 @@ def test_a_normal_bundle_imports_and_runs_on_with_no_calls(source, target, tmp_p
     assert len(copy.calls()) == calls
     assert Path(copy.video_path()).is_file()
     assert list(target.media.tmp.iterdir()) == []
+    # the imported call log is history: no run here adopts an answer by its job key
+    keys = [r["job_key"] for r in target.db["calls"].rows_where("project_id = ?", [copy.id])]
+    assert keys and all(k is None or k.startswith("imported:") for k in keys)
 
 
 def members_of(bundle: Path) -> list:
