@@ -36,8 +36,7 @@ VIDEO = frozenset({"mp4"})
 ZIP = frozenset({"zip"})
 
 MAX_IMAGE_PIXELS = 64_000_000      # an accepted image is at most 64 megapixels
-MAX_WORKFLOW_BYTES = 2 * MiB       # a ComfyUI workflow (API-format JSON)
-MAX_WORKFLOW_NODES = 2000
+MAX_WORKFLOW_BYTES = 2 * MiB       # a `--param k=@file` (a ComfyUI workflow …), read as text
 
 
 # --- what a file is --------------------------------------------------------------------------
@@ -255,45 +254,6 @@ def parse_json(text: str | bytes, *, name: str):
 
 def read_json(source, *, name: str, max_bytes: int):
     return parse_json(read_text(source, name=name, max_bytes=max_bytes), name=name)
-
-
-# --- ComfyUI workflows -------------------------------------------------------------------------
-
-def check_workflow(value, *, name: str = "the workflow") -> dict:
-    """A ComfyUI workflow as storynb's `comfyui` adapter sends it: API-format JSON (a dict or a
-    JSON string) of at most MAX_WORKFLOW_BYTES and MAX_WORKFLOW_NODES nodes, each with a
-    `class_type` and `inputs`, and a {{prompt}} placeholder. Returns the dict."""
-    if isinstance(value, (bytes, bytearray, str)):
-        if len(value) > MAX_WORKFLOW_BYTES:
-            raise InvalidInput(f"{name} is larger than {_size(MAX_WORKFLOW_BYTES)}; a ComfyUI "
-                               "API-format workflow is far smaller: is this the right file?")
-        value = parse_json(value, name=name)
-    elif isinstance(value, dict):
-        try:
-            text = json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise InvalidInput(f"{name} is not JSON data: {exc}") from None
-        if len(text) > MAX_WORKFLOW_BYTES:
-            raise InvalidInput(f"{name} is larger than {_size(MAX_WORKFLOW_BYTES)}")
-    if not isinstance(value, dict) or not value:
-        raise InvalidInput(f"{name} must be a JSON object of ComfyUI nodes (API format)")
-    if "nodes" in value and "links" in value:
-        raise InvalidInput(f"{name} is a ComfyUI UI workflow; storynb needs the API format: in "
-                           "ComfyUI use Workflow → Export (API) and give that file")
-    if len(value) > MAX_WORKFLOW_NODES:
-        raise InvalidInput(f"{name} has {len(value)} nodes; at most {MAX_WORKFLOW_NODES} are accepted")
-    for node_id, node in value.items():
-        if not isinstance(node, dict) or not isinstance(node.get("class_type"), str) \
-                or not isinstance(node.get("inputs", {}), dict):
-            raise InvalidInput(f"{name}: node {node_id!r} is not an API-format node (an object "
-                               "with a class_type and inputs); export the workflow with "
-                               "Workflow → Export (API)")
-    if "{{prompt}}" not in json.dumps(value, ensure_ascii=False).replace("{{ prompt }}", "{{prompt}}"):
-        raise InvalidInput(f"{name} has no {{{{prompt}}}} placeholder, so every shot would get the "
-                           "same image: put {{prompt}} as the text of the positive CLIPTextEncode "
-                           "node (also available: {{negative_prompt}} {{seed}} {{width}} "
-                           "{{height}} {{steps}} {{model}})")
-    return value
 
 
 # --- zip archives ------------------------------------------------------------------------------

@@ -103,25 +103,6 @@ def test_sniff():
     assert intake.sniff(b"#!/bin/sh\nrm -rf /") is None
 
 
-def test_comfyui_workflows_are_checked():
-    assert intake.check_workflow(DEFAULT_WORKFLOW) == DEFAULT_WORKFLOW
-    assert intake.check_workflow(json.dumps(DEFAULT_WORKFLOW)) == DEFAULT_WORKFLOW
-    ui = {"nodes": [{"id": 1, "type": "KSampler"}], "links": [], "version": 0.4}
-    with pytest.raises(InvalidInput, match="UI workflow; storynb needs the API format"):
-        intake.check_workflow(ui)
-    no_prompt = json.loads(json.dumps(DEFAULT_WORKFLOW).replace("{{prompt}}", "a cat"))
-    with pytest.raises(InvalidInput, match="no {{prompt}} placeholder"):
-        intake.check_workflow(no_prompt)
-    with pytest.raises(InvalidInput, match="node '1' is not an API-format node"):
-        intake.check_workflow({"1": "KSampler"})
-    with pytest.raises(InvalidInput, match="not valid JSON"):
-        intake.check_workflow("{'1': ")
-    with pytest.raises(InvalidInput, match="larger than 2.0 MB"):
-        intake.check_workflow({"1": {"class_type": "X", "inputs": {"text": "{{prompt}}" + "x" * (3 << 20)}}})
-    with pytest.raises(InvalidInput, match="2001 nodes"):
-        intake.check_workflow({str(i): {"class_type": "X", "inputs": {"t": "{{prompt}}"}} for i in range(2001)})
-
-
 def test_providers_add_checks_a_workflow_file(studio, tmp_path):
     def cli(*args):
         done = subprocess.run([sys.executable, "-m", "storynb.cli", "--studio", str(studio.path),
@@ -133,7 +114,7 @@ def test_providers_add_checks_a_workflow_file(studio, tmp_path):
     ui.write_text(json.dumps({"nodes": [], "links": [], "version": 0.4}))
     code, err = cli("add", "comfy", "--kind", "text2image", "--type", "comfyui",
                     "--param", f"workflow=@{ui}")
-    assert code == 2 and len(err.splitlines()) == 1 and "Export (API)" in err
+    assert code == 2 and len(err.splitlines()) == 1 and "Save (API Format)" in err
     huge = tmp_path / "huge.json"
     huge.write_bytes(b" " * (3 << 20))
     code, err = cli("add", "comfy", "--kind", "text2image", "--type", "comfyui",
