@@ -102,7 +102,11 @@ class Spool:
     for the same request again."""
 
     def __init__(self, root: Path, job_key: str):
-        self.dir = Path(root) / job_key
+        import hashlib
+
+        # the folder is named by a hash of the key: a key that came from a broker message or a
+        # bundle never becomes a path
+        self.dir = Path(root) / hashlib.sha256(job_key.encode("utf-8")).hexdigest()[:32]
 
     @staticmethod
     def fingerprint(*parts) -> str:
