@@ -10,7 +10,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,notebook]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,notebook,voice]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import random
+import os
 import re
 import shutil
 import subprocess
@@ -1389,7 +1390,7 @@ def _paint_weather(c: _Canvas, pic: Image.Image, seed: int, prompt: str) -> tupl
     noise = np.random.default_rng(_seed("grain", seed, prompt) % (2 ** 63))
     arr += noise.normal(0, 3.0, (lh, lw, 1)).astype(np.float32)
     pic = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-    if c.has("rain", "雨"):
+    if c.has("rain", "storm", "雨", "暴风", "风暴"):
         layer = Image.new("L", (lw, lh), 0)
         d = ImageDraw.Draw(layer)
         for _ in range(rng.randint(150, 260)):
@@ -1519,98 +1520,25 @@ class Painter:
 
     name = "local-painter"
     kind = "text2image"
-    model = "local-painter (procedural Pillow drawing, offline)"
+    # The version is part of every image key: bump it when the same prompt paints differently.
+    # v2: no prompt text painted into the picture (set STORYNB_DEBUG_IMAGE_TEXT=1 to see it),
+    # storms bring rain.
+    model = "local-painter/2 (procedural Pillow drawing, offline)"
 
     async def generate(self, request: ImageRequest, out_path: Path) -> None:
         if request.width < 16 or request.height < 16:
             raise ProviderError(f"image size {request.width}x{request.height} is too small (minimum 16x16)")
 
         def work() -> None:
-            pic = paint(request.prompt, request.width, request.height, request.seed, request.caption)
+            caption = request.caption if os.environ.get("STORYNB_DEBUG_IMAGE_TEXT") == "1" else ""
+            pic = paint(request.prompt, request.width, request.height, request.seed, caption)
             pic.save(Path(out_path), format="PNG", compress_level=3)  # level 6 triples the time for 5%
 
         await asyncio.to_thread(work)
 
 
 # ================================================================================= narrator
-_SAMPLE_RATE = 22050
-
-
-def _estimate_seconds(text: str, zh: bool, speed: float) -> float:
-    amount = _cjk_count(text) / 4.5 if zh else _word_count(text) / 2.6
-    return max(0.5, (amount + 0.3) / max(0.25, speed))
-
-
-def _write_silence(path: Path, seconds: float) -> float:
-    frames = round(seconds * _SAMPLE_RATE)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(_SAMPLE_RATE)
-        w.writeframes(b"\x00\x00" * frames)
-    return frames / _SAMPLE_RATE
-
-
-def _wav_seconds(path: Path) -> float:
-    with wave.open(str(path), "rb") as w:
-        return w.getnframes() / float(w.getframerate())
-
-
-class LocalNarrator:
-    """Speech with espeak-ng when it is installed; otherwise a silent track of the estimated length.
-
-    `available()` tells which one is used; after each call `last_info` says what was written
-    (`{"engine": "espeak-ng", "voice": ...}` or `{"engine": "silent", "reason": ...}`).
-    """
-
-    name = "local-narrator"
-    kind = "tts"
-    voices = {"zh": "cmn", "en": "en-us"}
-
-    def __init__(self) -> None:
-        self.last_info: dict[str, Any] = {}
-
-    @staticmethod
-    def available() -> bool:
-        return shutil.which("espeak-ng") is not None
-
-    @property
-    def model(self) -> str:
-        return "espeak-ng" if self.available() else "silent placeholder (espeak-ng not installed)"
-
-    @property
-    def silent(self) -> bool:
-        return not self.available()
-
-    async def speak(self, request: SpeechRequest, out_path: Path) -> float:
-        return await asyncio.to_thread(self._speak, request, Path(out_path))
-
-    def _speak(self, request: SpeechRequest, out_path: Path) -> float:
-        text = " ".join(request.text.split())
-        zh = _language(request.language, text) == "zh"
-        speed = min(3.0, max(0.3, float(request.speed or 1.0)))
-        exe = shutil.which("espeak-ng")
-        if exe is None or not any(ch.isalnum() for ch in text):
-            reason = "espeak-ng is not installed" if exe is None else "no words to speak"
-            seconds = _write_silence(out_path, _estimate_seconds(text, zh, speed))
-            self.last_info = {"engine": "silent", "reason": reason, "seconds": seconds}
-            return seconds
-        default = self.voices["zh" if zh else "en"]
-        rate = str(round((300 if zh else 165) * speed))  # cmn at 300 ≈ 4.5 chars/s
-        errors = []
-        for voice in dict.fromkeys([request.voice or default, default]):
-            try:
-                done = subprocess.run([exe, "-v", voice, "-s", rate, "-b", "1", "-w", str(out_path), "--stdin"],
-                                      input=text.encode("utf-8"), capture_output=True, timeout=300)
-            except (OSError, subprocess.SubprocessError) as exc:
-                errors.append(f"{voice}: {exc}")
-                continue
-            if done.returncode == 0 and out_path.exists() and out_path.stat().st_size > 44:
-                seconds = _wav_seconds(out_path)
-                self.last_info = {"engine": "espeak-ng", "voice": voice, "seconds": seconds}
-                return seconds
-            errors.append(f"{voice}: {done.stderr.decode('utf-8', 'replace').strip() or done.returncode}")
-        raise ProviderError("espeak-ng could not speak the text (" + "; ".join(errors) + ")")
+from .narrator import LocalNarrator  # noqa: E402  (Piper / eSpeak NG from wheels; see narrator.py)
 
 
 def offline_providers() -> dict[str, object]:

@@ -146,7 +146,70 @@ def _find(chars: frozenset[str], preferred: str | None, text: str) -> str:
         path = line.split("\t")[0]
         if path.lower().endswith((".ttf", ".otf", ".ttc", ".otc")) and not _missing(path, chars, text):
             return path
-    raise MissingGlyphsError(f"no installed font has glyphs for all of {_describe(chars)}: {_INSTALL_HINT}")
+    # No one font has them all: the font that has the most of them (characters no font has, such
+    # as an emoji with no emoji font installed, are left out of the burned-in text; see drawable).
+    every = {ln for ln in _fc("list", "-f", "%{file}\t%{index}\t%{family[0]}\t%{style[0]}\t%{weight}\n",
+                              ":").splitlines() if ln.strip()}
+    best, best_n = None, -1
+    for line in sorted(every, key=lambda ln: _rank(ln, cjk)):
+        path = line.split("\t")[0]
+        if not path.lower().endswith((".ttf", ".otf", ".ttc", ".otc")):
+            continue
+        try:
+            n = len(chars) - len(_missing(path, chars, text))
+        except ValueError:
+            continue
+        if n > best_n:
+            best, best_n = path, n
+    if best is None or best_n <= 0:
+        raise MissingGlyphsError(f"no installed font has glyphs for any of {_describe(chars)}: {_INSTALL_HINT}")
+    return best
+
+
+def unavailable(text: str) -> set[str]:
+    """The characters of `text` that no installed font has (fontconfig's charset, then the cmap)."""
+    out = set()
+    for c in _needed(text):
+        if not _has_font(c):
+            out.add(c)
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _has_font(c: str) -> bool:
+    lines = _fc("list", "-f", "%{file}\n", f":charset={ord(c):x}").split()
+    return any(p.lower().endswith((".ttf", ".otf", ".ttc", ".otc")) and ord(c) in _cmap(p, face_index(p, c))
+               for p in lines[:8])
+
+
+def drawable(text: str, font_path: str) -> str:
+    """`text` without the characters the caption font cannot draw (they stay in the .srt/.ass)."""
+    cmap = _cmap(font_path, face_index(font_path, text))
+    kept = "".join(c for c in text if c.isspace() or ord(c) in cmap
+                   or unicodedata.category(c)[0] == "C")
+    if kept == text:
+        return text
+    return re.sub(r"\s+([.,!?;:。，！？、；：])", r"\1", " ".join(kept.split()))
+
+
+def describe_missing(text: str, font_path: str | None) -> str:
+    """'' when the caption font draws every character, else which characters are left out of the
+    burned-in captions, and whether any installed font has them."""
+    if not font_path:
+        return ""
+    cmap = _cmap(font_path, face_index(font_path, text))
+    lost = {c for c in _needed(text) if ord(c) not in cmap}
+    if not lost:
+        return ""
+    nowhere = unavailable("".join(lost))
+    parts = []
+    if nowhere:
+        parts.append(f"{_describe(nowhere)} (no installed font has them"
+                     + ("; install fonts-noto-color-emoji for emoji" if any(ord(c) > 0x1F000 for c in nowhere) else "")
+                     + ")")
+    if lost - nowhere:
+        parts.append(f"{_describe(lost - nowhere)} (not in the caption font {Path(font_path).name})")
+    return "; ".join(parts)
 
 
 def find_font(text: str, preferred: str | None = None) -> str:
@@ -255,7 +318,11 @@ def _join(lines: list[str]) -> str:
     return out
 
 
-def render_caption(text: str, width: int, font_path: str, *, max_lines: int = 3) -> Image.Image:
+HIGHLIGHT = (255, 214, 64, 255)  # the spoken word, when burned captions highlight it
+
+
+def render_caption(text: str, width: int, font_path: str, *, max_lines: int = 3,
+                   highlight: tuple[int, int] | None = None) -> Image.Image:
     """The caption as an RGBA image `width` pixels wide: centred white text, dark outline, on a
     translucent rounded box, wrapped to at most `max_lines` lines (the font shrinks down to 75 %
     before the last line is cut with an ellipsis). Its height is even (yuv420 chroma rows)."""
@@ -286,7 +353,91 @@ def render_caption(text: str, width: int, font_path: str, *, max_lines: int = 3)
     x0 = (width - box_w) / 2
     draw.rounded_rectangle((x0, 0, x0 + box_w - 1, height - 1), radius=round(size * 0.4),
                            fill=(0, 0, 0, 110))
+    pos = 0
     for i, ln in enumerate(lines):
-        draw.text((width / 2, pad_y + line_h * (i + 0.5)), ln, font=font, anchor="mm",
-                  fill=(255, 255, 255, 255), stroke_width=stroke, stroke_fill=(0, 0, 0, 230))
+        y = pad_y + line_h * (i + 0.5)
+        at = text.find(ln, pos)
+        pos = at + len(ln) if at >= 0 else pos
+        a, b = ((max(0, highlight[0] - at), min(len(ln), highlight[1] - at))
+                if highlight and at >= 0 else (0, 0))
+        if b <= a:
+            draw.text((width / 2, y), ln, font=font, anchor="mm", fill=(255, 255, 255, 255),
+                      stroke_width=stroke, stroke_fill=(0, 0, 0, 230))
+            continue
+        x = width / 2 - font.getlength(ln) / 2
+        for piece, fill in ((ln[:a], (255, 255, 255, 255)), (ln[a:b], HIGHLIGHT), (ln[b:], (255, 255, 255, 255))):
+            if piece:
+                draw.text((x, y), piece, font=font, anchor="lm", fill=fill, stroke_width=stroke,
+                          stroke_fill=(0, 0, 0, 230))
+            x += font.getlength(piece)
     return img
+
+
+# --- timed caption pages ------------------------------------------------------------------------
+
+LINE_LATIN, LINE_CJK, PAGE_LINES = 42, 16, 2  # a caption page: at most 2 lines of ~42 / 16 chars
+
+
+def _width(text: str) -> float:
+    """Line length in 'Latin characters': a CJK character counts 42/16."""
+    return sum(LINE_LATIN / LINE_CJK if _CJK.match(c) else 1 for c in text)
+
+
+def _glue(a: str, b: str) -> str:
+    if not a:
+        return b
+    return a + ("" if _CJK.match(a[-1]) or _CJK.match(b[0]) else " ") + b
+
+
+def split_lines(text: str, lines: int = PAGE_LINES) -> list[str]:
+    """A page's text as at most `lines` balanced lines (broken between words, or between CJK
+    characters, never before closing punctuation)."""
+    if lines < 2 or _width(text) <= LINE_LATIN:
+        return [text]
+    toks = [t for t in _tokens(text) if not t.isspace()]
+    best, best_cost = [text], float("inf")
+    for i in range(1, len(toks)):
+        if toks[i][0] in _NO_LINE_START or toks[i - 1][-1] in _NO_LINE_END:
+            continue
+        a, b = "", ""
+        for t in toks[:i]:
+            a = _glue(a, t)
+        for t in toks[i:]:
+            b = _glue(b, t)
+        cost = max(_width(a), _width(b)) - (14 if _SENTENCE_END.search(a[-1] + " ") else
+                                            4 if _CLAUSE_END.search(a[-1] + " ") else 0)
+        if cost < best_cost:
+            best, best_cost = [a, b], cost
+    return best
+
+
+def paginate(words: list[dict], *, limit: float = LINE_LATIN * PAGE_LINES) -> list[dict]:
+    """Timed words (`text`, `start`, `end`) grouped into caption pages of at most two lines:
+    a page ends at a sentence end, else at a clause end once it is half full, else when full.
+    Each page: `text`, `lines`, `start` (its first word), `end` (the next page's first word, or its
+    last word plus a short hold), `words` (times relative to the same origin as the input)."""
+    pages: list[list[dict]] = [[]]
+    for w in words:
+        page = pages[-1]
+        text = ""
+        for x in page + [w]:
+            text = _glue(text, x["text"])
+        if page and _width(text) > limit:
+            pages.append([w])
+            continue
+        page.append(w)
+        full = _width(text) / limit
+        if _SENTENCE_END.search(w["text"][-1:] + " ") and full > 0.35:
+            pages.append([])
+        elif _CLAUSE_END.search(w["text"][-1:] + " ") and full > 0.6:
+            pages.append([])
+    pages = [p for p in pages if p]
+    out = []
+    for i, page in enumerate(pages):
+        text = ""
+        for x in page:
+            text = _glue(text, x["text"])
+        end = pages[i + 1][0]["start"] if i + 1 < len(pages) else page[-1]["end"] + 0.4
+        out.append({"text": text, "lines": split_lines(text), "start": page[0]["start"],
+                    "end": max(end, page[-1]["end"]), "words": page})
+    return out
