@@ -345,7 +345,7 @@ class LocalNarrator:
         """What of the narrator goes into a narration key: the voice that will speak (or that
         none can), and the narrator's version."""
         chosen = voice_for(language, voice)
-        return {"voice": chosen.name, "voice_engine": chosen.engine,
+        return {"speaker": chosen.name, "voice_engine": chosen.engine,
                 "voice_ready": not installed(chosen.engine), "narrator_version": VERSION}
 
     async def speak(self, request: SpeechRequest, out_path: Path) -> Speech:

@@ -284,7 +284,7 @@ def caption_pages(text: str, width: int, font_path: str, *, max_lines: int = 3) 
         return []
     size = max(10, round(width / 18 * 0.85))  # render_caption may shrink to fit; pages allow a little
     font = ImageFont.truetype(font_path, size, index=face_index(font_path, text))
-    max_w = width * 0.86
+    max_w = width * 0.78  # the box (text + padding) stays inside the 90 % title-safe width
     fits = lambda t: len(wrap(t, font, max_w)) <= max_lines
     if fits(text):
         return [text]
@@ -331,7 +331,7 @@ def render_caption(text: str, width: int, font_path: str, *, max_lines: int = 3,
         return Image.new("RGBA", (width, 2), (0, 0, 0, 0))
     index = face_index(font_path, text)
     base = max(10, round(width / 18))
-    max_w = width * 0.86
+    max_w = width * 0.78  # the box (text + padding) stays inside the 90 % title-safe width
     for size in range(base, max(9, round(base * 0.75)) - 1, -max(1, base // 20)):
         font = ImageFont.truetype(font_path, size, index=index)
         lines = wrap(text, font, max_w)
