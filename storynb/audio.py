@@ -139,7 +139,7 @@ def loudnorm(src, dst, target: float = DEFAULT_LUFS, true_peak: float = TRUE_PEA
     """Two-pass ffmpeg loudnorm (measure, then apply in linear mode) to `target` LUFS with the
     true peak at most `true_peak` dBTP (a little margin is kept for the AAC encoder). Returns
     the first pass's measurement."""
-    tp = true_peak - 0.5
+    tp = true_peak - 1.2  # margin for the AAC encoder's overshoot
     first = subprocess.run([_ffmpeg(), "-hide_banner", "-nostdin", "-i", str(src), "-af",
                             f"loudnorm=I={target}:TP={tp}:LRA=11:print_format=json", "-f", "null", "-"],
                            capture_output=True, text=True, errors="replace")
@@ -161,15 +161,16 @@ def loudnorm(src, dst, target: float = DEFAULT_LUFS, true_peak: float = TRUE_PEA
     # loudnorm falls back to its dynamic mode when a linear gain would break the peak limit,
     # which can land a short programme off target: measure and correct with a plain gain, under
     # a true-peak limiter.
-    integrated, peak = measure_loudness(dst)
-    if integrated > -70 and abs(integrated - target) > 0.3:
+    for _ in range(3):  # the limiter takes a little loudness away: measure again
+        integrated, peak = measure_loudness(dst)
+        if not (integrated > -70 and (abs(integrated - target) > 0.3 or peak > tp)):
+            break
         fixed = Path(str(dst) + ".fix.wav")
         gain = target - integrated
+        limit = f"{10 ** ((tp - 0.3) / 20):.4f}"
         subprocess.run([_ffmpeg(), "-v", "error", "-nostdin", "-y", "-i", str(dst), "-af",
-                        f"volume={gain:.2f}dB,alimiter=limit={10 ** ((tp - 0.3) / 20):.4f}:"
-                        "attack=5:release=50:level=false,aresample=192000,alimiter=limit="
-                        f"{10 ** ((tp - 0.3) / 20):.4f}:level=false",
-                        "-ar", str(SAMPLE_RATE), str(fixed)], check=True)
+                        f"volume={gain:.2f}dB,aresample=192000,alimiter=limit={limit}:attack=1:"
+                        f"release=60:level=false", "-ar", str(SAMPLE_RATE), str(fixed)], check=True)
         fixed.replace(dst)
     return m
 

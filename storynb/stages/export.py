@@ -18,7 +18,7 @@ from .clips import clip_settings, current_key, timed_shot
 from .common import produce, take
 from .narration import LEAD_S
 
-MIX_VERSION = 2  # bump when the same inputs would sound different
+MIX_VERSION = 4  # bump when the same inputs would sound different
 
 
 @dataclass(frozen=True)
