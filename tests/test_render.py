@@ -306,11 +306,14 @@ def test_pages_follow_each_other_in_the_clip(tmp_path, texture):
     assert np.abs(first - last)[: H // 3].mean() < 1  # the picture itself did not change
 
 
-def test_missing_glyphs_fail_before_encoding(tmp_path, texture):
-    with pytest.raises(MissingGlyphsError):
-        render_clip(texture, CameraMove("static"), 0.25, W, H, FPS, tmp_path / "x.mp4", subtitle="你好",
-                    font_path=DEJAVU)
-    assert not list(tmp_path.iterdir())
+def test_characters_the_font_lacks_are_left_out_not_boxes(tmp_path, texture):
+    from storynb.render.subtitles import describe_missing, drawable
+
+    assert drawable("Hello 你好 world", DEJAVU) == "Hello world"
+    assert "'你'" in describe_missing("Hello 你好", DEJAVU)  # named, with the font that lacks them
+    out = render_clip(texture, CameraMove("static"), 0.25, W, H, FPS, tmp_path / "x.mp4",
+                      subtitle="你好", font_path=DEJAVU)
+    assert out.exists()  # never a failed clip
 
 
 # --- compose ----------------------------------------------------------------------------------

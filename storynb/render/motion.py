@@ -348,7 +348,7 @@ class _Caption:
 
     def __init__(self, text: str, width: int, height: int, font_path: str | None, n_frames: int,
                  captions=(), fps: float = 24, highlight: bool = False):
-        from .subtitles import caption_pages, find_font
+        from .subtitles import caption_pages, drawable, find_font
 
         # Characters the font lacks are left out of the caption (see subtitles.drawable).
         font = font_path if font_path and Path(font_path).is_file() else find_font(text, font_path)
