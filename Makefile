@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_render.py
 	$(PY) bench/bench_fanout.py
 	$(PY) bench/bench_workers.py
+	$(PY) bench/bench_narration.py
 
 clean:
 	rm -rf $(VENV) data/studio.db* data/media data/exports
