@@ -283,6 +283,9 @@ def m400_durable_runs(db: sqlite_utils.Database) -> None:
     for column in ("total", "running"):
         if column not in db["stages"].columns_dict:
             db["stages"].add_column(column, int)
+
+
+@migrations()
 def m709_viewer(db: sqlite_utils.Database) -> None:
     """What a viewer sees and hears: word timings and the voice of each narration, the sound
     settings of a project (loudness target, background music, word highlight), the .ass and
