@@ -394,3 +394,29 @@ def test_narrator_gives_silence_for_no_words(tmp_path):
     seconds = asyncio.run(narrator.speak(SpeechRequest(text="……"), tmp_path / "e.wav"))
     assert seconds == pytest.approx(wav_seconds(tmp_path / "e.wav")) and seconds >= 0.5
     assert narrator.last_info["engine"] == "silent"
+
+
+def test_painter_draws_what_the_prompt_names(tmp_path):
+    """A storm has dark clouds and rain and no sun; a stranger at a door is a person and a house;
+    a road and a car are there (measured against the same scene without them)."""
+    from storynb.providers.local import _Canvas, _palette, _plan  # the layout the painter follows
+    import random
+
+    def planned(prompt):
+        rng = random.Random(1)
+        name, pal = _palette(prompt, rng)
+        c = _Canvas(prompt, rng, 200, 356, name, pal)
+        _plan(c)
+        return name, set(c.spots)
+
+    assert planned("a stranger in a blue coat knocked on the door")[1] >= {"person", "house"}
+    assert "vehicle" in planned("a red car on the road")[1]
+    assert planned("at dusk, during the longest storm of the year")[0] == "storm"
+    w, h = 180, 320
+    calm = np.asarray(Image.open(paint(tmp_path, "the village at dusk", "a", width=w, height=h)), np.float32)
+    storm = np.asarray(Image.open(paint(tmp_path, "the village at dusk during a storm", "b", width=w, height=h)),
+                       np.float32)
+    sky = slice(0, h // 3)
+    assert storm[sky].mean() < calm[sky].mean() - 20  # dark storm clouds
+    streaks = np.abs(np.diff(storm[h // 2:, :, :].mean(axis=-1), axis=1)).mean()
+    assert streaks > np.abs(np.diff(calm[h // 2:, :, :].mean(axis=-1), axis=1)).mean()  # rain

@@ -871,8 +871,16 @@ def _has(text: str, *words: str) -> bool:
     return False
 
 
+_STORM = ("storm", "thunder", "gale", "tempest", "lightning", "风暴", "暴风", "雷")
+_ROAD = ("road", "path", "street", "lane", "track", "路", "街")
+_VEHICLE = ("car", "truck", "bus", "van", "cart", "wagon", "carriage", "tractor", "taxi",
+            "汽车", "卡车", "马车", "车")
+
+
 def _palette(text: str, rng: random.Random) -> tuple[str, dict[str, np.ndarray]]:
     name = next((n for n, words in T.PALETTE_WORDS if _has(text, *words)), None)
+    if _has(text, *_STORM):  # a storm darkens any time of day
+        name = "storm"
     if name:
         base = T.PALETTES[name]
     else:  # from a hash of the words
@@ -989,7 +997,8 @@ def _plan(c: _Canvas) -> None:
     items: list[tuple[str, float, float]] = []  # (subject, size, width / size)
     if c.has("lighthouse", "灯塔"):
         items.append(("lighthouse", (c.ground_y - c.lh * rng.uniform(0.28, 0.34)) / 1.15, 0.24))  # + lamp
-    elif c.has("house", "home", "farmhouse", "cottage", "bakery", "屋", "家", "农舍"):
+    elif c.has("house", "home", "farmhouse", "cottage", "bakery", "door", "cabin", "hut", "shop",
+               "屋", "家", "农舍", "门"):
         items.append(("house", min(u * rng.uniform(0.22, 0.28), band * 0.85), 1.2))
     if c.has("tower", "塔", "钟楼") and not c.has("lighthouse", "灯塔"):
         items.append(("tower", (c.ground_y - c.lh * rng.uniform(0.29, 0.35)) / 1.2, 0.24))  # + roof
@@ -1007,8 +1016,12 @@ def _plan(c: _Canvas) -> None:
     elif c.has("fox", "cat", "dog", "rabbit", "wolf", "狐", "猫", "狗", "兔", "狼"):
         items.append(("animal", u * rng.uniform(0.085, 0.1) * z, 3.1))
     elif c.has("girl", "boy", "man", "woman", "child", "figure", "keeper", "traveller", "traveler", "knight",
-               "sailor", "person", "人", "女孩", "男孩", "孩子"):
+               "sailor", "person", "stranger", "visitor", "friend", "mother", "father", "grandmother",
+               "grandfather", "neighbour", "neighbor", "farmer", "baker", "king", "queen", "princess",
+               "prince", "人", "女孩", "男孩", "孩子", "陌生人", "妈妈", "爸爸", "奶奶", "爷爷"):
         items.append(("person", figure, 0.62 if c.has("lantern", "灯笼") else 0.42))
+    if c.has(*_VEHICLE) and not c.has("train", "火车"):
+        items.append(("vehicle", band * rng.uniform(0.3, 0.38) * z, 2.3))
     if c.has("tree", "树") and not c.has("forest", "woods", "森林"):
         items.append(("tree", band * rng.uniform(0.6, 0.8), 0.8))
     c.shore = c.water and (any(k not in ("boat", "whale") for k, _, _ in items) or
@@ -1052,8 +1065,9 @@ def _paint_sky(c: _Canvas) -> None:
     sky = np.stack([np.interp(ys, [0, 0.55, 1.0], [pal["top"][k], pal["mid"][k], pal["horizon"][k]])
                     for k in range(3)], axis=-1)
     c.img = np.repeat(sky[:, None, :], c.lw, axis=1).astype(np.float32)
-    c.has_disc = c.night or c.pal_name in ("sunset", "dawn", "fire", "desert") or \
-        c.has("sun", "moon", "太阳", "月") or (c.pal_name != "storm" and rng.random() < 0.4)
+    c.storm = c.has(*_STORM)
+    c.has_disc = not c.storm and (c.night or c.pal_name in ("sunset", "dawn", "fire", "desert") or
+                                  c.has("sun", "moon", "太阳", "月") or (c.pal_name != "storm" and rng.random() < 0.4))
     c.is_moon = c.night or c.has("moon", "月")
     c.dx = c.lw * rng.uniform(0.25, 0.75)
     c.dy = c.horizon * (rng.uniform(0.38, 0.62) if c.is_moon else rng.uniform(0.55, 0.85))
@@ -1076,7 +1090,7 @@ def _paint_sky(c: _Canvas) -> None:
     if c.has("cloud", "storm", "rain", "fog", "mist", "sky", "云", "雾", "雨") or rng.random() < 0.45:
         layer = Image.new("L", (c.lw, c.lh), 0)
         d = ImageDraw.Draw(layer)
-        for _ in range(rng.randint(3, 7)):  # a cloud is a cluster of flat ellipses, blurred
+        for _ in range(rng.randint(9, 13) if c.storm else rng.randint(3, 7)):  # flat ellipses, blurred
             cx, cy, cw = rng.uniform(-0.1, 1.1) * c.lw, rng.uniform(0.08, 0.8) * c.horizon, rng.uniform(0.18, 0.45) * c.lw
             for _ in range(rng.randint(3, 6)):
                 ox, oy, r = rng.uniform(-cw / 2, cw / 2), rng.uniform(-cw / 10, cw / 14), rng.uniform(cw / 7, cw / 3.5)
@@ -1084,11 +1098,24 @@ def _paint_sky(c: _Canvas) -> None:
         mask = np.asarray(layer.filter(ImageFilter.GaussianBlur(c.lw * 0.02)), np.float32)[..., None] / 255
         if c.night:
             tone = pal["mid"] * 1.3
+        elif c.storm:  # heavy, dark storm clouds
+            tone = pal["top"] * 0.55
         elif c.pal_name == "storm":
             tone = _lerp(pal["mid"], pal["horizon"], 0.5)
         else:
             tone = _lerp(pal["horizon"], np.full(3, 255.0), 0.45)
-        c.img += (tone - c.img) * mask * 0.75
+        c.img += (tone - c.img) * mask * (0.9 if c.storm else 0.75)
+    if c.storm and rng.random() < 0.6:  # a lightning bolt out of the clouds, away from the subjects
+        x, y = c.lw * rng.choice((rng.uniform(0.08, 0.2), rng.uniform(0.8, 0.92))), c.horizon * 0.15
+        pts = [(x, y)]
+        while y < c.horizon * 0.75:
+            x, y = x + rng.uniform(-0.04, 0.04) * c.lw, y + rng.uniform(0.06, 0.12) * c.horizon
+            pts.append((x, y))
+        bolt = Image.new("L", (c.lw, c.lh), 0)
+        ImageDraw.Draw(bolt).line(pts, fill=255, width=max(1, c.lw // 200))
+        glow = np.asarray(bolt.filter(ImageFilter.GaussianBlur(c.lw * 0.006)), np.float32)[..., None] / 255
+        sharp = np.asarray(bolt, np.float32)[..., None] / 255
+        c.img += (np.array([235, 240, 255], np.float32) - c.img) * np.clip(sharp + glow * 1.5, 0, 1)
 
 
 def _paint_land(c: _Canvas) -> None:
@@ -1118,6 +1145,16 @@ def _paint_land(c: _Canvas) -> None:
     if not c.water or c.shore:  # the near ground, or a shore for someone to stand on
         c.ground = _ridge(rng, lw, c.ground_y, lh * 0.012, False)
         _fill_below(c.img, c.ground, pal["land"] * (1.0 if c.water else 0.85))
+    if c.has(*_ROAD) and not c.water:  # a road winding from the viewer to the horizon
+        far_x = lw * rng.uniform(0.35, 0.65)
+        rows = np.arange(int(c.horizon), lh, dtype=np.float32)
+        t = np.clip((rows - c.horizon) / max(1.0, lh - c.horizon), 0, 1)  # 0 at the horizon, 1 at the bottom
+        centre = far_x + (lw * 0.5 - far_x) * t + lw * 0.05 * np.sin(t * 5 + rng.uniform(0, 6))
+        half = lw * (0.004 + 0.22 * t ** 1.3)
+        mask = np.clip(half[:, None] - np.abs(c.xx[int(c.horizon):] - centre[:, None]) + 0.5, 0, 1)[..., None]
+        tone = _lerp(c.haze, np.full(3, 200.0), 0.25) if c.has("snow", "winter", "雪", "冬") else \
+            _lerp(pal["land"], c.haze, 0.55)
+        c.img[int(c.horizon):] += (tone - c.img[int(c.horizon):]) * mask * 0.85
     below = np.clip((c.yy - c.ground_y) / max(1.0, lh - c.ground_y), 0, 1)[..., None]
     c.img *= 1 - 0.2 * below  # a calm foreground, darker towards the bottom
 
@@ -1254,6 +1291,27 @@ def _paint_buildings(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
         window = _GLOW if c.lit else _rgb(c.haze)
         draw.rectangle([hx + hw * 0.58, base - hh * 0.72, hx + hw * 0.82, base - hh * 0.4], fill=window)
         draw.rectangle([hx + hw * 0.18, base - hh * 0.62, hx + hw * 0.36, base], fill=_rgb(_lerp(c.pal["ink"], c.haze, 0.3)))
+    if "vehicle" in c.spots:  # a car, a cart or a bus: a body, a cabin, two wheels
+        vx, vs, vw = c.spots["vehicle"]
+        base = c.ground_at(vx)
+        wheel = vs * 0.22
+        body_top = base - wheel - vs * 0.32
+        cart = c.has("cart", "wagon", "carriage", "马车")
+        draw.rounded_rectangle([vx - vw / 2, body_top, vx + vw / 2, base - wheel * 0.8], radius=max(1, vs * 0.08), fill=ink)
+        if not cart:
+            draw.polygon([(vx - vw * 0.3, body_top), (vx - vw * 0.18, body_top - vs * 0.3),
+                          (vx + vw * 0.2, body_top - vs * 0.3), (vx + vw * 0.34, body_top)], fill=ink)
+            win = _GLOW if c.lit else _rgb(c.haze)
+            draw.polygon([(vx - vw * 0.24, body_top - 1), (vx - vw * 0.15, body_top - vs * 0.24),
+                          (vx - vw * 0.02, body_top - vs * 0.24), (vx - vw * 0.02, body_top - 1)], fill=win)
+            draw.polygon([(vx + vw * 0.02, body_top - 1), (vx + vw * 0.02, body_top - vs * 0.24),
+                          (vx + vw * 0.17, body_top - vs * 0.24), (vx + vw * 0.27, body_top - 1)], fill=win)
+            if c.lit:
+                _glow(c, vx + vw / 2, body_top + vs * 0.12, vs * 0.25)
+        for wx in (vx - vw * 0.3, vx + vw * 0.3):
+            draw.ellipse([wx - wheel, base - 2 * wheel, wx + wheel, base], fill=ink)
+            draw.ellipse([wx - wheel * 0.4, base - wheel * 1.4, wx + wheel * 0.4, base - wheel * 0.6],
+                         fill=_rgb(_lerp(c.pal["ink"], c.haze, 0.4)))
     if "tower" in c.spots:
         tx, th, _ = c.spots["tower"]
         base, bw = c.ground_at(tx), th * 0.09
@@ -1522,8 +1580,8 @@ class Painter:
     kind = "text2image"
     # The version is part of every image key: bump it when the same prompt paints differently.
     # v2: no prompt text painted into the picture (set STORYNB_DEBUG_IMAGE_TEXT=1 to see it),
-    # storms bring rain.
-    model = "local-painter/2 (procedural Pillow drawing, offline)"
+    # storms bring dark clouds, rain and lightning; roads, vehicles, strangers and doors are drawn.
+    model = "local-painter/2 (procedural Pillow drawing, offline)"  # v2 also: storm skies, roads, vehicles
 
     async def generate(self, request: ImageRequest, out_path: Path) -> None:
         if request.width < 16 or request.height < 16:
