@@ -569,7 +569,7 @@ class Project:
             running_here = (str(self.studio.path), self.id) in _active
         if running_here or self.state in ("running", "queued"):
             raise InvalidInput(f"project {self.id} is running: pause it and wait, then delete it")
-        published = [(r["path"], r["srt_path"]) for r in
+        published = [(r["path"], r["srt_path"], r.get("ass_path")) for r in
                      self.db["exports"].rows_where("project_id = ?", [self.id])]
         owned = [t.name for t in self.db.tables if t.name != "projects"
                  and any(fk.other_table == "projects" for fk in t.foreign_keys)]

@@ -275,7 +275,7 @@ class Studio:
         kept as history) do not count, so `gc` can free them."""
         names: set[str] = set()
         for table, columns in (("images", ("media", "thumb")), ("clips", ("media",)),
-                               ("narrations", ("media",)), ("exports", ("video", "subtitles"))):
+                               ("narrations", ("media",)), ("exports", ("video", "subtitles", "ass"))):
             where = ["shot_id is not null"] if table != "exports" else []
             args = []
             if project_id:
@@ -284,6 +284,9 @@ class Studio:
             clause = f"where {' and '.join(where)}" if where else ""
             for row in self.db.query(f"select {', '.join(columns)} from {table} {clause}", args):
                 names.update(v for v in row.values() if v)
+        where, args = ("where id = ?", [project_id]) if project_id else ("", [])
+        names.update(r["music"] for r in self.db.query(f"select music from projects {where}", args)
+                     if r["music"] and r["music"] != "builtin")  # a user's music file
         return names
 
     def disk_usage(self):

@@ -93,13 +93,19 @@ def write_ass(cues: list[Cue], path, width: int, height: int, font_path: str | N
         except Exception:  # a font without a readable name table: the player's default sans
             pass
     size = max(10, round(width / 18))
+    # ASS sizes a font by its ascent + descent, Pillow (the burned captions) by its em: scale so
+    # the letters come out the same size.
+    size = round(size * _ass_scale(font_path)) if font_path else size
     subs.styles["Default"] = pysubs2.SSAStyle(
         fontname=family, fontsize=size, bold=True,
         primarycolor=pysubs2.Color(*HIGHLIGHT[:3], 0), secondarycolor=pysubs2.Color(255, 255, 255, 0),
-        outlinecolor=pysubs2.Color(0, 0, 0, 40), backcolor=pysubs2.Color(0, 0, 0, 145),
-        outline=max(1, round(size / 14)), shadow=0, alignment=pysubs2.Alignment.BOTTOM_CENTER,
-        marginl=round(width * 0.07), marginr=round(width * 0.07),
-        marginv=round(height * (0.14 if height > width else 0.07)) + round(size * 0.35))
+        # Text with a dark outline on one translucent box (43 % black) around the whole caption:
+        # BorderStyle 4 (libass >= 0.17; other players fall back to the outline alone).
+        outlinecolor=pysubs2.Color(0, 0, 0, 25), backcolor=pysubs2.Color(0, 0, 0, 145),
+        borderstyle=4, outline=max(1, round(size / 14)), shadow=round(size * 0.35),
+        alignment=pysubs2.Alignment.BOTTOM_CENTER,
+        marginv=round(height * (0.14 if height > width else 0.07)) + round(size * 0.35),
+        marginl=round(width * 0.11), marginr=round(width * 0.11))
     for cue in cues:
         text = "\\N".join(line.strip() for line in cue.text.splitlines())
         if cue.words:
@@ -124,6 +130,18 @@ def write_ass(cues: list[Cue], path, width: int, height: int, font_path: str | N
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _ass_scale(font_path: str) -> float:
+    try:
+        from fontTools.ttLib import TTCollection, TTFont
+
+        font = (TTCollection(font_path, lazy=True).fonts[0] if font_path.lower().endswith((".ttc", ".otc"))
+                else TTFont(font_path, lazy=True))
+        hhea, head = font["hhea"], font["head"]
+        return (hhea.ascent - hhea.descent) / head.unitsPerEm
+    except Exception:  # an unreadable font: no scaling
+        return 1.0
 
 
 def _cjk_join(prev: str, word: str) -> bool:
