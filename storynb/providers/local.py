@@ -1581,7 +1581,17 @@ class Painter:
     # The version is part of every image key: bump it when the same prompt paints differently.
     # v2: no prompt text painted into the picture (set STORYNB_DEBUG_IMAGE_TEXT=1 to see it),
     # storms bring dark clouds, rain and lightning; roads, vehicles, strangers and doors are drawn.
-    model = "local-painter/2 (procedural Pillow drawing, offline)"  # v2 also: storm skies, roads, vehicles
+    model = "local-painter/2 (procedural Pillow drawing, offline)"
+
+    def identity(self) -> dict:
+        """What goes into an image key: the painter and its version, and, only when the debug
+        option paints the prompt into the picture, that option and the font it draws with (a
+        font installed later would change the pixels)."""
+        found = {"provider": self.name, "model": self.model, "provider_params": {}}
+        if os.environ.get("STORYNB_DEBUG_IMAGE_TEXT") == "1":
+            font = _font_for("Aa你")
+            found["debug_text_font"] = Path(font[0]).name if font else None
+        return found
 
     async def generate(self, request: ImageRequest, out_path: Path) -> None:
         if request.width < 16 or request.height < 16:
