@@ -137,4 +137,6 @@ def test_estimate_before_a_run(studio):
     assert by[("rewrite", "draft-writer")] == (1.0, 0.0)
     project.run(["rewrite", "storyboard"])
     frame = studio.estimate(project)
-    assert set(frame.stage) == {"images", "camera", "clips", "export"}  # finished stages cost nothing
+    # finished stages cost nothing; the export's join and mix are local (narration is in clips)
+    assert set(frame.stage) == {"images", "camera", "clips"}
+    assert {r.provider for r in frame.itertuples() if r.stage == "clips"} == {"runway", "voice"}
