@@ -123,14 +123,15 @@ def caption_boxes(pages: list[list[dict]], width: int, height: int, font: str | 
     """Where each burned caption box lies in the frame (the layout the renderer uses)."""
     from PIL import Image
 
-    from .render.subtitles import drawable, render_caption
+    from .render.subtitles import drawable, font_chain, render_caption
 
     boxes = []
     if not font:
         return boxes
+    chain = font_chain("".join(p["text"] for ps in pages for p in ps), font)
     for shot_pages in pages:
         for page in shot_pages:
-            img = render_caption(drawable(page["text"], font), width, font)
+            img = render_caption(drawable(page["text"], font, chain), width, font, chain=chain)
             bbox = img.getchannel("A").getbbox() if isinstance(img, Image.Image) else None
             if not bbox:
                 continue
@@ -169,12 +170,12 @@ def check_export(project, export_id: int | None = None) -> dict:
     path = str(project.studio.media.path(export["video"]))
     missing, letters = "", False
     if settings.burn and settings.font:
-        from .render.subtitles import _cmap, describe_missing, face_index
+        from .render.subtitles import _covered, describe_missing, font_chain
 
         text = "".join(s["narration"] or "" for s in shots)
         missing = describe_missing(text, settings.font)
-        cmap = _cmap(settings.font, face_index(settings.font, text))
-        letters = any(c.isalpha() and ord(c) not in cmap for c in text)
+        chain = font_chain(text, settings.font)
+        letters = any(c.isalpha() and not _covered(c, chain) for c in text)
     results = measure(path, target=sound_settings(project)["loudness"], cues=cues, shots=spans,
                       expected_s=sum(lengths), fps=settings.fps,
                       caption_boxes=caption_boxes(pages, settings.width, settings.height,

@@ -348,10 +348,11 @@ class _Caption:
 
     def __init__(self, text: str, width: int, height: int, font_path: str | None, n_frames: int,
                  captions=(), fps: float = 24, highlight: bool = False):
-        from .subtitles import caption_pages, drawable, find_font
+        from .subtitles import caption_pages, drawable, find_font, font_chain
 
         # Characters the font lacks are left out of the caption (see subtitles.drawable).
         font = font_path if font_path and Path(font_path).is_file() else find_font(text, font_path)
+        self.chain = font_chain(text, font)  # fallback fonts for the characters it lacks
         self.width, self.height = width, height
         self.starts, self.pages = [], []
         if captions:  # timed pages: each from its first word to the next page (or a short hold)
@@ -368,7 +369,7 @@ class _Caption:
                     self._add(a, self._planes(page["text"], font))
                 self._add(b, blank)
             return
-        pages = caption_pages(drawable(text, font), width, font) or [text]
+        pages = caption_pages(drawable(text, font, self.chain), width, font) or [text]
         weights = [max(1, len(p)) for p in pages]
         total, seen = sum(weights), 0
         for weight in weights:
@@ -389,7 +390,7 @@ class _Caption:
         from .subtitles import drawable, render_caption
 
         width, height = self.width, self.height
-        text = drawable(text, font)  # characters no font has are left out (kept in the .srt)
+        text = drawable(text, font, self.chain)  # characters no font has are left out (kept in the .srt)
         if not text:
             rgba = np.zeros((2, width, 4), np.float32)
         else:
@@ -397,7 +398,8 @@ class _Caption:
             if word is not None and page is not None:
                 at = _locate(page["text"], page["words"], word)
                 mark = (at, at + len(word["text"])) if at >= 0 else None
-            rgba = np.asarray(render_caption(text, width, font, highlight=mark), np.float32)
+            rgba = np.asarray(render_caption(text, width, font, highlight=mark, chain=self.chain),
+                              np.float32)
         a = rgba[..., 3:] / 255
         yuv = rgb_to_yuv(rgba[..., :3]) * a  # premultiplied
         h = rgba.shape[0]

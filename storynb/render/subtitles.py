@@ -168,48 +168,79 @@ def _find(chars: frozenset[str], preferred: str | None, text: str) -> str:
 
 def unavailable(text: str) -> set[str]:
     """The characters of `text` that no installed font has (fontconfig's charset, then the cmap)."""
-    out = set()
-    for c in _needed(text):
-        if not _has_font(c):
-            out.add(c)
-    return out
+    return {c for c in _needed(text) if _font_with(c) is None}
 
 
 @functools.lru_cache(maxsize=4096)
-def _has_font(c: str) -> bool:
-    lines = _fc("list", "-f", "%{file}\n", f":charset={ord(c):x}").split()
-    return any(p.lower().endswith((".ttf", ".otf", ".ttc", ".otc")) and ord(c) in _cmap(p, face_index(p, c))
-               for p in lines[:8])
+def _font_with(c: str) -> str | None:
+    """An installed outline font that has a glyph for `c` (fontconfig, checked in the cmap), or
+    None. Bitmap-only colour fonts Pillow cannot scale are passed over."""
+    lines = _fc("list", "-f", "%{file}\t%{family[0]}\t%{style[0]}\t%{weight}\t%{scalable}\n",
+                f":charset={ord(c):x}").splitlines()
+    cjk = bool(_CJK.match(c))
+    rows = sorted((ln.split("\t")[0] + "\t0\t" + "\t".join(ln.split("\t")[1:4])
+                   for ln in lines if ln.strip() and ln.rstrip().endswith("True")),
+                  key=lambda ln: _rank(ln, cjk))
+    for line in rows[:12]:
+        path = line.split("\t")[0]
+        if not path.lower().endswith((".ttf", ".otf", ".ttc", ".otc")):
+            continue
+        try:
+            if ord(c) in _cmap(path, face_index(path, c)) and _scalable(path):
+                return path
+        except ValueError:
+            continue
+    return None
 
 
-def drawable(text: str, font_path: str) -> str:
-    """`text` without the characters the caption font cannot draw (they stay in the .srt/.ass)."""
-    cmap = _cmap(font_path, face_index(font_path, text))
-    kept = "".join(c for c in text if c.isspace() or ord(c) in cmap
-                   or unicodedata.category(c)[0] == "C")
+@functools.lru_cache(maxsize=64)
+def _scalable(path: str) -> bool:
+    try:
+        ImageFont.truetype(path, 23)
+        return True
+    except OSError:  # e.g. a colour bitmap font with fixed sizes
+        return False
+
+
+def font_chain(text: str, primary: str) -> tuple[str, ...]:
+    """The caption font, then for each character it lacks an installed font that has it
+    (per character, through fontconfig: symbol and emoji fonts where installed)."""
+    cmap = _cmap(primary, face_index(primary, text))
+    chain = [primary]
+    for c in sorted(_needed(text)):
+        if ord(c) in cmap or any(ord(c) in _cmap(f, face_index(f, c)) for f in chain[1:]):
+            continue
+        found = _font_with(c)
+        if found and found not in chain:
+            chain.append(found)
+    return tuple(chain)
+
+
+def _covered(c: str, chain) -> bool:
+    return any(ord(c) in _cmap(f, face_index(f, c)) for f in chain)
+
+
+def drawable(text: str, font_path: str, chain=None) -> str:
+    """`text` without the characters no font of the chain can draw (they stay in the .srt/.ass)."""
+    chain = chain or (font_path,)
+    kept = "".join(c for c in text if c.isspace() or unicodedata.category(c)[0] == "C"
+                   or _covered(c, chain))
     if kept == text:
         return text
     return re.sub(r"\s+([.,!?;:。，！？、；：])", r"\1", " ".join(kept.split()))
 
 
 def describe_missing(text: str, font_path: str | None) -> str:
-    """'' when the caption font draws every character, else which characters are left out of the
-    burned-in captions, and whether any installed font has them."""
+    """'' when every character is drawn (by the caption font or a fallback), else which
+    characters are left out of the burned-in captions because no installed font has them."""
     if not font_path:
         return ""
-    cmap = _cmap(font_path, face_index(font_path, text))
-    lost = {c for c in _needed(text) if ord(c) not in cmap}
+    chain = font_chain(text, font_path)
+    lost = {c for c in _needed(text) if not _covered(c, chain)}
     if not lost:
         return ""
-    nowhere = unavailable("".join(lost))
-    parts = []
-    if nowhere:
-        parts.append(f"{_describe(nowhere)} (no installed font has them"
-                     + ("; install fonts-noto-color-emoji for emoji" if any(ord(c) > 0x1F000 for c in nowhere) else "")
-                     + ")")
-    if lost - nowhere:
-        parts.append(f"{_describe(lost - nowhere)} (not in the caption font {Path(font_path).name})")
-    return "; ".join(parts)
+    hint = "; install fonts-noto-color-emoji for emoji" if any(ord(c) > 0x1F000 for c in lost) else ""
+    return f"{_describe(lost)} (no installed font has them{hint})"
 
 
 def find_font(text: str, preferred: str | None = None) -> str:
@@ -321,8 +352,17 @@ def _join(lines: list[str]) -> str:
 HIGHLIGHT = (255, 214, 64, 255)  # the spoken word, when burned captions highlight it
 
 
+def _chain_length(line: str, font, size: int, text: str, chain) -> float:
+    if not chain or len(chain) == 1:
+        return font.getlength(line)
+    fonts = [font] + [ImageFont.truetype(f, size, index=face_index(f, text)) for f in chain[1:]]
+    cmaps = [_cmap(f, face_index(f, text)) for f in chain]
+    return sum(fonts[0 if ch.isspace() else next((i for i, cm in enumerate(cmaps) if ord(ch) in cm), 0)]
+               .getlength(ch) for ch in line)
+
+
 def render_caption(text: str, width: int, font_path: str, *, max_lines: int = 3,
-                   highlight: tuple[int, int] | None = None) -> Image.Image:
+                   highlight: tuple[int, int] | None = None, chain=None) -> Image.Image:
     """The caption as an RGBA image `width` pixels wide: centred white text, dark outline, on a
     translucent rounded box, wrapped to at most `max_lines` lines (the font shrinks down to 75 %
     before the last line is cut with an ellipsis). Its height is even (yuv420 chroma rows)."""
@@ -348,28 +388,44 @@ def render_caption(text: str, width: int, font_path: str, *, max_lines: int = 3,
     height += height % 2
     img = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(img)
-    text_w = max(font.getlength(ln) for ln in lines)
+    text_w = max(_chain_length(ln, font, size, text, chain) for ln in lines)
     box_w = min(width, text_w + 2 * pad_x + 2 * stroke)
     x0 = (width - box_w) / 2
     draw.rounded_rectangle((x0, 0, x0 + box_w - 1, height - 1), radius=round(size * 0.4),
                            fill=(0, 0, 0, 110))
+    fonts = [font] + [ImageFont.truetype(f, size, index=face_index(f, text)) for f in (chain or ())[1:]]
+    cmaps = [_cmap(f, face_index(f, text)) for f in (chain or (font_path,))]
+
+    def runs(piece: str) -> list[tuple[ImageFont.FreeTypeFont, str]]:
+        out: list[list] = []
+        for ch in piece:
+            k = 0 if ch.isspace() or len(fonts) == 1 else \
+                next((i for i, cm in enumerate(cmaps) if ord(ch) in cm), 0)
+            if out and out[-1][0] is fonts[k]:
+                out[-1][1] += ch
+            else:
+                out.append([fonts[k], ch])
+        return [(f, t) for f, t in out]
+
+    def length(piece: str) -> float:
+        return sum(f.getlength(t) for f, t in runs(piece))
+
+    base = font.getmetrics()[0] - (font.getmetrics()[0] + font.getmetrics()[1]) / 2  # centre → baseline
     pos = 0
     for i, ln in enumerate(lines):
-        y = pad_y + line_h * (i + 0.5)
+        y = pad_y + line_h * (i + 0.5) + base
         at = text.find(ln, pos)
         pos = at + len(ln) if at >= 0 else pos
         a, b = ((max(0, highlight[0] - at), min(len(ln), highlight[1] - at))
                 if highlight and at >= 0 else (0, 0))
         if b <= a:
-            draw.text((width / 2, y), ln, font=font, anchor="mm", fill=(255, 255, 255, 255),
-                      stroke_width=stroke, stroke_fill=(0, 0, 0, 230))
-            continue
-        x = width / 2 - font.getlength(ln) / 2
+            a = b = 0
+        x = width / 2 - length(ln) / 2
         for piece, fill in ((ln[:a], (255, 255, 255, 255)), (ln[a:b], HIGHLIGHT), (ln[b:], (255, 255, 255, 255))):
-            if piece:
-                draw.text((x, y), piece, font=font, anchor="lm", fill=fill, stroke_width=stroke,
+            for f, t in runs(piece):
+                draw.text((x, y), t, font=f, anchor="ls", fill=fill, stroke_width=stroke,
                           stroke_fill=(0, 0, 0, 230))
-            x += font.getlength(piece)
+                x += f.getlength(t)
     return img
 
 
