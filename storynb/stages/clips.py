@@ -41,18 +41,25 @@ class ClipSettings:
     take: int
     spoken: dict = None  # shot id -> its narration row (words, duration), see stages.narration
     highlight: bool = False
+    fonts: tuple = ()  # the caption font and its fallbacks (their names are in the clip keys)
 
 
 def clip_settings(project, shots) -> ClipSettings:
     from .narration import spoken
 
     row, provider = project.row, project.provider("image2video")
+    font = subtitle_font(project, shots)
+    fonts = ()
+    if font:
+        from ..render.subtitles import font_chain
+
+        fonts = tuple(Path(f).name for f in font_chain("".join(s["narration"] or "" for s in shots), font))
     return ClipSettings(provider, row["width"], row["height"], row["fps"],
-                        bool(row["burn_subtitles"]), subtitle_font(project, shots),
+                        bool(row["burn_subtitles"]), font,
                         project.status().get("camera") == "skipped", provider_identity(provider),
                         take(project, "clips"),
                         {s["id"]: n for s, n in zip(shots, spoken(project, shots))},
-                        bool(row.get("highlight_words")))
+                        bool(row.get("highlight_words")), fonts)
 
 
 def timed_shot(shot: dict, narration: dict | None, fps: int) -> tuple[float, list[dict]]:
@@ -102,8 +109,10 @@ def current_key(project, shot: dict, settings: ClipSettings) -> tuple[str, Video
     key = job_key("clips", image=images[0]["media"], movement=movement, params=params,
                   duration_s=length, width=settings.width, height=settings.height,
                   fps=settings.fps, subtitle=request.subtitle,
-                  captions=[(p["text"], round(p["start"], 3), round(p["end"], 3)) for p in captions],
-                  highlight=request.highlight,
+                  captions=[(p["text"], round(p["start"], 3), round(p["end"], 3),
+                             [round(w["start"], 3) for w in p["words"]] if request.highlight else None)
+                            for p in captions],
+                  highlight=request.highlight, fonts=list(settings.fonts),
                   font=Path(font).name if font else None, **settings.identity, take=settings.take)
     return key, request
 
