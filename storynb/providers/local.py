@@ -1015,7 +1015,7 @@ def _plan(c: _Canvas) -> None:
         items.append(("robot", figure * 0.85, 0.5))
     elif c.has("fox", "cat", "dog", "rabbit", "wolf", "狐", "猫", "狗", "兔", "狼"):
         items.append(("animal", u * rng.uniform(0.085, 0.1) * z, 3.1))
-    elif c.has("girl", "boy", "man", "woman", "child", "figure", "keeper", "traveller", "traveler", "knight",
+    if c.has("girl", "boy", "man", "woman", "child", "figure", "keeper", "traveller", "traveler", "knight",
                "sailor", "person", "stranger", "visitor", "friend", "mother", "father", "grandmother",
                "grandfather", "neighbour", "neighbor", "farmer", "baker", "king", "queen", "princess",
                "prince", "人", "女孩", "男孩", "孩子", "陌生人", "妈妈", "爸爸", "奶奶", "爷爷"):
