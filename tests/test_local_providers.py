@@ -364,6 +364,9 @@ def test_narrator_speaks_from_wheels_without_system_espeak(tmp_path, monkeypatch
     assert 20 * np.log10(np.sqrt(np.mean(pcm ** 2))) > -35  # audible speech, not silence
     words = spoken.words
     assert "".join(w["text"] for w in words).replace(" ", "") == text.replace(" ", "")
+    from storynb.providers.narrator import read_info
+
+    assert read_info(out)["words"] == words  # the timings travel inside the WAV (any executor)
     starts = [w["start"] for w in words]
     assert starts == sorted(starts) and 0 <= starts[0] < 1.0 and words[-1]["end"] <= spoken + 1e-6
     assert all(w["end"] >= w["start"] for w in words)

@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import functools
+import json
 import re
+import struct
 import threading
 import unicodedata
 import wave
@@ -296,14 +298,46 @@ def estimate_seconds(text: str, zh: bool, speed: float = 1.0) -> float:
     return max(0.5, (amount + 0.3) / max(0.25, speed))
 
 
-def write_wav(path: Path, pcm: np.ndarray, sr: int) -> float:
+def write_wav(path: Path, pcm: np.ndarray, sr: int, info: dict | None = None) -> float:
+    """A mono 16-bit WAV. `info` (word timings, engine, voice) goes into a chunk of its own after
+    the audio, so it travels with the file whatever carries it (players skip unknown chunks)."""
     data = (np.clip(pcm, -1, 1) * 32767).astype("<i2")
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(sr)
         w.writeframes(data.tobytes())
+    if info:
+        blob = json.dumps(info, ensure_ascii=False).encode("utf-8")
+        blob += b" " * (len(blob) % 2)  # RIFF chunks are word-aligned
+        with open(path, "r+b") as f:
+            f.seek(0, 2)
+            f.write(_CHUNK + struct.pack("<I", len(blob)) + blob)
+            size = f.tell() - 8
+            f.seek(4)
+            f.write(struct.pack("<I", size))
     return len(data) / sr
+
+
+_CHUNK = b"snbw"  # storynb words
+
+
+def read_info(path) -> dict:
+    """The `info` a narrator wrote into a WAV (see write_wav), or {}."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError:
+        return {}
+    pos = 12
+    while pos + 8 <= len(raw):
+        tag, size = raw[pos:pos + 4], struct.unpack("<I", raw[pos + 4:pos + 8])[0]
+        if tag == _CHUNK:
+            try:
+                return json.loads(raw[pos + 8:pos + 8 + size].decode("utf-8").strip())
+            except ValueError:
+                return {}
+        pos += 8 + size + (size % 2)
+    return {}
 
 
 class LocalNarrator:
@@ -362,7 +396,8 @@ class LocalNarrator:
         why = installed(voice.engine) if any(ch.isalnum() for ch in text) else "no words to speak"
         if why:
             seconds = write_wav(out_path, np.zeros(round(estimate_seconds(text, zh, speed) * _SAMPLE_RATE),
-                                                   np.float32), _SAMPLE_RATE)
+                                                   np.float32), _SAMPLE_RATE,
+                                {"words": [], "engine": "silent", "voice": voice.name, "reason": why})
             self.last_info = {"engine": "silent", "reason": why, "seconds": seconds}
             return Speech(seconds, [], "silent", voice.name, why)
         speak = _piper_speak if voice.engine == "piper" else _espeak_speak
@@ -370,6 +405,7 @@ class LocalNarrator:
         words = cover_text(text, words)
         if not len(pcm):
             raise ProviderError(f"{voice.name} produced no audio for {text[:60]!r}")
-        seconds = write_wav(out_path, pcm, sr)
+        seconds = write_wav(out_path, pcm, sr, {"words": words, "engine": voice.engine,
+                                                 "voice": voice.name})
         self.last_info = {"engine": voice.engine, "voice": voice.name, "seconds": seconds}
         return Speech(seconds, words, voice.engine, voice.name)

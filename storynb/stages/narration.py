@@ -63,15 +63,21 @@ def _job(project, provider, shot) -> Job:
         return True
 
     async def run() -> None:
+        from ..providers.narrator import read_info
+
         seconds, call_id, name = await produce(project, provider, "speak", request,
                                                stage="clips", key=key, ext="wav")
+        # The offline narrator writes its word timings into the WAV (so they survive any
+        # executor); a service that gives none gets them shared out by characters.
+        info = read_info(media.path(name))
+        words = info.get("words") or getattr(seconds, "words", None) or \
+            estimate_words(shot["narration"], float(seconds))
         db["narrations"].insert({
             "project_id": project.id, "shot_id": shot["id"], "key": key, "media": name,
             "duration_s": float(seconds), "provider": project.studio.served_by(call_id),
-            "words": json.dumps(getattr(seconds, "words", None)
-                                or estimate_words(shot["narration"], float(seconds)), ensure_ascii=False),
-            "engine": getattr(seconds, "engine", "") or "service",
-            "voice": getattr(seconds, "voice", ""),
+            "words": json.dumps(words, ensure_ascii=False),
+            "engine": info.get("engine") or getattr(seconds, "engine", "") or "service",
+            "voice": info.get("voice") or getattr(seconds, "voice", ""),
             "status": "done", "retries": 0, "created": now()})
 
     return Job("clips", key, f"shot {shot['seq']} narration", run, done, shot_id=shot["id"],
