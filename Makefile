@@ -10,7 +10,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,notebook]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,notebook,voice]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_render.py
 	$(PY) bench/bench_fanout.py
 	$(PY) bench/bench_workers.py
+	$(PY) bench/bench_narration.py
 
 clean:
 	rm -rf $(VENV) data/studio.db* data/media data/exports

@@ -23,7 +23,7 @@ from .db import now, writing
 from .errors import InvalidInput, StorynbError
 from .intake import (MiB, ZipLimits, check_zip, free_space_check, looks_like_text, open_zip,
                      parse_json, read_member, sniff, stream_member)
-from .media import MEDIA_COLUMNS, is_media_name
+from .media import MEDIA_COLUMNS, NO_FILE, is_media_name
 
 # Tables in the order their rows can be inserted, with the id columns that point at other rows.
 # A bundle carries exactly these tables (and `stages`); a new per-project table is added here.
@@ -40,7 +40,7 @@ TABLES = (
 )
 BUNDLE_TABLES = ("stages",) + tuple(name for name, _ in TABLES)
 # Columns that hold paths on the exporting machine: never carried over.
-LOCAL_PATHS = {"exports": ("path", "srt_path", "published")}
+LOCAL_PATHS = {"exports": ("path", "srt_path", "ass_path", "published")}
 MAX_DOCUMENT_BYTES = 16 * MiB   # project.json, uncompressed
 LIMITS = ZipLimits()            # 20,000 members, 4 GB uncompressed, 100:1 over 1 MB
 FORMAT_VERSION = 1
@@ -172,7 +172,8 @@ def _validate(studio, document, label: str) -> _Plan:
     project.pop("id", None)
     project.pop("prompt_set_id", None)
     for column in MEDIA_COLUMNS.get("projects", ()):  # project-wide media (music …)
-        _media_value(plan, project.get(column), label, f"the project's {column}", live=True)
+        if project.get(column) not in NO_FILE:
+            _media_value(plan, project.get(column), label, f"the project's {column}", live=True)
     plan.project = {k: v for k, v in project.items() if k in db["projects"].columns_dict}
 
     # the tables

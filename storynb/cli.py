@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sqlite3
 import sys
 
@@ -65,7 +66,15 @@ def _parser() -> argparse.ArgumentParser:
                           "(--broker or $STORYNB_BROKER); worker: queue the run for the studio's "
                           "local worker and return at once (follow it with `storynb watch`)")
     run.add_argument("--broker", help="Celery broker URL, e.g. redis://127.0.0.1:6379/0")
+    run.add_argument("--loudness", type=float, help="loudness target in LUFS (default -16; -14 social, -23 broadcast)")
+    run.add_argument("--music", help="background music: an audio file, 'builtin' (a generated pad) or 'none'")
+    run.add_argument("--music-level", type=float, help="music level in dB under the narration (default -18)")
+    run.add_argument("--highlight-words", action="store_true", help="burned captions colour the spoken word")
     run.set_defaults(handler=_run)
+    check = commands.add_parser("check", help="check a project's export as a viewer (exit 1 on failure)")
+    check.add_argument("project", help="project id or name")
+    check.add_argument("--again", action="store_true", help="measure again instead of showing the stored check")
+    check.set_defaults(handler=_check)
 
     commands.add_parser("projects", help="list projects").set_defaults(handler=_projects)
     for name, handler, text in (("status", _status, "stage status of a project"),
@@ -172,6 +181,7 @@ def _finish(project, report) -> int:
         print(line, file=sys.stderr)
     path = project.video_path()
     if report.status == "done" and path:
+        _export_notes(project)
         print(path)
         return 0
     if report.status == "done" and project.status().get("export") == "skipped":
@@ -275,6 +285,12 @@ def _run(studio, args) -> int:
             print(f"project {project.id}: {project.row['name']}", file=sys.stderr)
         else:
             print(f"project {project.id}: continuing (same topic and settings)", file=sys.stderr)
+    sound = {k: v for k, v in (("loudness_lufs", args.loudness), ("music", args.music),
+                                ("music_level_db", args.music_level),
+                                ("highlight_words", True if args.highlight_words else None))
+             if v is not None}
+    if sound:
+        project.update(**sound)
     if args.executor == "worker":
         handle = project.start(args.stage, executor="worker")
         print(f"project {project.id}: run {handle.run_id} queued for the local worker; "
@@ -378,6 +394,38 @@ def _workers(studio, args) -> int:
           else "local worker: none running (it starts when a run is started from the app or "
                "with project.start())")
     return 0
+
+
+def _check(studio, args) -> int:
+    from .check import check_export, latest_check, report
+
+    project = studio.project(args.project)
+    export = project.latest_export()
+    if not export:
+        raise StorynbError(f"project {project.id} has no export yet: `storynb run --project {project.id}`")
+    found = None if args.again else latest_check(project)
+    if found and found["export_id"] == export["id"]:
+        found = {**found, "passed": bool(found["passed"]),
+                 "warnings": json.loads(export.get("warnings") or "[]")}
+    else:
+        found = check_export(project)
+    print(f"{export.get('path') or export['video']}")
+    print(report(found))
+    return 0 if found["passed"] else 1
+
+
+def _export_notes(project) -> None:
+    """The export's warnings (an unnarrated video, left-out glyphs) and its check, on stderr."""
+    from .check import latest_check
+
+    export = project.latest_export() or {}
+    for warning in json.loads(export.get("warnings") or "[]"):
+        print(f"warning: {warning}", file=sys.stderr)
+    found = latest_check(project)
+    if found and found["export_id"] == export.get("id"):
+        failed = [r for r in found["results"] if r["status"] == "fail"]
+        print("check: passed" if not failed else "check: FAILED: " + "; ".join(
+            f"{r['name']}: {r['message']}" for r in failed), file=sys.stderr)
 
 
 def _size(text: str | None):

@@ -283,3 +283,26 @@ def m400_durable_runs(db: sqlite_utils.Database) -> None:
     for column in ("total", "running"):
         if column not in db["stages"].columns_dict:
             db["stages"].add_column(column, int)
+
+
+@migrations()
+def m709_viewer(db: sqlite_utils.Database) -> None:
+    """What a viewer sees and hears: word timings and the voice of each narration, the sound
+    settings of a project (loudness target, background music, word highlight), the .ass and
+    warnings of an export, and the check of every export."""
+    columns = {
+        "narrations": {"words": str, "engine": str, "voice": str},
+        "projects": {"loudness_lufs": float, "music": str, "music_name": str,
+                     "music_level_db": float, "highlight_words": int},
+        "exports": {"ass": str, "ass_path": str, "warnings": str, "narrated": int},
+    }
+    for table, wanted in columns.items():
+        have = db[table].columns_dict
+        for column, kind in wanted.items():
+            if column not in have:
+                db[table].add_column(column, kind)
+    db["export_checks"].create(
+        {"id": int, "project_id": int, "export_id": int, "video": str, "passed": int,
+         "results": str, "created": str},
+        pk="id", foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
+    db["export_checks"].create_index(["project_id", "export_id"], if_not_exists=True)

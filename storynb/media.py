@@ -25,7 +25,9 @@ NAME = re.compile(r"[0-9a-f]{64}\.([a-z0-9]{1,5})")
 # Which columns of which tables hold media names (the rows that keep a file alive for `gc`,
 # what a bundle carries). A table or column that starts holding media names is added here.
 MEDIA_COLUMNS = {"images": ("media", "thumb"), "clips": ("media",), "narrations": ("media",),
-                 "exports": ("video", "subtitles")}
+                 "exports": ("video", "subtitles", "ass"),
+                 "projects": ("music",)}  # music may also be "builtin" or "none" (no file)
+NO_FILE = ("", "builtin", "none")  # values a media column may hold that name no file
 
 
 def is_media_name(name) -> bool:

@@ -122,7 +122,8 @@ class Project:
         A new aspect keeps the size's scale (a 360x640 preview becomes 640x360, not full HD)
         unless `size` is given too. Returns what changed: {setting: (old, new)}."""
         allowed = {"name", "style", "length", "audience", "aspect", "size", "fps", "burn_subtitles",
-                   "font", "providers", "prompt_set", "shots"}
+                   "font", "providers", "prompt_set", "shots", "loudness_lufs", "music",
+                   "music_level_db", "highlight_words"}
         unknown = set(settings) - allowed
         if unknown:
             raise InvalidInput(f"unknown setting(s) {sorted(unknown)}: use {sorted(allowed)}")
@@ -164,6 +165,10 @@ class Project:
                 values[key] = value or ""
             elif key == "burn_subtitles":
                 values[key] = int(bool(value))
+            elif key in ("loudness_lufs", "music", "music_level_db", "highlight_words"):
+                from .audio import sound_setting  # the export's sound settings (storynb.audio)
+
+                values.update(sound_setting(self.studio, key, value))
             elif key == "fps" and not (isinstance(value, int) and 1 <= value <= 60):
                 raise InvalidInput(f"fps must be a whole number from 1 to 60, not {value!r}")
             else:
@@ -564,7 +569,7 @@ class Project:
             running_here = (str(self.studio.path), self.id) in _active
         if running_here or self.state in ("running", "queued"):
             raise InvalidInput(f"project {self.id} is running: pause it and wait, then delete it")
-        published = [(r["path"], r["srt_path"]) for r in
+        published = [(r["path"], r["srt_path"], r.get("ass_path")) for r in
                      self.db["exports"].rows_where("project_id = ?", [self.id])]
         owned = [t.name for t in self.db.tables if t.name != "projects"
                  and any(fk.other_table == "projects" for fk in t.foreign_keys)]

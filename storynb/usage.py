@@ -93,21 +93,26 @@ def estimate(project, stages=None):
                 note = f"about {n} shots" if stage in ("images", "clips", "export") else ""
             llm_stage = stage in ("rewrite", "storyboard", "camera")
             counts = [(_KIND[stage], None, 1 if llm_stage else n)]
-            if stage == "export":
-                counts.append(("export", COMPOSITOR, 1))
+            if stage == "clips":  # each shot's narration first (shots fit their lines)
+                counts.insert(0, ("tts", None, n))
+            if stage == "export":  # the join and the sound mix: local
+                counts = [("export", COMPOSITOR, 1)]
             if stage in ("rewrite", "storyboard"):
                 everything = True
         else:
             jobs, changed, join_due = pending
-            if stage == "clips":  # a new image or a new movement redoes that shot's clip
-                changed |= redo.get("images", set()) | redo.get("camera", set())
+            narrations = 0
+            if stage == "clips":  # a new image, movement or narration redoes that shot's clip
+                voiced = _pending_narration(project)
+                narrations = len(voiced)
+                changed |= redo.get("images", set()) | redo.get("camera", set()) | voiced
                 jobs = len(changed)
             if stage == "export":
-                narrations = jobs
-                join = bool(narrations or redo.get("clips") or join_due)
-                counts = [("tts", None, narrations)] + ([("export", COMPOSITOR, 1)] if join else [])
+                join = bool(redo.get("clips") or join_due)
+                counts = [("export", COMPOSITOR, 1)] if join else []
             else:
-                counts = [(_KIND[stage], None, jobs)]
+                counts = ([("tts", None, narrations)] if stage == "clips" else []) + \
+                    [(_KIND[stage], None, jobs)]
             redo[stage] = changed
             if stage in ("rewrite", "storyboard") and jobs:
                 everything = True
@@ -130,17 +135,28 @@ def estimate(project, stages=None):
 
 
 _KIND = {"rewrite": "llm", "storyboard": "llm", "camera": "llm", "images": "text2image",
-         "clips": "image2video", "export": "tts"}
+         "clips": "image2video", "export": "export"}
+
+
+def _pending_narration(project) -> set:
+    """Ids of the shots whose narration a run would make (the first phase of the clips stage)."""
+    from .stages import narration
+
+    try:
+        return {job.shot_id for job in narration.plan(project) if not _done(job)}
+    except Exception:
+        return {s["id"] for s in project.shots()}
 
 
 def _pending(project, stage: str):
     """(jobs a run would do, ids of the shots they change, whether the final join is due) for a
     stage whose inputs exist; None when they do not (no shots yet …)."""
-    from .stages import PLANNERS
+    from .stages import PLANNERS, narration
     from .stages.export import plan_video
 
-    try:
-        jobs = [job for plan in PLANNERS[stage] if plan is not plan_video for job in plan(project)]
+    try:  # (narration is counted apart: see _pending_narration)
+        jobs = [job for plan in PLANNERS[stage] if plan not in (plan_video, narration.plan)
+                for job in plan(project)]
     except Exception:
         return None
     todo = [job for job in jobs if not _done(job)]
@@ -186,6 +202,9 @@ def _shares(route):
 def _units(project, stage: str, member, shots) -> tuple[dict, tuple[int, int]]:
     if stage in LLM_TOKENS:
         return {}, LLM_TOKENS[stage]
+    if getattr(member.provider, "kind", "") == "tts":
+        chars = [len(s["narration"]) for s in shots] or [80]
+        return {"characters": sum(chars) / len(chars)}, (0, 0)
     if stage == "clips":
         from .providers.tasks import pick_duration
 
@@ -193,9 +212,6 @@ def _units(project, stage: str, member, shots) -> tuple[dict, tuple[int, int]]:
         mean = sum(seconds) / len(seconds)
         allowed = getattr(member.provider, "params", {}).get("durations")
         return {"seconds": pick_duration(mean, allowed) if allowed else mean}, (0, 0)
-    if stage == "export":
-        chars = [len(s["narration"]) for s in shots] or [80]
-        return {"characters": sum(chars) / len(chars)}, (0, 0)
     return {}, (0, 0)
 
 

@@ -52,7 +52,8 @@ def test_kill_during_clips_then_continue(tmp_path):
     report = project.run()
     assert report.status == "done", report.summary()
     clip_calls = list(studio.db.query(
-        "select job_key, count(*) as n from calls where stage = 'clips' and status = 'ok' group by job_key"))
+        "select job_key, count(*) as n from calls where stage = 'clips' and provider = 'local-motion' "
+        "and status = 'ok' group by job_key"))
     assert all(row["n"] == 1 for row in clip_calls), "a finished clip was rendered twice"
     assert len(clip_calls) == 8
     images_calls = studio.db.execute("select count(*) from calls where stage = 'images'").fetchone()[0]

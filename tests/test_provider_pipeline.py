@@ -137,4 +137,9 @@ def test_estimate_before_a_run(studio):
     assert by[("rewrite", "draft-writer")] == (1.0, 0.0)
     project.run(["rewrite", "storyboard"])
     frame = studio.estimate(project)
-    assert set(frame.stage) == {"images", "camera", "clips", "export"}  # finished stages cost nothing
+    # finished stages cost nothing; narration is made in the clips stage, the export's join and
+    # mix are local and free
+    assert set(frame.stage) == {"images", "camera", "clips", "export"}
+    assert {r.provider for r in frame.itertuples() if r.stage == "clips"} == {"runway", "voice"}
+    assert {(r.provider, r.cost) for r in frame.itertuples() if r.stage == "export"} == \
+        {("local-compositor", 0.0)}

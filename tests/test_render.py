@@ -306,11 +306,23 @@ def test_pages_follow_each_other_in_the_clip(tmp_path, texture):
     assert np.abs(first - last)[: H // 3].mean() < 1  # the picture itself did not change
 
 
-def test_missing_glyphs_fail_before_encoding(tmp_path, texture):
-    with pytest.raises(MissingGlyphsError):
-        render_clip(texture, CameraMove("static"), 0.25, W, H, FPS, tmp_path / "x.mp4", subtitle="你好",
-                    font_path=DEJAVU)
-    assert not list(tmp_path.iterdir())
+def test_characters_the_font_lacks_come_from_fallbacks_or_are_left_out(tmp_path, texture):
+    from storynb.render.subtitles import _covered, describe_missing, drawable, font_chain, unavailable
+
+    text = "Hello 你好 world 🌙"
+    chain = font_chain(text, DEJAVU)
+    assert chain[0] == DEJAVU
+    if not unavailable("你"):  # a CJK font is installed: it draws the Chinese (per character)
+        assert len(chain) > 1 and _covered("你", chain)
+        assert "你好" in drawable(text, DEJAVU, chain)
+    assert drawable("Hello 你好 world", DEJAVU) == "Hello world"  # with no fallback: left out
+    if unavailable("🌙"):  # no emoji font here: left out of the picture and named
+        assert "🌙" not in drawable(text, DEJAVU, chain)
+        assert "'🌙' (U+1F319)" in describe_missing(text, DEJAVU)
+        assert "'H'" not in describe_missing(text, DEJAVU)  # only what is really missing
+    out = render_clip(texture, CameraMove("static"), 0.25, W, H, FPS, tmp_path / "x.mp4",
+                      subtitle=text, font_path=DEJAVU)
+    assert out.exists()  # never a failed clip
 
 
 # --- compose ----------------------------------------------------------------------------------

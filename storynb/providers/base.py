@@ -111,6 +111,10 @@ class VideoRequest:
     subtitle: str = ""  # burned into the frames when not empty
     font_path: str | None = None
     prompt: str = ""
+    # Timed caption pages (seconds from the clip's start): ({"text", "start", "end", "words"}, …).
+    # When given, the burned-in subtitle follows them instead of sharing the clip by length.
+    captions: tuple = ()
+    highlight: bool = False  # burned captions colour the word being spoken
 
 
 @dataclass(frozen=True)

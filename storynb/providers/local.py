@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import random
+import os
 import re
 import shutil
 import subprocess
@@ -870,8 +871,16 @@ def _has(text: str, *words: str) -> bool:
     return False
 
 
+_STORM = ("storm", "thunder", "gale", "tempest", "lightning", "风暴", "暴风", "雷")
+_ROAD = ("road", "path", "street", "lane", "track", "路", "街")
+_VEHICLE = ("car", "truck", "bus", "van", "cart", "wagon", "carriage", "tractor", "taxi",
+            "汽车", "卡车", "马车", "车")
+
+
 def _palette(text: str, rng: random.Random) -> tuple[str, dict[str, np.ndarray]]:
     name = next((n for n, words in T.PALETTE_WORDS if _has(text, *words)), None)
+    if _has(text, *_STORM):  # a storm darkens any time of day
+        name = "storm"
     if name:
         base = T.PALETTES[name]
     else:  # from a hash of the words
@@ -988,7 +997,8 @@ def _plan(c: _Canvas) -> None:
     items: list[tuple[str, float, float]] = []  # (subject, size, width / size)
     if c.has("lighthouse", "灯塔"):
         items.append(("lighthouse", (c.ground_y - c.lh * rng.uniform(0.28, 0.34)) / 1.15, 0.24))  # + lamp
-    elif c.has("house", "home", "farmhouse", "cottage", "bakery", "屋", "家", "农舍"):
+    elif c.has("house", "home", "farmhouse", "cottage", "bakery", "door", "cabin", "hut", "shop",
+               "屋", "家", "农舍", "门"):
         items.append(("house", min(u * rng.uniform(0.22, 0.28), band * 0.85), 1.2))
     if c.has("tower", "塔", "钟楼") and not c.has("lighthouse", "灯塔"):
         items.append(("tower", (c.ground_y - c.lh * rng.uniform(0.29, 0.35)) / 1.2, 0.24))  # + roof
@@ -1005,9 +1015,13 @@ def _plan(c: _Canvas) -> None:
         items.append(("robot", figure * 0.85, 0.5))
     elif c.has("fox", "cat", "dog", "rabbit", "wolf", "狐", "猫", "狗", "兔", "狼"):
         items.append(("animal", u * rng.uniform(0.085, 0.1) * z, 3.1))
-    elif c.has("girl", "boy", "man", "woman", "child", "figure", "keeper", "traveller", "traveler", "knight",
-               "sailor", "person", "人", "女孩", "男孩", "孩子"):
+    if c.has("girl", "boy", "man", "woman", "child", "figure", "keeper", "traveller", "traveler", "knight",
+               "sailor", "person", "stranger", "visitor", "friend", "mother", "father", "grandmother",
+               "grandfather", "neighbour", "neighbor", "farmer", "baker", "king", "queen", "princess",
+               "prince", "人", "女孩", "男孩", "孩子", "陌生人", "妈妈", "爸爸", "奶奶", "爷爷"):
         items.append(("person", figure, 0.62 if c.has("lantern", "灯笼") else 0.42))
+    if c.has(*_VEHICLE) and not c.has("train", "火车"):
+        items.append(("vehicle", band * rng.uniform(0.3, 0.38) * z, 2.3))
     if c.has("tree", "树") and not c.has("forest", "woods", "森林"):
         items.append(("tree", band * rng.uniform(0.6, 0.8), 0.8))
     c.shore = c.water and (any(k not in ("boat", "whale") for k, _, _ in items) or
@@ -1051,8 +1065,9 @@ def _paint_sky(c: _Canvas) -> None:
     sky = np.stack([np.interp(ys, [0, 0.55, 1.0], [pal["top"][k], pal["mid"][k], pal["horizon"][k]])
                     for k in range(3)], axis=-1)
     c.img = np.repeat(sky[:, None, :], c.lw, axis=1).astype(np.float32)
-    c.has_disc = c.night or c.pal_name in ("sunset", "dawn", "fire", "desert") or \
-        c.has("sun", "moon", "太阳", "月") or (c.pal_name != "storm" and rng.random() < 0.4)
+    c.storm = c.has(*_STORM)
+    c.has_disc = not c.storm and (c.night or c.pal_name in ("sunset", "dawn", "fire", "desert") or
+                                  c.has("sun", "moon", "太阳", "月") or (c.pal_name != "storm" and rng.random() < 0.4))
     c.is_moon = c.night or c.has("moon", "月")
     c.dx = c.lw * rng.uniform(0.25, 0.75)
     c.dy = c.horizon * (rng.uniform(0.38, 0.62) if c.is_moon else rng.uniform(0.55, 0.85))
@@ -1075,7 +1090,7 @@ def _paint_sky(c: _Canvas) -> None:
     if c.has("cloud", "storm", "rain", "fog", "mist", "sky", "云", "雾", "雨") or rng.random() < 0.45:
         layer = Image.new("L", (c.lw, c.lh), 0)
         d = ImageDraw.Draw(layer)
-        for _ in range(rng.randint(3, 7)):  # a cloud is a cluster of flat ellipses, blurred
+        for _ in range(rng.randint(9, 13) if c.storm else rng.randint(3, 7)):  # flat ellipses, blurred
             cx, cy, cw = rng.uniform(-0.1, 1.1) * c.lw, rng.uniform(0.08, 0.8) * c.horizon, rng.uniform(0.18, 0.45) * c.lw
             for _ in range(rng.randint(3, 6)):
                 ox, oy, r = rng.uniform(-cw / 2, cw / 2), rng.uniform(-cw / 10, cw / 14), rng.uniform(cw / 7, cw / 3.5)
@@ -1083,11 +1098,24 @@ def _paint_sky(c: _Canvas) -> None:
         mask = np.asarray(layer.filter(ImageFilter.GaussianBlur(c.lw * 0.02)), np.float32)[..., None] / 255
         if c.night:
             tone = pal["mid"] * 1.3
+        elif c.storm:  # heavy, dark storm clouds
+            tone = pal["top"] * 0.55
         elif c.pal_name == "storm":
             tone = _lerp(pal["mid"], pal["horizon"], 0.5)
         else:
             tone = _lerp(pal["horizon"], np.full(3, 255.0), 0.45)
-        c.img += (tone - c.img) * mask * 0.75
+        c.img += (tone - c.img) * mask * (0.9 if c.storm else 0.75)
+    if c.storm and rng.random() < 0.6:  # a lightning bolt out of the clouds, away from the subjects
+        x, y = c.lw * rng.choice((rng.uniform(0.08, 0.2), rng.uniform(0.8, 0.92))), c.horizon * 0.15
+        pts = [(x, y)]
+        while y < c.horizon * 0.75:
+            x, y = x + rng.uniform(-0.04, 0.04) * c.lw, y + rng.uniform(0.06, 0.12) * c.horizon
+            pts.append((x, y))
+        bolt = Image.new("L", (c.lw, c.lh), 0)
+        ImageDraw.Draw(bolt).line(pts, fill=255, width=max(1, c.lw // 200))
+        glow = np.asarray(bolt.filter(ImageFilter.GaussianBlur(c.lw * 0.006)), np.float32)[..., None] / 255
+        sharp = np.asarray(bolt, np.float32)[..., None] / 255
+        c.img += (np.array([235, 240, 255], np.float32) - c.img) * np.clip(sharp + glow * 1.5, 0, 1)
 
 
 def _paint_land(c: _Canvas) -> None:
@@ -1117,6 +1145,16 @@ def _paint_land(c: _Canvas) -> None:
     if not c.water or c.shore:  # the near ground, or a shore for someone to stand on
         c.ground = _ridge(rng, lw, c.ground_y, lh * 0.012, False)
         _fill_below(c.img, c.ground, pal["land"] * (1.0 if c.water else 0.85))
+    if c.has(*_ROAD) and not c.water:  # a road winding from the viewer to the horizon
+        far_x = lw * rng.uniform(0.35, 0.65)
+        rows = np.arange(int(c.horizon), lh, dtype=np.float32)
+        t = np.clip((rows - c.horizon) / max(1.0, lh - c.horizon), 0, 1)  # 0 at the horizon, 1 at the bottom
+        centre = far_x + (lw * 0.5 - far_x) * t + lw * 0.05 * np.sin(t * 5 + rng.uniform(0, 6))
+        half = lw * (0.004 + 0.22 * t ** 1.3)
+        mask = np.clip(half[:, None] - np.abs(c.xx[int(c.horizon):] - centre[:, None]) + 0.5, 0, 1)[..., None]
+        tone = _lerp(c.haze, np.full(3, 200.0), 0.25) if c.has("snow", "winter", "雪", "冬") else \
+            _lerp(pal["land"], c.haze, 0.55)
+        c.img[int(c.horizon):] += (tone - c.img[int(c.horizon):]) * mask * 0.85
     below = np.clip((c.yy - c.ground_y) / max(1.0, lh - c.ground_y), 0, 1)[..., None]
     c.img *= 1 - 0.2 * below  # a calm foreground, darker towards the bottom
 
@@ -1253,6 +1291,27 @@ def _paint_buildings(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
         window = _GLOW if c.lit else _rgb(c.haze)
         draw.rectangle([hx + hw * 0.58, base - hh * 0.72, hx + hw * 0.82, base - hh * 0.4], fill=window)
         draw.rectangle([hx + hw * 0.18, base - hh * 0.62, hx + hw * 0.36, base], fill=_rgb(_lerp(c.pal["ink"], c.haze, 0.3)))
+    if "vehicle" in c.spots:  # a car, a cart or a bus: a body, a cabin, two wheels
+        vx, vs, vw = c.spots["vehicle"]
+        base = c.ground_at(vx)
+        wheel = vs * 0.22
+        body_top = base - wheel - vs * 0.32
+        cart = c.has("cart", "wagon", "carriage", "马车")
+        draw.rounded_rectangle([vx - vw / 2, body_top, vx + vw / 2, base - wheel * 0.8], radius=max(1, vs * 0.08), fill=ink)
+        if not cart:
+            draw.polygon([(vx - vw * 0.3, body_top), (vx - vw * 0.18, body_top - vs * 0.3),
+                          (vx + vw * 0.2, body_top - vs * 0.3), (vx + vw * 0.34, body_top)], fill=ink)
+            win = _GLOW if c.lit else _rgb(c.haze)
+            draw.polygon([(vx - vw * 0.24, body_top - 1), (vx - vw * 0.15, body_top - vs * 0.24),
+                          (vx - vw * 0.02, body_top - vs * 0.24), (vx - vw * 0.02, body_top - 1)], fill=win)
+            draw.polygon([(vx + vw * 0.02, body_top - 1), (vx + vw * 0.02, body_top - vs * 0.24),
+                          (vx + vw * 0.17, body_top - vs * 0.24), (vx + vw * 0.27, body_top - 1)], fill=win)
+            if c.lit:
+                _glow(c, vx + vw / 2, body_top + vs * 0.12, vs * 0.25)
+        for wx in (vx - vw * 0.3, vx + vw * 0.3):
+            draw.ellipse([wx - wheel, base - 2 * wheel, wx + wheel, base], fill=ink)
+            draw.ellipse([wx - wheel * 0.4, base - wheel * 1.4, wx + wheel * 0.4, base - wheel * 0.6],
+                         fill=_rgb(_lerp(c.pal["ink"], c.haze, 0.4)))
     if "tower" in c.spots:
         tx, th, _ = c.spots["tower"]
         base, bw = c.ground_at(tx), th * 0.09
@@ -1389,7 +1448,7 @@ def _paint_weather(c: _Canvas, pic: Image.Image, seed: int, prompt: str) -> tupl
     noise = np.random.default_rng(_seed("grain", seed, prompt) % (2 ** 63))
     arr += noise.normal(0, 3.0, (lh, lw, 1)).astype(np.float32)
     pic = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-    if c.has("rain", "雨"):
+    if c.has("rain", "storm", "雨", "暴风", "风暴"):
         layer = Image.new("L", (lw, lh), 0)
         d = ImageDraw.Draw(layer)
         for _ in range(rng.randint(150, 260)):
@@ -1519,98 +1578,35 @@ class Painter:
 
     name = "local-painter"
     kind = "text2image"
-    model = "local-painter (procedural Pillow drawing, offline)"
+    # The version is part of every image key: bump it when the same prompt paints differently.
+    # v2: no prompt text painted into the picture (set STORYNB_DEBUG_IMAGE_TEXT=1 to see it),
+    # storms bring dark clouds, rain and lightning; roads, vehicles, strangers and doors are drawn.
+    model = "local-painter/2 (procedural Pillow drawing, offline)"
+
+    def identity(self) -> dict:
+        """What goes into an image key: the painter and its version, and, only when the debug
+        option paints the prompt into the picture, that option and the font it draws with (a
+        font installed later would change the pixels)."""
+        found = {"provider": self.name, "model": self.model, "provider_params": {}}
+        if os.environ.get("STORYNB_DEBUG_IMAGE_TEXT") == "1":
+            font = _font_for("Aa你")
+            found["debug_text_font"] = Path(font[0]).name if font else None
+        return found
 
     async def generate(self, request: ImageRequest, out_path: Path) -> None:
         if request.width < 16 or request.height < 16:
             raise ProviderError(f"image size {request.width}x{request.height} is too small (minimum 16x16)")
 
         def work() -> None:
-            pic = paint(request.prompt, request.width, request.height, request.seed, request.caption)
+            caption = request.caption if os.environ.get("STORYNB_DEBUG_IMAGE_TEXT") == "1" else ""
+            pic = paint(request.prompt, request.width, request.height, request.seed, caption)
             pic.save(Path(out_path), format="PNG", compress_level=3)  # level 6 triples the time for 5%
 
         await asyncio.to_thread(work)
 
 
 # ================================================================================= narrator
-_SAMPLE_RATE = 22050
-
-
-def _estimate_seconds(text: str, zh: bool, speed: float) -> float:
-    amount = _cjk_count(text) / 4.5 if zh else _word_count(text) / 2.6
-    return max(0.5, (amount + 0.3) / max(0.25, speed))
-
-
-def _write_silence(path: Path, seconds: float) -> float:
-    frames = round(seconds * _SAMPLE_RATE)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(_SAMPLE_RATE)
-        w.writeframes(b"\x00\x00" * frames)
-    return frames / _SAMPLE_RATE
-
-
-def _wav_seconds(path: Path) -> float:
-    with wave.open(str(path), "rb") as w:
-        return w.getnframes() / float(w.getframerate())
-
-
-class LocalNarrator:
-    """Speech with espeak-ng when it is installed; otherwise a silent track of the estimated length.
-
-    `available()` tells which one is used; after each call `last_info` says what was written
-    (`{"engine": "espeak-ng", "voice": ...}` or `{"engine": "silent", "reason": ...}`).
-    """
-
-    name = "local-narrator"
-    kind = "tts"
-    voices = {"zh": "cmn", "en": "en-us"}
-
-    def __init__(self) -> None:
-        self.last_info: dict[str, Any] = {}
-
-    @staticmethod
-    def available() -> bool:
-        return shutil.which("espeak-ng") is not None
-
-    @property
-    def model(self) -> str:
-        return "espeak-ng" if self.available() else "silent placeholder (espeak-ng not installed)"
-
-    @property
-    def silent(self) -> bool:
-        return not self.available()
-
-    async def speak(self, request: SpeechRequest, out_path: Path) -> float:
-        return await asyncio.to_thread(self._speak, request, Path(out_path))
-
-    def _speak(self, request: SpeechRequest, out_path: Path) -> float:
-        text = " ".join(request.text.split())
-        zh = _language(request.language, text) == "zh"
-        speed = min(3.0, max(0.3, float(request.speed or 1.0)))
-        exe = shutil.which("espeak-ng")
-        if exe is None or not any(ch.isalnum() for ch in text):
-            reason = "espeak-ng is not installed" if exe is None else "no words to speak"
-            seconds = _write_silence(out_path, _estimate_seconds(text, zh, speed))
-            self.last_info = {"engine": "silent", "reason": reason, "seconds": seconds}
-            return seconds
-        default = self.voices["zh" if zh else "en"]
-        rate = str(round((300 if zh else 165) * speed))  # cmn at 300 ≈ 4.5 chars/s
-        errors = []
-        for voice in dict.fromkeys([request.voice or default, default]):
-            try:
-                done = subprocess.run([exe, "-v", voice, "-s", rate, "-b", "1", "-w", str(out_path), "--stdin"],
-                                      input=text.encode("utf-8"), capture_output=True, timeout=300)
-            except (OSError, subprocess.SubprocessError) as exc:
-                errors.append(f"{voice}: {exc}")
-                continue
-            if done.returncode == 0 and out_path.exists() and out_path.stat().st_size > 44:
-                seconds = _wav_seconds(out_path)
-                self.last_info = {"engine": "espeak-ng", "voice": voice, "seconds": seconds}
-                return seconds
-            errors.append(f"{voice}: {done.stderr.decode('utf-8', 'replace').strip() or done.returncode}")
-        raise ProviderError("espeak-ng could not speak the text (" + "; ".join(errors) + ")")
+from .narrator import LocalNarrator  # noqa: E402  (Piper / eSpeak NG from wheels; see narrator.py)
 
 
 def offline_providers() -> dict[str, object]:

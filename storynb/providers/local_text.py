@@ -390,9 +390,11 @@ VISUALS = [
     ("an old man", "character", ["old man", "grandfather", "grandpa", "ferryman", "captain"],
      ["老人", "爷爷", "老船长", "摆渡"]),
     ("an old woman", "character", ["old woman", "grandmother", "grandma"], ["奶奶", "外婆", "老奶奶"]),
-    ("a lone figure", "character", ["stranger", "traveller", "traveler", "keeper", "sailor", "knight",
+    # someone new is not the hero: their own term, so a shot of them shows a person
+    ("a stranger in a long coat", "character", ["stranger", "visitor", "newcomer"], ["陌生人", "客人", "来客"]),
+    ("a lone figure", "character", ["traveller", "traveler", "keeper", "sailor", "knight",
                                     "mapmaker", "teacher", "clockmaker", "violinist", "conductor"],
-     ["陌生人", "旅人", "守灯人", "水手", "骑士", "制图师", "老师", "学徒"]),
+     ["旅人", "守灯人", "水手", "骑士", "制图师", "老师", "学徒"]),
     ("a small fox", "character", ["fox"], ["狐狸"]),
     ("a cat", "character", ["cat"], ["猫"]),
     ("a dog", "character", ["dog"], ["狗"]),

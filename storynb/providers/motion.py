@@ -12,7 +12,7 @@ class LocalMotion:
 
     name = "local-motion"
     kind = "image2video"
-    model = "ken-burns/2"  # bump when the rendered frames change, so old clips are redone
+    model = "ken-burns/3"  # bump when the rendered frames change, so old clips are redone
     concurrency = 1  # the encoder already uses every core
 
     async def animate(self, request: VideoRequest, out_path: Path) -> None:
@@ -22,4 +22,4 @@ class LocalMotion:
         await asyncio.to_thread(
             render_clip, request.image_path, move, request.duration_s, request.width,
             request.height, request.fps, out_path, subtitle=request.subtitle,
-            font_path=request.font_path)
+            font_path=request.font_path, captions=request.captions, highlight=request.highlight)

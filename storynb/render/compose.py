@@ -48,6 +48,7 @@ class Cue:
     start: float
     end: float
     text: str
+    words: list = None  # [{"text", "start", "end"}] in seconds from the video's start (for \\k)
 
 
 def cues_for(durations: list[float], texts: list[str]) -> list[Cue]:
@@ -60,6 +61,98 @@ def cues_for(durations: list[float], texts: list[str]) -> list[Cue]:
         cues.append(Cue(t, t + d, text))
         t += d
     return cues
+
+
+def cues_from_pages(durations: list[float], pages: list[list[dict]]) -> list[Cue]:
+    """One cue per caption page (see subtitles.paginate), pages timed from their shot's start;
+    a page's lines are kept as the cue's lines."""
+    cues, t = [], 0.0
+    for d, shot_pages in zip(durations, pages):
+        for p in shot_pages:
+            words = [{**w, "start": t + w["start"], "end": t + w["end"]} for w in p["words"]]
+            cues.append(Cue(t + p["start"], t + min(p["end"], d), "\n".join(p["lines"]), words))
+        t += d
+    return cues
+
+
+def write_ass(cues: list[Cue], path, width: int, height: int, font_path: str | None) -> Path:
+    """Word-timed subtitles (Advanced SubStation, karaoke \\k per word) with the burned-in
+    captions' look: white bold text, dark outline, translucent box, bottom centre at the same
+    height; the sung (spoken) part turns to the highlight colour."""
+    import pysubs2
+
+    from .subtitles import HIGHLIGHT, _faces, face_index
+
+    subs = pysubs2.SSAFile()
+    subs.info.update({"PlayResX": str(width), "PlayResY": str(height), "WrapStyle": "0",
+                      "ScaledBorderAndShadow": "yes"})
+    family = "Sans"
+    if font_path:
+        try:
+            family = _faces(font_path)[face_index(font_path, "".join(c.text for c in cues))] or family
+        except Exception:  # a font without a readable name table: the player's default sans
+            pass
+    size = max(10, round(width / 18))
+    # ASS sizes a font by its ascent + descent, Pillow (the burned captions) by its em: scale so
+    # the letters come out the same size.
+    size = round(size * _ass_scale(font_path)) if font_path else size
+    subs.styles["Default"] = pysubs2.SSAStyle(
+        fontname=family, fontsize=size, bold=True,
+        primarycolor=pysubs2.Color(*HIGHLIGHT[:3], 0), secondarycolor=pysubs2.Color(255, 255, 255, 0),
+        # Text with a dark outline on one translucent box (43 % black) around the whole caption:
+        # BorderStyle 4 (libass >= 0.17; other players fall back to the outline alone).
+        outlinecolor=pysubs2.Color(0, 0, 0, 25), backcolor=pysubs2.Color(0, 0, 0, 145),
+        borderstyle=4, outline=max(1, round(size / 14)), shadow=round(size * 0.35),
+        alignment=pysubs2.Alignment.BOTTOM_CENTER,
+        marginv=round(height * (0.14 if height > width else 0.07)) + round(size * 0.35),
+        marginl=round(width * 0.11), marginr=round(width * 0.11))
+    for cue in cues:
+        text = "\\N".join(line.strip() for line in cue.text.splitlines())
+        if cue.words:
+            parts, t = [], cue.start
+            line_breaks = {len(line) for line in cue.text.splitlines()[:1]}
+            pos = 0
+            for w in cue.words:
+                dur = max(0, round((w["end"] - t) * 100))
+                at = cue.text.find(w["text"], pos)
+                lead = "\\N" if at >= 0 and "\n" in cue.text[pos:at] else ""
+                sep = "" if not parts or lead or _cjk_join(parts[-1], w["text"]) else " "
+                parts.append(f"{lead}{sep}{{\\k{dur}}}{_ass_escape(w['text'])}")
+                pos = at + len(w["text"]) if at >= 0 else pos
+                t = max(t, w["end"])
+            del line_breaks
+            text = "".join(parts)
+        subs.append(pysubs2.SSAEvent(start=round(cue.start * 1000), end=round(cue.end * 1000), text=text))
+    out_path, tmp = _atomic_target(path)
+    try:
+        subs.save(tmp, format_="ass", encoding="utf-8")
+        return _finish(tmp, out_path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _ass_scale(font_path: str) -> float:
+    try:
+        from fontTools.ttLib import TTCollection, TTFont
+
+        font = (TTCollection(font_path, lazy=True).fonts[0] if font_path.lower().endswith((".ttc", ".otc"))
+                else TTFont(font_path, lazy=True))
+        hhea, head = font["hhea"], font["head"]
+        return (hhea.ascent - hhea.descent) / head.unitsPerEm
+    except Exception:  # an unreadable font: no scaling
+        return 1.0
+
+
+def _cjk_join(prev: str, word: str) -> bool:
+    from .subtitles import _CJK
+
+    last = prev.rsplit("}", 1)[-1][-1:]
+    return bool(last and (_CJK.match(last) or _CJK.match(word[:1])))
+
+
+def _ass_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("{", "(").replace("}", ")")
 
 
 def _stamp(seconds: float) -> str:

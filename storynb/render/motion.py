@@ -328,31 +328,78 @@ class _Plane:
                                    borderMode=self.cv2.BORDER_REPLICATE)
 
 
+def _locate(text: str, words: list[dict], word: dict) -> int:
+    """Where `word` starts in the page text (words appear in order)."""
+    pos = 0
+    for w in words:
+        at = text.find(w["text"], pos)
+        if at < 0:
+            return -1
+        if w is word:
+            return at
+        pos = at + len(w["text"])
+    return -1
+
+
 class _Caption:
     """The caption converted once to Y/U/V planes with premultiplied alpha, blended into the rows
     of each frame it covers (and only those). Narration too long for one caption is shown as
     pages, one after another, each for a share of the clip that follows its length."""
 
-    def __init__(self, text: str, width: int, height: int, font_path: str | None, n_frames: int):
-        from .subtitles import caption_pages, find_font
+    def __init__(self, text: str, width: int, height: int, font_path: str | None, n_frames: int,
+                 captions=(), fps: float = 24, highlight: bool = False):
+        from .subtitles import caption_pages, drawable, find_font, font_chain
 
-        # find_font also checks that a given font has every glyph (MissingGlyphsError otherwise).
-        font = find_font(text, font_path)
+        # Characters the font lacks are left out of the caption (see subtitles.drawable).
+        font = font_path if font_path and Path(font_path).is_file() else find_font(text, font_path)
+        self.chain = font_chain(text, font)  # fallback fonts for the characters it lacks
         self.width, self.height = width, height
-        pages = caption_pages(text, width, font) or [text]
+        self.starts, self.pages = [], []
+        if captions:  # timed pages: each from its first word to the next page (or a short hold)
+            blank = self._planes("", font)
+            self._add(0, blank)
+            for page in captions:
+                a = max(0, min(n_frames, round(page["start"] * fps)))
+                b = max(a, min(n_frames, round(page["end"] * fps)))
+                if highlight and page["words"]:
+                    for k, word in enumerate(page["words"]):
+                        f = a if k == 0 else max(a, min(b, round(word["start"] * fps)))
+                        self._add(f, self._planes(page["text"], font, page, word))
+                else:
+                    self._add(a, self._planes(page["text"], font))
+                self._add(b, blank)
+            return
+        pages = caption_pages(drawable(text, font, self.chain), width, font) or [text]
         weights = [max(1, len(p)) for p in pages]
         total, seen = sum(weights), 0
-        self.starts = []
         for weight in weights:
             self.starts.append(round(n_frames * seen / total))
             seen += weight
         self.pages = [self._planes(page, font) for page in pages]
 
-    def _planes(self, text: str, font: str):
-        from .subtitles import render_caption
+    def _add(self, frame: int, planes) -> None:
+        """Show `planes` from `frame` on (a later entry for the same frame replaces it)."""
+        if self.starts and self.starts[-1] >= frame:
+            del self.starts[-1], self.pages[-1]
+            while self.starts and self.starts[-1] > frame:
+                del self.starts[-1], self.pages[-1]
+        self.starts.append(frame)
+        self.pages.append(planes)
+
+    def _planes(self, text: str, font: str, page: dict | None = None, word: dict | None = None):
+        from .subtitles import drawable, render_caption
 
         width, height = self.width, self.height
-        rgba = np.asarray(render_caption(text, width, font), np.float32)
+        text = drawable(text, font, self.chain)  # characters no font has are left out (kept in the .srt)
+        if not text:
+            rgba = np.zeros((2, width, 4), np.float32)
+        else:
+            mark = None
+            if word is not None and page is not None:
+                at = _locate(page["text"], page["words"], word)
+                mark = (at, at + len(word["text"])) if at >= 0 else None
+            rgba = np.asarray(render_caption(text, width, font, highlight=mark, chain=self.chain),
+                              np.float32)
         a = rgba[..., 3:] / 255
         yuv = rgb_to_yuv(rgba[..., :3]) * a  # premultiplied
         h = rgba.shape[0]
@@ -450,7 +497,8 @@ def source_scale(move: CameraMove) -> float:
 
 
 def yuv_frames(image_path, move: CameraMove, n_frames: int, width: int, height: int, *,
-               subtitle: str = "", font_path: str | None = None) -> Iterator[list[np.ndarray]]:
+               subtitle: str = "", font_path: str | None = None, captions=(), fps: float = 24,
+               highlight: bool = False) -> Iterator[list[np.ndarray]]:
     """The clip's frames, computed lazily, each as uint8 arrays whose bytes in order form one raw
     yuv420p frame (the Y, U, V planes, or pieces of them around a caption band). The set-up
     (loading, fitting, caption) happens now, so errors show before anything is encoded."""
@@ -468,7 +516,8 @@ def yuv_frames(image_path, move: CameraMove, n_frames: int, width: int, height: 
     y, u, v = yuv_planes(src)
     planes = (_Plane(y, (width, height), boxes, cv2), _Plane(u, (width // 2, height // 2), half_boxes, cv2),
               _Plane(v, (width // 2, height // 2), half_boxes, cv2))
-    caption = _Caption(subtitle, width, height, font_path, n_frames) if subtitle.strip() else None
+    caption = (_Caption(subtitle, width, height, font_path, n_frames, captions, fps, highlight)
+               if subtitle.strip() else None)
 
     def frames():
         last_state, last = None, None
@@ -498,11 +547,13 @@ def encode_yuv(frames: Iterable[list], width: int, height: int, fps: float, out_
 
 
 def render_clip(image_path, move: CameraMove, duration_s: float, width: int, height: int,
-                fps: float, out_path, *, subtitle: str = "", font_path: str | None = None) -> Path:
+                fps: float, out_path, *, subtitle: str = "", font_path: str | None = None,
+                captions=(), highlight: bool = False) -> Path:
     """Animate `image_path` with `move` into an H.264 yuv420p MP4 of exactly round(duration_s*fps)
     frames (no audio), optionally with `subtitle` burned in. Written atomically."""
     n = round(duration_s * fps)
     if n < 1:
         raise ValueError(f"duration_s*fps must give at least one frame, got {duration_s}*{fps}")
-    frames = yuv_frames(image_path, move, n, width, height, subtitle=subtitle, font_path=font_path)
+    frames = yuv_frames(image_path, move, n, width, height, subtitle=subtitle, font_path=font_path,
+                        captions=captions, fps=fps, highlight=highlight)
     return encode_yuv(frames, width, height, fps, out_path)

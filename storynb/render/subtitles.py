@@ -146,7 +146,101 @@ def _find(chars: frozenset[str], preferred: str | None, text: str) -> str:
         path = line.split("\t")[0]
         if path.lower().endswith((".ttf", ".otf", ".ttc", ".otc")) and not _missing(path, chars, text):
             return path
-    raise MissingGlyphsError(f"no installed font has glyphs for all of {_describe(chars)}: {_INSTALL_HINT}")
+    # No one font has them all: the font that has the most of them (characters no font has, such
+    # as an emoji with no emoji font installed, are left out of the burned-in text; see drawable).
+    every = {ln for ln in _fc("list", "-f", "%{file}\t%{index}\t%{family[0]}\t%{style[0]}\t%{weight}\n",
+                              ":").splitlines() if ln.strip()}
+    best, best_n = None, -1
+    for line in sorted(every, key=lambda ln: _rank(ln, cjk)):
+        path = line.split("\t")[0]
+        if not path.lower().endswith((".ttf", ".otf", ".ttc", ".otc")):
+            continue
+        try:
+            n = len(chars) - len(_missing(path, chars, text))
+        except ValueError:
+            continue
+        if n > best_n:
+            best, best_n = path, n
+    if best is None or best_n <= 0:
+        raise MissingGlyphsError(f"no installed font has glyphs for any of {_describe(chars)}: {_INSTALL_HINT}")
+    return best
+
+
+def unavailable(text: str) -> set[str]:
+    """The characters of `text` that no installed font has (fontconfig's charset, then the cmap)."""
+    return {c for c in _needed(text) if _font_with(c) is None}
+
+
+@functools.lru_cache(maxsize=4096)
+def _font_with(c: str) -> str | None:
+    """An installed outline font that has a glyph for `c` (fontconfig, checked in the cmap), or
+    None. Bitmap-only colour fonts Pillow cannot scale are passed over."""
+    lines = _fc("list", "-f", "%{file}\t%{family[0]}\t%{style[0]}\t%{weight}\t%{scalable}\n",
+                f":charset={ord(c):x}").splitlines()
+    cjk = bool(_CJK.match(c))
+    rows = sorted((ln.split("\t")[0] + "\t0\t" + "\t".join(ln.split("\t")[1:4])
+                   for ln in lines if ln.strip() and ln.rstrip().endswith("True")),
+                  key=lambda ln: _rank(ln, cjk))
+    for line in rows[:12]:
+        path = line.split("\t")[0]
+        if not path.lower().endswith((".ttf", ".otf", ".ttc", ".otc")):
+            continue
+        try:
+            if ord(c) in _cmap(path, face_index(path, c)) and _scalable(path):
+                return path
+        except ValueError:
+            continue
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _scalable(path: str) -> bool:
+    try:
+        ImageFont.truetype(path, 23)
+        return True
+    except OSError:  # e.g. a colour bitmap font with fixed sizes
+        return False
+
+
+def font_chain(text: str, primary: str) -> tuple[str, ...]:
+    """The caption font, then for each character it lacks an installed font that has it
+    (per character, through fontconfig: symbol and emoji fonts where installed)."""
+    cmap = _cmap(primary, face_index(primary, text))
+    chain = [primary]
+    for c in sorted(_needed(text)):
+        if ord(c) in cmap or any(ord(c) in _cmap(f, face_index(f, c)) for f in chain[1:]):
+            continue
+        found = _font_with(c)
+        if found and found not in chain:
+            chain.append(found)
+    return tuple(chain)
+
+
+def _covered(c: str, chain) -> bool:
+    return any(ord(c) in _cmap(f, face_index(f, c)) for f in chain)
+
+
+def drawable(text: str, font_path: str, chain=None) -> str:
+    """`text` without the characters no font of the chain can draw (they stay in the .srt/.ass)."""
+    chain = chain or (font_path,)
+    kept = "".join(c for c in text if c.isspace() or unicodedata.category(c)[0] == "C"
+                   or _covered(c, chain))
+    if kept == text:
+        return text
+    return re.sub(r"\s+([.,!?;:。，！？、；：])", r"\1", " ".join(kept.split()))
+
+
+def describe_missing(text: str, font_path: str | None) -> str:
+    """'' when every character is drawn (by the caption font or a fallback), else which
+    characters are left out of the burned-in captions because no installed font has them."""
+    if not font_path:
+        return ""
+    chain = font_chain(text, font_path)
+    lost = {c for c in _needed(text) if not _covered(c, chain)}
+    if not lost:
+        return ""
+    hint = "; install fonts-noto-color-emoji for emoji" if any(ord(c) > 0x1F000 for c in lost) else ""
+    return f"{_describe(lost)} (no installed font has them{hint})"
 
 
 def find_font(text: str, preferred: str | None = None) -> str:
@@ -221,7 +315,7 @@ def caption_pages(text: str, width: int, font_path: str, *, max_lines: int = 3) 
         return []
     size = max(10, round(width / 18 * 0.85))  # render_caption may shrink to fit; pages allow a little
     font = ImageFont.truetype(font_path, size, index=face_index(font_path, text))
-    max_w = width * 0.86
+    max_w = width * 0.78  # the box (text + padding) stays inside the 90 % title-safe width
     fits = lambda t: len(wrap(t, font, max_w)) <= max_lines
     if fits(text):
         return [text]
@@ -255,7 +349,20 @@ def _join(lines: list[str]) -> str:
     return out
 
 
-def render_caption(text: str, width: int, font_path: str, *, max_lines: int = 3) -> Image.Image:
+HIGHLIGHT = (255, 214, 64, 255)  # the spoken word, when burned captions highlight it
+
+
+def _chain_length(line: str, font, size: int, text: str, chain) -> float:
+    if not chain or len(chain) == 1:
+        return font.getlength(line)
+    fonts = [font] + [ImageFont.truetype(f, size, index=face_index(f, text)) for f in chain[1:]]
+    cmaps = [_cmap(f, face_index(f, text)) for f in chain]
+    return sum(fonts[0 if ch.isspace() else next((i for i, cm in enumerate(cmaps) if ord(ch) in cm), 0)]
+               .getlength(ch) for ch in line)
+
+
+def render_caption(text: str, width: int, font_path: str, *, max_lines: int = 3,
+                   highlight: tuple[int, int] | None = None, chain=None) -> Image.Image:
     """The caption as an RGBA image `width` pixels wide: centred white text, dark outline, on a
     translucent rounded box, wrapped to at most `max_lines` lines (the font shrinks down to 75 %
     before the last line is cut with an ellipsis). Its height is even (yuv420 chroma rows)."""
@@ -264,7 +371,7 @@ def render_caption(text: str, width: int, font_path: str, *, max_lines: int = 3)
         return Image.new("RGBA", (width, 2), (0, 0, 0, 0))
     index = face_index(font_path, text)
     base = max(10, round(width / 18))
-    max_w = width * 0.86
+    max_w = width * 0.78  # the box (text + padding) stays inside the 90 % title-safe width
     for size in range(base, max(9, round(base * 0.75)) - 1, -max(1, base // 20)):
         font = ImageFont.truetype(font_path, size, index=index)
         lines = wrap(text, font, max_w)
@@ -281,12 +388,112 @@ def render_caption(text: str, width: int, font_path: str, *, max_lines: int = 3)
     height += height % 2
     img = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(img)
-    text_w = max(font.getlength(ln) for ln in lines)
+    text_w = max(_chain_length(ln, font, size, text, chain) for ln in lines)
     box_w = min(width, text_w + 2 * pad_x + 2 * stroke)
     x0 = (width - box_w) / 2
     draw.rounded_rectangle((x0, 0, x0 + box_w - 1, height - 1), radius=round(size * 0.4),
                            fill=(0, 0, 0, 110))
+    fonts = [font] + [ImageFont.truetype(f, size, index=face_index(f, text)) for f in (chain or ())[1:]]
+    cmaps = [_cmap(f, face_index(f, text)) for f in (chain or (font_path,))]
+
+    def runs(piece: str) -> list[tuple[ImageFont.FreeTypeFont, str]]:
+        out: list[list] = []
+        for ch in piece:
+            k = 0 if ch.isspace() or len(fonts) == 1 else \
+                next((i for i, cm in enumerate(cmaps) if ord(ch) in cm), 0)
+            if out and out[-1][0] is fonts[k]:
+                out[-1][1] += ch
+            else:
+                out.append([fonts[k], ch])
+        return [(f, t) for f, t in out]
+
+    def length(piece: str) -> float:
+        return sum(f.getlength(t) for f, t in runs(piece))
+
+    base = font.getmetrics()[0] - (font.getmetrics()[0] + font.getmetrics()[1]) / 2  # centre → baseline
+    pos = 0
     for i, ln in enumerate(lines):
-        draw.text((width / 2, pad_y + line_h * (i + 0.5)), ln, font=font, anchor="mm",
-                  fill=(255, 255, 255, 255), stroke_width=stroke, stroke_fill=(0, 0, 0, 230))
+        y = pad_y + line_h * (i + 0.5) + base
+        at = text.find(ln, pos)
+        pos = at + len(ln) if at >= 0 else pos
+        a, b = ((max(0, highlight[0] - at), min(len(ln), highlight[1] - at))
+                if highlight and at >= 0 else (0, 0))
+        if b <= a:
+            a = b = 0
+        x = width / 2 - length(ln) / 2
+        for piece, fill in ((ln[:a], (255, 255, 255, 255)), (ln[a:b], HIGHLIGHT), (ln[b:], (255, 255, 255, 255))):
+            for f, t in runs(piece):
+                draw.text((x, y), t, font=f, anchor="ls", fill=fill, stroke_width=stroke,
+                          stroke_fill=(0, 0, 0, 230))
+                x += f.getlength(t)
     return img
+
+
+# --- timed caption pages ------------------------------------------------------------------------
+
+LINE_LATIN, LINE_CJK, PAGE_LINES = 42, 16, 2  # a caption page: at most 2 lines of ~42 / 16 chars
+
+
+def _width(text: str) -> float:
+    """Line length in 'Latin characters': a CJK character counts 42/16."""
+    return sum(LINE_LATIN / LINE_CJK if _CJK.match(c) else 1 for c in text)
+
+
+def _glue(a: str, b: str) -> str:
+    if not a:
+        return b
+    return a + ("" if _CJK.match(a[-1]) or _CJK.match(b[0]) else " ") + b
+
+
+def split_lines(text: str, lines: int = PAGE_LINES) -> list[str]:
+    """A page's text as at most `lines` balanced lines (broken between words, or between CJK
+    characters, never before closing punctuation)."""
+    if lines < 2 or _width(text) <= LINE_LATIN:
+        return [text]
+    toks = [t for t in _tokens(text) if not t.isspace()]
+    best, best_cost = [text], float("inf")
+    for i in range(1, len(toks)):
+        if toks[i][0] in _NO_LINE_START or toks[i - 1][-1] in _NO_LINE_END:
+            continue
+        a, b = "", ""
+        for t in toks[:i]:
+            a = _glue(a, t)
+        for t in toks[i:]:
+            b = _glue(b, t)
+        cost = max(_width(a), _width(b)) - (14 if _SENTENCE_END.search(a[-1] + " ") else
+                                            4 if _CLAUSE_END.search(a[-1] + " ") else 0)
+        if cost < best_cost:
+            best, best_cost = [a, b], cost
+    return best
+
+
+def paginate(words: list[dict], *, limit: float = LINE_LATIN * PAGE_LINES) -> list[dict]:
+    """Timed words (`text`, `start`, `end`) grouped into caption pages of at most two lines:
+    a page ends at a sentence end, else at a clause end once it is half full, else when full.
+    Each page: `text`, `lines`, `start` (its first word), `end` (the next page's first word, or its
+    last word plus a short hold), `words` (times relative to the same origin as the input)."""
+    pages: list[list[dict]] = [[]]
+    for w in words:
+        page = pages[-1]
+        text = ""
+        for x in page + [w]:
+            text = _glue(text, x["text"])
+        if page and _width(text) > limit:
+            pages.append([w])
+            continue
+        page.append(w)
+        full = _width(text) / limit
+        if _SENTENCE_END.search(w["text"][-1:] + " ") and full > 0.35:
+            pages.append([])
+        elif _CLAUSE_END.search(w["text"][-1:] + " ") and full > 0.6:
+            pages.append([])
+    pages = [p for p in pages if p]
+    out = []
+    for i, page in enumerate(pages):
+        text = ""
+        for x in page:
+            text = _glue(text, x["text"])
+        end = pages[i + 1][0]["start"] if i + 1 < len(pages) else page[-1]["end"] + 0.4
+        out.append({"text": text, "lines": split_lines(text), "start": page[0]["start"],
+                    "end": max(end, page[-1]["end"]), "words": page})
+    return out

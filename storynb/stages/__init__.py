@@ -1,12 +1,12 @@
 """The six stages. Each stage is one or more planners run in order; a planner returns the
 stage's jobs (each keyed by what determines it)."""
-from . import camera, clips, export, images, rewrite, storyboard
+from . import camera, clips, export, images, narration, rewrite, storyboard
 
 PLANNERS = {
     "rewrite": [rewrite.plan],
     "storyboard": [storyboard.plan],
     "images": [images.plan],
     "camera": [camera.plan],
-    "clips": [clips.plan],
-    "export": [export.plan_narration, export.plan_video],
+    "clips": [narration.plan, clips.plan],  # narration first: shots fit their spoken lines
+    "export": [export.plan_video],
 }

@@ -17,10 +17,13 @@ def subtitle_font(project, shots) -> str | None:
     """A font with every glyph the subtitles need (or the user's font, checked)."""
     if not project.row["burn_subtitles"]:
         return None
-    from ..render.subtitles import find_font
+    from ..render.subtitles import MissingGlyphsError, _resolve_preferred, find_font
 
     text = "".join(s["narration"] for s in shots)
-    return find_font(text, project.row["font"] or None)
+    try:
+        return find_font(text, project.row["font"] or None)
+    except MissingGlyphsError:  # the user's font lacks some: they are left out, with a warning
+        return _resolve_preferred(project.row["font"])
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,44 @@ class ClipSettings:
     still: bool  # the camera stage is skipped: every shot holds still
     identity: dict
     take: int
+    spoken: dict = None  # shot id -> its narration row (words, duration), see stages.narration
+    highlight: bool = False
+    fonts: tuple = ()  # the caption font and its fallbacks (their names are in the clip keys)
 
 
 def clip_settings(project, shots) -> ClipSettings:
+    from .narration import spoken
+
     row, provider = project.row, project.provider("image2video")
+    font = subtitle_font(project, shots)
+    fonts = ()
+    if font:
+        from ..render.subtitles import font_chain
+
+        fonts = tuple(Path(f).name for f in font_chain("".join(s["narration"] or "" for s in shots), font))
     return ClipSettings(provider, row["width"], row["height"], row["fps"],
-                        bool(row["burn_subtitles"]), subtitle_font(project, shots),
+                        bool(row["burn_subtitles"]), font,
                         project.status().get("camera") == "skipped", provider_identity(provider),
-                        take(project, "clips"))
+                        take(project, "clips"),
+                        {s["id"]: n for s, n in zip(shots, spoken(project, shots))},
+                        bool(row.get("highlight_words")), fonts)
+
+
+def timed_shot(shot: dict, narration: dict | None, fps: int) -> tuple[float, list[dict]]:
+    """A shot's length (fitted to its spoken line, see stages.narration) and its caption pages,
+    timed from the clip's start by the narration's word timings (estimated when it has none)."""
+    from ..render.subtitles import paginate
+    from .narration import LEAD_S, estimate_words, shot_length
+
+    speech = narration["duration_s"] if narration else None
+    length = shot_length(shot["duration_s"], speech, fps)
+    words = (narration or {}).get("words") or estimate_words(
+        shot["narration"] or "", speech or max(0.5, length - LEAD_S - 0.3))
+    words = [{**w, "start": w["start"] + LEAD_S, "end": w["end"] + LEAD_S} for w in words]
+    pages = paginate(words)
+    for page in pages:
+        page["end"] = min(page["end"], length)
+    return length, pages
 
 
 def plan(project) -> list[Job]:
@@ -65,14 +98,21 @@ def current_key(project, shot: dict, settings: ClipSettings) -> tuple[str, Video
     movement, params = ((camera[0]["movement"], json.loads(camera[0]["params"])) if camera
                         else ("static", {}))
     font = settings.font
+    length, pages = timed_shot(shot, (settings.spoken or {}).get(shot["id"]), settings.fps)
+    captions = tuple(pages) if settings.burn else ()
     request = VideoRequest(image_path=project.studio.media.path(images[0]["media"]),
-                           movement=movement, params=params, duration_s=shot["duration_s"],
+                           movement=movement, params=params, duration_s=length,
                            width=settings.width, height=settings.height, fps=settings.fps,
                            subtitle=shot["narration"] if settings.burn else "",
-                           font_path=font, prompt=shot["image_prompt"])
+                           font_path=font, prompt=shot["image_prompt"], captions=captions,
+                           highlight=settings.highlight and settings.burn)
     key = job_key("clips", image=images[0]["media"], movement=movement, params=params,
-                  duration_s=shot["duration_s"], width=settings.width, height=settings.height,
+                  duration_s=length, width=settings.width, height=settings.height,
                   fps=settings.fps, subtitle=request.subtitle,
+                  captions=[(p["text"], round(p["start"], 3), round(p["end"], 3),
+                             [round(w["start"], 3) for w in p["words"]] if request.highlight else None)
+                            for p in captions],
+                  highlight=request.highlight, fonts=list(settings.fonts),
                   font=Path(font).name if font else None, **settings.identity, take=settings.take)
     return key, request
 

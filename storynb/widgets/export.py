@@ -12,6 +12,23 @@ from .base import Panel, read_media
 from .download import DownloadButton
 
 
+def _check_html(project, export: dict) -> str:
+    """The export's warnings and its check, one line per measurement."""
+    import json
+
+    from ..check import latest_check
+
+    lines = [f"<div class='storynb-error'>⚠ {html.escape(w)}</div>"
+             for w in json.loads(export.get("warnings") or "[]")]
+    found = latest_check(project)
+    if found and found["export_id"] == export["id"]:
+        mark = {"ok": "✓", "warn": "⚠", "fail": "✗"}
+        lines.append(f"<b>Check: {'passed' if found['passed'] else 'FAILED'}</b>")
+        lines += [f"<div>{mark[r['status']]} {html.escape(r['name'])}: {html.escape(str(r['message']))}</div>"
+                  for r in found["results"]]
+    return "<div class='storynb-check'>" + "".join(lines) + "</div>" if lines else ""
+
+
 def _size(n: int) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
@@ -38,11 +55,12 @@ class ExportPanel(Panel):
         self.srt_dl = DownloadButton("⬇ Subtitles (.srt)")
         self.bundle_dl = DownloadButton("⬇ Project bundle (.zip)")
         self.subtitles = W.HTML()
+        self.check = W.HTML()  # the export's check (storynb.check) and its warnings
         self.body.children = [
             W.HBox([self.make_b, self.burn], layout=W.Layout(align_items="center")),
             self.about, self.player,
             W.HBox([self.video_dl, self.srt_dl, self.bundle_dl], layout=W.Layout()),
-            self.subtitles]
+            self.check, self.subtitles]
         self.redraw()
 
     def refresh(self) -> None:
@@ -62,6 +80,7 @@ class ExportPanel(Panel):
             self.bundle_dl.set_source(self._bundle if project else None,
                                       f"storynb-project-{project.id}.zip" if project else "")
             self.subtitles.value = ""
+            self.check.value = ""
             return
         data = read_media(self.session.studio, export["video"])
         self.player.value = data
@@ -74,6 +93,7 @@ class ExportPanel(Panel):
         self.video_dl.set_source(lambda name=export["video"]: media.path(name), video.name)
         self.srt_dl.set_source(lambda name=export["subtitles"]: media.path(name), srt.name)
         self.bundle_dl.set_source(self._bundle, video.with_suffix(".bundle.zip").name)
+        self.check.value = _check_html(project, export)
         srt_text = read_media(self.session.studio, export["subtitles"]).decode("utf-8", "replace")
         self.subtitles.value = ("<details><summary>Subtitles</summary><div class='storynb-pre'>"
                                 + html.escape(srt_text[:20000]) + "</div></details>")
