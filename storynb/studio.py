@@ -276,7 +276,7 @@ class Studio:
         """Media that rows still use. Images, clips and narrations of deleted shots (detached rows,
         kept as history) do not count, so `gc` can free them."""
         names: set[str] = set()
-        from .media import MEDIA_COLUMNS, is_media_name
+        from .media import MEDIA_COLUMNS, NO_FILE
 
         for table, columns in MEDIA_COLUMNS.items():
             where = ["shot_id is not null"] if "shot_id" in self.db[table].columns_dict else []
@@ -286,7 +286,7 @@ class Studio:
                 args.append(project_id)
             clause = f"where {' and '.join(where)}" if where else ""
             for row in self.db.query(f"select {', '.join(columns)} from {table} {clause}", args):
-                names.update(v for v in row.values() if is_media_name(v))  # music may say "builtin"
+                names.update(v for v in row.values() if v and v not in NO_FILE)
         return names
 
     def disk_usage(self):

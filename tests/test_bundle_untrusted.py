@@ -323,17 +323,14 @@ def test_media_store_names(tmp_path):
     assert store.remove_unreferenced(set(), grace_s=0) == (0, 0)
 
 
-def test_a_project_wide_media_column_travels_and_is_checked(source, target, tmp_path, monkeypatch):
-    """The extension point for project-level media (say background music): one entry in
-    storynb.media.MEDIA_COLUMNS and gc, disk usage, bundles and their checks all follow."""
-    from storynb import media as media_module
+def test_a_project_wide_media_column_travels_and_is_checked(source, target, tmp_path):
+    """Project-level media (the user's background music) is one entry in
+    storynb.media.MEDIA_COLUMNS, and gc, disk usage, bundles and their checks all follow."""
+    from storynb.media import MEDIA_COLUMNS
 
-    monkeypatch.setitem(media_module.MEDIA_COLUMNS, "projects", ("music",))
+    assert MEDIA_COLUMNS["projects"] == ("music",)
     project, _ = source
     studio = project.studio
-    if "music" not in studio.db["projects"].columns_dict:
-        studio.db["projects"].add_column("music", str)
-    target.db["projects"].add_column("music", str)
     song = next(n for n in studio.referenced_media(project.id) if n.endswith(".wav"))
     studio.db["projects"].update(project.id, {"music": song})
     try:
@@ -344,5 +341,7 @@ def test_a_project_wide_media_column_travels_and_is_checked(source, target, tmp_
         evil = crafted(bundle, tmp_path / "evil.zip", _edit(("project", "music"), "/etc/hostname"))
         with pytest.raises(InvalidInput, match="the project's music names media '/etc/hostname'"):
             target.import_bundle(evil)
+        builtin = crafted(bundle, tmp_path / "builtin.zip", _edit(("project", "music"), "builtin"))
+        assert target.import_bundle(builtin).row["music"] == "builtin"
     finally:  # the source studio is shared by this module's tests
-        studio.db["projects"].transform(drop={"music"})
+        studio.db["projects"].update(project.id, {"music": None})
