@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 import math
 import os
 from functools import lru_cache
@@ -27,6 +28,8 @@ from pathlib import Path
 from ..errors import InvalidInput
 
 TABLE = Path(__file__).resolve().parent.parent / "data" / "capabilities.json"
+log = logging.getLogger("storynb.providers")
+_logged: set[str] = set()
 
 
 @lru_cache(maxsize=8)
@@ -97,6 +100,17 @@ def for_model(adapter_type: str, model: str, overrides: dict | None = None) -> d
     return caps
 
 
+def for_provider(provider) -> dict:
+    """The capabilities of a provider object (an adapter, or an offline provider, which has no
+    table entry: {"known": False})."""
+    own = getattr(provider, "capabilities", None)
+    if callable(own):
+        return own()
+    params = getattr(provider, "params", None) or {}
+    return for_model(getattr(provider, "type", "") or "", getattr(provider, "model", "") or "",
+                     params.get("capabilities") if isinstance(params, dict) else None)
+
+
 def summary(caps: dict) -> dict:
     """What `providers test` shows: the table's answer without its bookkeeping."""
     return {k: v for k, v in caps.items() if k not in ("source",) and v not in (None, [], {})}
@@ -151,7 +165,13 @@ def note_change(context, field: str, wanted, sent, why: str = "") -> None:
 
 
 def note_warning(context, text: str | None) -> None:
-    if context is None or not text:
+    """A warning on the call row (and once per process in the log)."""
+    if not text:
+        return
+    if text not in _logged:
+        _logged.add(text)
+        log.warning(text)
+    if context is None:
         return
     warnings = context.note.setdefault("warnings", [])
     if text not in warnings:
