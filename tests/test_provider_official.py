@@ -350,3 +350,32 @@ def test_a_billed_video_whose_result_is_lost_is_in_storynb_usage(studio, still, 
     assert out.returncode == 0, out.stderr
     line = next(l for l in out.stdout.splitlines() if l.strip().startswith("runway"))
     assert "0.15" in line
+
+
+def test_billed_failures_keep_their_cost_and_a_gone_result_is_not_bought_again(studio, still, tmp_path):
+    from fakes import DashScopeFake, RunwayFake
+    from storynb.providers.base import ContentPolicy, TaskFailed
+
+    with RunwayFake(key="rw" * 12) as runway:
+        studio.providers.add("runway", "image2video", "runway", url=runway.url, key="rw" * 12,
+                             params=FAST, price={"per_second": 0.05})
+        runway.task_scripts.append(["RUNNING", "FAILED:SAFETY.INPUT.TEXT"])  # not refunded
+        with pytest.raises(ContentPolicy):
+            clip(studio, "runway", still, tmp_path, 4)
+        runway.task_scripts.append(["RUNNING", "FAILED:INTERNAL.BAD_OUTPUT"])  # refunded, retried
+        clip(studio, "runway", still, tmp_path, 4)
+        assert [(r["error_class"], r["cost"]) for r in calls(studio, "runway")] == [
+            ("ContentPolicy", pytest.approx(0.2)), ("TaskFailed", 0.0), (None, pytest.approx(0.2))]
+
+    with DashScopeFake(key="sk-" + "d" * 20) as wan:
+        studio.providers.add("wan", "image2video", "dashscope_wan", url=wan.url, key="sk-" + "d" * 20,
+                             params=FAST, price={"per_second": 0.1})
+        wan.expire_urls = 1
+        wan.task_scripts.append(["RUNNING", "SUCCEEDED", "UNKNOWN"])  # gone when read again
+        with pytest.raises(TaskFailed, match="result is gone"):
+            clip(studio, "wan", still, tmp_path, 4, job_key="shot-9")
+        assert wan.submits == 1  # the router does not buy it again
+        [row] = calls(studio, "wan")
+        assert row["cost"] == pytest.approx(0.5)  # usage.duration 5 s, billed
+        status = studio.db.execute("select status from provider_tasks where provider = 'wan'").fetchone()[0]
+        assert status == "expired"

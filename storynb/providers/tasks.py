@@ -95,6 +95,10 @@ def closest_ratio(width: int, height: int, ratios: list[str]) -> str:
     return min(ratios, key=lambda r: abs(int(r.split(":")[0]) / int(r.split(":")[1]) - want))
 
 
+class ResultLost(TaskFailed):
+    """A task that succeeded (and was billed) whose result can no longer be fetched."""
+
+
 @dataclass
 class TaskState:
     state: str  # waiting | succeeded | failed
@@ -175,7 +179,12 @@ class TaskAdapter(HTTPAdapter):
             await self._fetch(task_id, state, raw, context, seconds)
             await asyncio.to_thread(fit_video, raw, request, out_path)
             self._store(context, task_id, "done")
-        except TaskFailed:
+        except ResultLost:
+            raise  # stored as "expired", its cost recorded
+        except (TaskFailed, ContentPolicy) as exc:
+            if getattr(exc, "billed", False) and context is not None:  # e.g. Runway SAFETY.INPUT
+                context.units.setdefault("seconds", seconds)
+                context.billed = True
             self._store(context, task_id, "failed")
             raise
         finally:
@@ -195,7 +204,7 @@ class TaskAdapter(HTTPAdapter):
                     context.note["url_renewals"] = refetches
                 if refetches > int(self.params.get("refetch_max", 20)):
                     self._lost(context, task_id, state, seconds)
-                    raise TaskFailed(f"{self.name}: task {task_id} succeeded but its result URL "
+                    raise ResultLost(f"{self.name}: task {task_id} succeeded but its result URL "
                                      f"stayed expired after {refetches - 1} renewals ({exc}); it was "
                                      "billed, and is not submitted again", retryable=False) from None
             await self.sleep(min(0.25 * (refetches - 1), 5.0))  # at once first: URLs may live < 1 s
@@ -203,7 +212,7 @@ class TaskAdapter(HTTPAdapter):
                 state = await self._wait(task_id)
             except TaskFailed as exc:  # the service no longer has the task (e.g. after 24 h)
                 self._lost(context, task_id, state, seconds)
-                raise TaskFailed(f"{self.name}: task {task_id} succeeded but its result is gone "
+                raise ResultLost(f"{self.name}: task {task_id} succeeded but its result is gone "
                                  f"({exc}); it was billed, and is not submitted again",
                                  retryable=False) from None
 
@@ -358,7 +367,9 @@ class Runway(TaskAdapter):
             code = str(data.get("failureCode") or "")
             message = f"{self.name}: task {task_id} {data.get('status')}: {data.get('failure') or ''} {code}".strip()
             if code.startswith("SAFETY.INPUT"):
-                return TaskState("failed", error=ContentPolicy(message))
+                error = ContentPolicy(message)
+                error.billed = True  # input moderation failures are not refunded (Runway docs)
+                return TaskState("failed", error=error)
             retryable = code.startswith("INTERNAL") or code.startswith("SAFETY.OUTPUT")
             return TaskState("failed", message=message, error=TaskFailed(message, retryable=retryable))
         return TaskState("waiting")
