@@ -136,11 +136,11 @@ class TaskAdapter(HTTPAdapter):
         prompt = (request.prompt or "").strip()
         return f"{prompt}. {words}" if prompt else words
 
+    default_model = ""
+
     def capabilities(self) -> dict:
         return capabilities.for_model(self.type, self.model or self.default_model,
                                       self.params.get("capabilities"))
-
-    default_model = ""
 
     def service_seconds(self, request: VideoRequest, caps: dict, context=None) -> float:
         """The clip length to ask for: `duration` if set, else the shot's length rounded up to
