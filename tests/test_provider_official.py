@@ -91,6 +91,11 @@ def test_a_model_that_refuses_a_param_is_asked_again_without_it(studio):
 
 def test_qwen3_through_dashscope_sends_enable_thinking_false(studio):
     with OfficialFake("dashscope_qwen") as server:
+        studio.providers.add("qwq", "llm", "openai_chat", url=server.url + "/compatible-mode/v1",
+                             model="qwen3-235b-a22b-thinking-2507")
+        with pytest.raises(BadRequest, match="streamed requests only"):  # thinking-only: stream-only
+            ask(studio, "qwq")
+        assert not server.hits("chat")
         studio.providers.add("qwen", "llm", "openai_chat", url=server.url + "/compatible-mode/v1",
                              model="qwen3-235b-a22b", params={"temperature": 0.7, "max_tokens": 800})
         assert ask(studio, "qwen").text == "Once upon a time a keeper met a whale."
