@@ -115,7 +115,9 @@ def test_deepseek_reasoner_budget_cache_hits_and_billed_rejections(studio):
                              price={"per_1k_input": 0.5, "per_1k_cached_input": 0.1, "per_1k_output": 2.0})
         assert json.loads(ask(studio, "ds", json=True).text)["title"] == "The keeper"
         body = server.hits("chat")[0].json
-        assert body["max_tokens"] == 32768 and "temperature" not in body and "top_p" not in body
+        assert body == {"model": "deepseek-reasoner", "messages": body["messages"], "stream": False,
+                        "max_tokens": 32768}  # no temperature/top_p, a budget for the reasoning
+        assert "json" in json.dumps(body["messages"]).lower()  # the shape is asked in the prompt
         [row] = calls(studio)
         assert (row["tokens_in"], row["tokens_out"]) == (900, 2100)
         assert row["cost"] == pytest.approx(260 / 1000 * 0.5 + 640 / 1000 * 0.1 + 2100 / 1000 * 2.0)
