@@ -161,7 +161,9 @@ def note_change(context, field: str, wanted, sent, why: str = "") -> None:
     item = {"param": field, "wanted": wanted, "sent": sent}
     if why:
         item["why"] = why
-    context.note.setdefault("adjusted", []).append(item)
+    adjusted = context.note.setdefault("adjusted", [])
+    if item not in adjusted:  # one note per change, however many requests the call makes
+        adjusted.append(item)
 
 
 def note_warning(context, text: str | None) -> None:
