@@ -57,7 +57,7 @@ STRATEGIES = ("round_robin", "random", "weighted", "least_loaded")
 # the moment it reaches the service must not bring two calls closer than the limit.
 PACING_MARGIN = 0.05
 PRICE_KEYS = ("per_call", "per_1k_tokens", "per_1k_input", "per_1k_output", "per_second",
-              "per_unit", "per_1k_characters", "currency")
+              "per_unit", "per_1k_characters", "per_1k_cached_input", "currency")
 
 
 class NoProviderAvailable(ProviderError):
@@ -512,6 +512,7 @@ class Router:
             if store is not None:  # the paid result is in the media store before it is recorded
                 note["media"] = store(Path(out_path))
             row["response"] = json.dumps(note)
+            row.update(tokens_in=context.tokens_in, tokens_out=context.tokens_out)  # GPT-image usage
         row["cost"] = cost_of(member.price, row["tokens_in"], row["tokens_out"], context.units,
                               request)
         call_id = _insert_call(db, row)
@@ -581,7 +582,9 @@ def cost_of(price: dict, tokens_in: int, tokens_out: int, units: dict, request=N
         characters = len(request.text)
     total = p.get("per_call", 0.0)
     total += p.get("per_1k_tokens", 0.0) * (tokens_in + tokens_out) / 1000
-    total += p.get("per_1k_input", 0.0) * tokens_in / 1000
+    cached = min(float(units.get("cached_tokens") or 0), tokens_in) if "per_1k_cached_input" in p else 0
+    total += p.get("per_1k_input", 0.0) * (tokens_in - cached) / 1000
+    total += p.get("per_1k_cached_input", 0.0) * cached / 1000  # cache hits (DeepSeek, OpenAI)
     total += p.get("per_1k_output", 0.0) * tokens_out / 1000
     total += p.get("per_second", 0.0) * float(seconds or 0)
     total += p.get("per_unit", 0.0) * float(units.get("units") or 0)

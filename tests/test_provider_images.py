@@ -47,7 +47,7 @@ def test_openai_images_b64_and_url_answers(studio, tmp_path):
         rows = calls(studio)
         assert [(r["status"], r["error_class"]) for r in rows] == [
             ("ok", None), ("failed", "ExpiredAsset"), ("ok", None)]
-        assert [r["cost"] for r in rows] == [0.04, 0.0, 0.04]
+        assert [r["cost"] for r in rows] == [0.04, 0.04, 0.04]  # the lost image was billed too
 
 
 def test_sdwebui_txt2img_with_basic_auth(studio, tmp_path):
@@ -121,4 +121,5 @@ def test_openai_speech_writes_a_wav(studio, tmp_path):
         with wave.open(str(out)) as wav:
             assert wav.getnframes() == 24000
         assert server.hits("speech")[0].json["voice"] == "nova"
-        assert calls(studio)[0]["cost"] == pytest.approx(len(text) / 1000 * 15.0)
+        billed = sum(len(hit.json["input"]) for hit in server.hits("speech"))  # characters sent
+        assert calls(studio)[0]["cost"] == pytest.approx(billed / 1000 * 15.0)

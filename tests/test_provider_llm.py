@@ -155,7 +155,10 @@ def test_flat_vllm_error_shape_is_a_bad_request(studio, server):
 
 def test_test_connection_costs_no_generation(studio, server):
     result = studio.providers.test("gpt")
-    assert result["ok"] and result["detail"] == {"models": 1, "model_listed": True}
+    detail = result["detail"]
+    assert result["ok"] and (detail["models"], detail["model_listed"]) == (1, True)
+    # what the capabilities table says about the model (fake-model: unknown, conservative)
+    assert detail["capabilities"]["known"] is False and "not in the openai_chat" in detail["capabilities"]["warning"]
     studio.providers.edit("gpt", key="sk-wrong-key-000000000000")
     result = studio.providers.test("gpt")
     assert not result["ok"] and result["error_class"] == "AuthError"

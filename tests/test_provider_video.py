@@ -52,13 +52,15 @@ def test_runway_flow_and_the_clip_fits_the_project(studio, request_, tmp_path):
         assert info["audio_codec"] is None and info["pix_fmt"].startswith("yuv420p")
         body = server.hits("submit")[0].json
         assert server.hits("submit")[0].headers["x-runway-version"] == "2024-11-06"
-        assert body["ratio"] == "720:1280" and body["duration"] == 5
+        assert body["ratio"] == "720:1280" and body["duration"] == 2  # a 1.5 s shot: 2 s, not 5
         assert body["promptImage"].startswith("data:image/jpeg;base64,")
         assert "a whale under the moon" in body["promptText"] and "pans left" in body["promptText"]
         assert len(server.hits("task")) == 4  # PENDING, THROTTLED, RUNNING, SUCCEEDED
         [row] = calls(studio)
-        assert row["status"] == "ok" and row["cost"] == pytest.approx(5 * 0.05)  # billed 5 s
-        assert studio.providers.test("runway")["detail"] == {"credit_balance": 1000}
+        assert row["status"] == "ok" and row["cost"] == pytest.approx(2 * 0.05)  # billed 2 s
+        detail = studio.providers.test("runway")["detail"]
+        assert detail["credit_balance"] == 1000
+        assert detail["capabilities"]["durations"] == {"min": 2, "max": 10, "step": 1}
 
 
 def test_runway_subtitle_is_burned_in(studio, request_, tmp_path):
@@ -129,8 +131,8 @@ def _submit_directly(server) -> str:
 def test_kling_jwt_camera_control_and_body_codes(studio, request_, tmp_path):
     with KlingFake(access_key="AK_test_123", secret_key="SK_secret_abcdefgh") as server:
         studio.providers.add("kling", "image2video", "kling", url=server.url,
-                             key="AK_test_123:SK_secret_abcdefgh", model="kling-v1-6",
-                             params={**FAST, "zoom_sign": 1}, price={"per_unit": 0.14})
+                             key="AK_test_123:SK_secret_abcdefgh", model="kling-v1-5",
+                             params={**FAST, "zoom_sign": 1, "mode": "pro"}, price={"per_unit": 0.14})
         assert animate(studio, "kling", request_, tmp_path)["frames"] == 18
         body = server.hits("submit")[0].json
         assert body["camera_control"] == {"type": "simple", "config": {

@@ -27,7 +27,7 @@ from .urls import MAX_REDIRECTS, UnsafeURL, check_request
 
 CONTENT_CODES = ("content_policy", "content_filter", "moderation", "safety", "datainspection",
                  "ipinfringement", "sensitive", "refus")
-OPERATIONAL_PARAMS = {"poll_interval", "poll_max", "task_timeout", "poll_errors"}
+OPERATIONAL_PARAMS = {"poll_interval", "poll_max", "task_timeout", "poll_errors", "refetch_max"}
 QUOTA_CODES = ("insufficient_quota", "quota_exceeded", "billing", "insufficient_balance",
                "arrearage", "balance")
 

@@ -3,6 +3,8 @@ Forge `txt2img`) and ComfyUI (an API-format workflow with placeholders; submit, 
 
 Each writes one PNG. The project's size is a wish: services that only make certain sizes get
 the supported size closest in shape (the camera-motion stage crops to the project's frame).
+What each OpenAI image model takes (sizes, response_format, quality, style) comes from the
+capabilities table; GPT-image answers carry `usage` tokens, which are billed and recorded.
 """
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ import time
 import uuid
 from pathlib import Path
 
+from . import capabilities
 from .base import BadRequest, ImageRequest, TaskFailed, Transient
-from .http import HTTPAdapter, decode_b64, save_png
+from .http import CALL, HTTPAdapter, decode_b64, save_png
 
 OPENAI_SIZES = {"dall-e-2": ["256x256", "512x512", "1024x1024"],
                 "dall-e-3": ["1024x1024", "1792x1024", "1024x1792"],
@@ -49,20 +52,54 @@ class OpenAIImages(HTTPAdapter):
     default_params = {"negative_in_prompt": True}
     key_required = False  # local servers (Ollama's images route) need none; a cloud API answers 401
 
+    def capabilities(self) -> dict:
+        return capabilities.for_model(self.type, self.model or "dall-e-2", self.params.get("capabilities"))
+
     async def generate(self, request: ImageRequest, out_path: Path) -> None:
         params = self.params
-        sizes = params.get("sizes") or OPENAI_SIZES.get(self.model, OPENAI_SIZES["default"])
+        context = CALL.get()
+        caps = self.capabilities()
+        capabilities.note_warning(context, caps.get("warning"))
+        sizes = params.get("sizes") or caps.get("sizes") or OPENAI_SIZES["default"]
         prompt = request.prompt
         if request.negative_prompt and params.get("negative_in_prompt", True):
             prompt = f"{prompt}\n\nAvoid: {request.negative_prompt}"
         body = {"model": self.model, "prompt": prompt, "n": 1,
                 "size": params.get("size") or closest_size(request.width, request.height, sizes)}
-        for name in ("quality", "style", "background", "output_format", "moderation"):
+        if params.get("quality"):
+            allowed = caps.get("quality")
+            if allowed == []:
+                capabilities.note_change(context, "quality", params["quality"], None,
+                                         f"{self.model} takes no quality")
+            else:
+                quality = capabilities.snap_choice(params["quality"], allowed or [])
+                capabilities.note_change(context, "quality", params["quality"], quality,
+                                         f"{self.model} offers {', '.join(allowed or [])}")
+                body["quality"] = quality
+        if params.get("style"):
+            if caps.get("style", True):
+                body["style"] = params["style"]
+            else:
+                capabilities.note_change(context, "style", params["style"], None,
+                                         f"{self.model} does not take style")
+        for name in ("background", "output_format", "moderation"):
             if params.get(name):
                 body[name] = params[name]
-        if params.get("response_format") or self.model.startswith("dall-e"):
+        if caps.get("response_format", self.model.startswith("dall-e")):
             body["response_format"] = params.get("response_format", "b64_json")
+        elif params.get("response_format"):
+            capabilities.note_change(context, "response_format", params["response_format"], None,
+                                     f"{self.model} always answers b64_json")
         data = await self.request("POST", "/images/generations", json_body=body)
+        if context is not None:  # the image is paid for from here on, even if it cannot be used
+            context.billed = True
+            usage = (data or {}).get("usage") or {}
+            if isinstance(usage, dict) and (usage.get("input_tokens") or usage.get("output_tokens")):
+                context.tokens_in = int(usage.get("input_tokens") or 0)
+                context.tokens_out = int(usage.get("output_tokens") or 0)
+                details = usage.get("input_tokens_details") or {}
+                if isinstance(details, dict) and details.get("image_tokens"):
+                    context.units["input_image_tokens"] = int(details["image_tokens"])
         items = (data or {}).get("data") or []
         if not items or not isinstance(items[0], dict):
             raise Transient(f"{self.name}: the answer has no image")
@@ -81,7 +118,8 @@ class OpenAIImages(HTTPAdapter):
 
     async def check(self) -> dict:
         data = await self.request("GET", "/models", timeout=min(self.timeout, 20))
-        return {"models": len((data or {}).get("data") or [])}
+        return {"models": len((data or {}).get("data") or []),
+                "capabilities": capabilities.summary(self.capabilities())}
 
 
 class SDWebUI(HTTPAdapter):
@@ -105,8 +143,34 @@ class SDWebUI(HTTPAdapter):
             return {}
         return {"Authorization": "Basic " + base64.b64encode(key.encode()).decode()}
 
+    _models: tuple[float, list[dict]] | None = None
+
+    async def _checkpoints(self) -> list[dict]:
+        """The server's checkpoints (GET /sdapi/v1/sd-models), read again after 5 minutes."""
+        if self._models is None or time.monotonic() - self._models[0] > 300:
+            data = await self.request("GET", "/sdapi/v1/sd-models", timeout=min(self.timeout, 20))
+            self._models = (time.monotonic(), [m for m in data or [] if isinstance(m, dict)])
+        return self._models[1]
+
+    async def checkpoint(self) -> dict | None:
+        """The server's entry for `model`, matched by title ("name.safetensors [hash]"),
+        model_name, file name or title without the hash. A1111 silently ignores a checkpoint
+        it does not have and paints with the loaded one, so an unknown name is an error here."""
+        if not self.model:
+            return None
+        models = await self._checkpoints()
+        found = _match_checkpoint(self.model, models)
+        if found is None:
+            self._models = None  # maybe just added on the server: ask again next time
+            names = ", ".join(sorted(m.get("model_name") or m.get("title") or "?" for m in models)[:20])
+            raise BadRequest(f"{self.name}: the WebUI has no checkpoint {self.model!r} (it would "
+                             f"silently use the loaded one); it has: {names or 'none'}. "
+                             f"`storynb providers edit {self.name} --model NAME`")
+        return found
+
     async def generate(self, request: ImageRequest, out_path: Path) -> None:
         params = self.params
+        found = await self.checkpoint()
         width, height = _scaled(request.width, request.height, int(params.get("max_side", 1024)))
         body = {"prompt": request.prompt, "negative_prompt": request.negative_prompt,
                 "seed": request.seed, "steps": int(params.get("steps", request.steps)),
@@ -123,12 +187,39 @@ class SDWebUI(HTTPAdapter):
         if not images or not isinstance(images[0], str):
             raise Transient(f"{self.name}: the answer has no image")
         save_png(decode_b64(self.name, images[0]), out_path)
+        used = _info(data).get("sd_model_name")
+        context = CALL.get()
+        if found and used and used not in (found.get("model_name"), found.get("title")) and context:
+            capabilities.note_warning(context, f"asked for checkpoint {self.model!r}, the WebUI "
+                                               f"reports it painted with {used!r}")
 
     async def check(self) -> dict:
-        data = await self.request("GET", "/sdapi/v1/sd-models", timeout=min(self.timeout, 20))
-        names = [m.get("title") or m.get("model_name") for m in data or [] if isinstance(m, dict)]
-        return {"models": len(names),
-                "model_listed": any(self.model in (n or "") for n in names) if self.model else None}
+        self._models = None
+        models = await self._checkpoints()
+        return {"models": len(models),
+                "model_listed": (_match_checkpoint(self.model, models) is not None) if self.model else None}
+
+
+def _info(data) -> dict:
+    """A1111's `info` is a JSON string."""
+    try:
+        info = json.loads((data or {}).get("info") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _match_checkpoint(name: str, models: list[dict]) -> dict | None:
+    wanted = name.strip().lower()
+    for model in models:
+        title = str(model.get("title") or "")
+        filename = str(model.get("filename") or "").replace("\\", "/").rsplit("/", 1)[-1]
+        candidates = {title, title.split(" [")[0], str(model.get("model_name") or ""), filename,
+                      filename.rsplit(".", 1)[0], title.split(" [")[0].rsplit(".", 1)[0],
+                      str(model.get("hash") or ""), str(model.get("sha256") or "")[:10]}
+        if wanted in {c.strip().lower() for c in candidates if c}:
+            return model
+    return None
 
 
 # ComfyUI's default text-to-image graph in API format, with placeholders.
@@ -200,10 +291,15 @@ class ComfyUI(HTTPAdapter):
             "steps": int(params.get("steps", request.steps)), "model": self.model})
         data = await self.request("POST", "/prompt",
                                   json_body={"prompt": graph, "client_id": uuid.uuid4().hex})
-        if data.get("node_errors"):
-            raise BadRequest(f"{self.name}: the workflow was rejected: "
-                             f"{json.dumps(data['node_errors'])[:400]}")
         prompt_id = data.get("prompt_id")
+        if data.get("node_errors"):
+            if not prompt_id:
+                raise BadRequest(f"{self.name}: the workflow was rejected: "
+                                 f"{json.dumps(data['node_errors'])[:400]}")
+            # ComfyUI queues a prompt when at least one output is valid and answers 200 with the
+            # invalid nodes: the job runs on the GPU, so wait for it, with a warning
+            capabilities.note_warning(CALL.get(), "ComfyUI queued the workflow with node errors: "
+                                                  + json.dumps(data["node_errors"])[:400])
         if not prompt_id:
             raise Transient(f"{self.name}: /prompt answered without a prompt_id")
         entry = await self._wait(prompt_id)

@@ -6,12 +6,19 @@ adapter, and on it Runway, Kling (self-signed JWT) and DashScope Wan.
   new one. A task is submitted again only after it failed or its result was lost.
 - Poll errors (a 5xx, a timeout, a 429) are retried here, politely, without resubmitting.
 - The result file is fetched the moment the task succeeds (its URL expires). If the URL has
-  already expired, the task is read again for a fresh URL before anything is resubmitted.
+  already expired, the same task is read again for a fresh signed URL, as often as needed
+  (param `refetch_max`); a task that succeeded is never submitted again. Only when the service
+  no longer has the result is the task given up, and then its cost is recorded (it was billed).
+- Polls start about 1 s apart and back off (×1.5, ±25 % jitter, up to `poll_max`).
+- What each model accepts (durations, resolutions, ratios, camera control) comes from the
+  capabilities table (storynb/data/capabilities.json); the shot's length is rounded up to the
+  nearest duration the model makes, and every change is noted on the call.
 - The downloaded video is fitted to the project's clip: scaled and cropped to its size, retimed
   to its fps, cut or held on the last frame to exactly round(duration_s*fps) frames, no audio,
   the subtitle burned in like the local renderer does.
-- The project's structured camera movement becomes the service's camera control where it has one
-  (Kling `camera_control` type "simple") and words in the prompt otherwise (Runway, Wan).
+- The project's structured camera movement becomes the service's camera control where the model,
+  mode and duration support it (Kling `camera_control` type "simple", per the table) and words in
+  the prompt otherwise (Runway, Wan, most Kling models).
 """
 from __future__ import annotations
 
@@ -28,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..db import now
+from . import capabilities
 from .base import (AuthError, BadRequest, ContentPolicy, ProviderError, QuotaExhausted,
                    RateLimited, TaskFailed, Transient, VideoRequest)
 from .http import CALL, ExpiredAsset, HTTPAdapter, b64_image, data_uri
@@ -79,13 +86,17 @@ def kling_camera(movement: str, params: dict, zoom_sign: int = 1) -> dict | None
 
 
 def pick_duration(wanted: float, allowed) -> float:
-    allowed = sorted(float(a) for a in allowed)
-    return next((a for a in allowed if a >= wanted - 1e-6), allowed[-1])
+    """The shortest allowed duration (a list, or {"min", "max", "step"}) that covers `wanted`."""
+    return capabilities.snap_duration(wanted, allowed)
 
 
 def closest_ratio(width: int, height: int, ratios: list[str]) -> str:
     want = width / height
     return min(ratios, key=lambda r: abs(int(r.split(":")[0]) / int(r.split(":")[1]) - want))
+
+
+class ResultLost(TaskFailed):
+    """A task that succeeded (and was billed) whose result can no longer be fetched."""
 
 
 @dataclass
@@ -101,15 +112,17 @@ class TaskState:
 class TaskAdapter(HTTPAdapter):
     """Generic submit → poll → download. Subclasses write `submit` and `status`.
 
-    Params: durations (the clip lengths the service makes; the shortest that covers the shot is
-    asked for) or duration (always this one), poll_interval/poll_max (seconds, ×1.5 per poll
-    with ±25 % jitter), task_timeout, poll_errors (poll failures in a row before the attempt
-    gives up; the task is resumed, not resubmitted, by the next attempt), camera_words."""
+    Params: durations (overrides the table: a list, or {"min", "max", "step"}; the shortest that
+    covers the shot is asked for) or duration (always this one), poll_interval/poll_max (seconds;
+    the first poll at once, then about poll_interval apart, ×1.5 per poll with ±25 % jitter),
+    task_timeout, poll_errors (poll failures in a row before the attempt gives up; the task is
+    resumed, not resubmitted, by the next attempt), refetch_max (how many times an expired result
+    URL is renewed by reading the same task), camera_words, capabilities (merged over the table)."""
 
     kind = "image2video"
     default_concurrency = 2
-    default_params = {"poll_interval": 5.0, "poll_max": 20.0, "task_timeout": 1200,
-                      "durations": [5, 10], "poll_errors": 6}
+    default_params = {"poll_interval": 1.0, "poll_max": 20.0, "task_timeout": 1200,
+                      "poll_errors": 6, "refetch_max": 20}
 
     # what a service implements ---------------------------------------------------------
     async def submit(self, request: VideoRequest, service_seconds: float) -> str:
@@ -123,11 +136,36 @@ class TaskAdapter(HTTPAdapter):
         prompt = (request.prompt or "").strip()
         return f"{prompt}. {words}" if prompt else words
 
+    default_model = ""
+
+    def capabilities(self) -> dict:
+        return capabilities.for_model(self.type, self.model or self.default_model,
+                                      self.params.get("capabilities"))
+
+    def service_seconds(self, request: VideoRequest, caps: dict, context=None) -> float:
+        """The clip length to ask for: `duration` if set, else the shot's length rounded up to
+        the nearest the model makes (the clip is then cut to the shot)."""
+        if self.params.get("duration"):
+            return float(self.params["duration"])
+        spec = self.params.get("durations") or caps.get("durations") or [5]
+        seconds = pick_duration(request.duration_s, spec)
+        if seconds < request.duration_s - 1e-6:
+            capabilities.note_warning(context, f"the shot is {request.duration_s:g} s but "
+                                               f"{self.model or self.default_model} makes at most "
+                                               f"{seconds:g} s: the last frame is held")
+        capabilities.note_change(context, "duration", round(float(request.duration_s), 3), seconds,
+                                 "the nearest duration the model makes that covers the shot")
+        return seconds
+
     # the flow ---------------------------------------------------------------------------
     async def animate(self, request: VideoRequest, out_path: Path) -> None:
-        seconds = (float(self.params["duration"]) if self.params.get("duration") else
-                   pick_duration(request.duration_s, self.params.get("durations") or [5]))
         context = CALL.get()
+        caps = self.capabilities()
+        if caps.get("removed"):
+            raise BadRequest(f"{self.name}: {caps['removed']} (storynb.providers.capabilities; "
+                             f"`storynb providers edit {self.name} --model ...`)")
+        capabilities.note_warning(context, caps.get("warning"))
+        seconds = self.service_seconds(request, caps, context)
         task_id = self._resume(context)
         if task_id is None:
             task_id = await self.submit(request, seconds)
@@ -138,25 +176,55 @@ class TaskAdapter(HTTPAdapter):
         try:
             state = await self._wait(task_id)
             self._units(context, state, seconds)
-            try:
-                await self.download(state.url, raw, what="video")
-            except ExpiredAsset:
-                state = await self._wait(task_id)  # a fresh signed URL, if the task still has one
-                try:
-                    await self.download(state.url, raw, what="video")
-                except ExpiredAsset:
-                    self._store(context, task_id, "expired")
-                    raise
+            await self._fetch(task_id, state, raw, context, seconds)
             await asyncio.to_thread(fit_video, raw, request, out_path)
             self._store(context, task_id, "done")
-        except TaskFailed:
+        except ResultLost:
+            raise  # stored as "expired", its cost recorded
+        except (TaskFailed, ContentPolicy) as exc:
+            if getattr(exc, "billed", False) and context is not None:  # e.g. Runway SAFETY.INPUT
+                context.units.setdefault("seconds", seconds)
+                context.billed = True
             self._store(context, task_id, "failed")
             raise
         finally:
             raw.unlink(missing_ok=True)
 
+    async def _fetch(self, task_id: str, state: "TaskState", raw: Path, context, seconds: float) -> None:
+        """Download the result at once; an expired URL is renewed by reading the same task again
+        (services sign a fresh URL on every read), never by submitting a new task."""
+        refetches = 0
+        while True:
+            try:
+                await self.download(state.url, raw, what="video")
+                return
+            except ExpiredAsset as exc:
+                refetches += 1
+                if context is not None:
+                    context.note["url_renewals"] = refetches
+                if refetches > int(self.params.get("refetch_max", 20)):
+                    self._lost(context, task_id, state, seconds)
+                    raise ResultLost(f"{self.name}: task {task_id} succeeded but its result URL "
+                                     f"stayed expired after {refetches - 1} renewals ({exc}); it was "
+                                     "billed, and is not submitted again", retryable=False) from None
+            await self.sleep(min(0.25 * (refetches - 1), 5.0))  # at once first: URLs may live < 1 s
+            try:
+                state = await self._wait(task_id)
+            except TaskFailed as exc:  # the service no longer has the task (e.g. after 24 h)
+                self._lost(context, task_id, state, seconds)
+                raise ResultLost(f"{self.name}: task {task_id} succeeded but its result is gone "
+                                 f"({exc}); it was billed, and is not submitted again",
+                                 retryable=False) from None
+
+    def _lost(self, context, task_id: str, state: "TaskState", seconds: float) -> None:
+        """A task that was paid for but whose video cannot be fetched: record its cost."""
+        self._units(context, state, seconds)
+        if context is not None:
+            context.billed = True
+        self._store(context, task_id, "expired")
+
     async def _wait(self, task_id: str) -> TaskState:
-        interval = float(self.params.get("poll_interval", 5.0))
+        interval = float(self.params.get("poll_interval", 1.0))
         cap = float(self.params.get("poll_max", 20.0))
         deadline = time.monotonic() + float(self.params.get("task_timeout", 1200))
         errors = 0
@@ -183,6 +251,9 @@ class TaskAdapter(HTTPAdapter):
                                 f"{self.params.get('task_timeout')} s; the next run resumes it")
             await self.sleep(interval * random.uniform(0.75, 1.25))
             interval = min(interval * 1.5, cap)
+
+    async def check(self) -> dict:
+        return {"capabilities": capabilities.summary(self.capabilities())}
 
     # task ids survive a restart ---------------------------------------------------------
     def _resume(self, context) -> str | None:
@@ -254,24 +325,33 @@ def _state(value) -> str:
 # Runway ------------------------------------------------------------------------------------
 class Runway(TaskAdapter):
     """`runway`: POST /v1/image_to_video, GET /v1/tasks/{id} (header X-Runway-Version). Camera
-    movement goes into promptText. Params: api_version, ratios, durations, seed."""
+    movement goes into promptText. Durations and ratios per model from the capabilities table
+    (gen4_turbo: any whole number of seconds from 2 to 10). Params: api_version, ratios,
+    durations, seed."""
 
     type = "runway"
+    default_model = "gen4_turbo"
     default_url = "https://api.dev.runwayml.com"
-    default_params = {**TaskAdapter.default_params, "api_version": "2024-11-06", "poll_interval": 6.0,
-                      "ratios": ["1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"]}
+    default_params = {**TaskAdapter.default_params, "api_version": "2024-11-06"}
 
     def headers(self) -> dict[str, str]:
         return {**super().headers(), "X-Runway-Version": str(self.params.get("api_version"))}
 
     async def submit(self, request: VideoRequest, service_seconds: float) -> str:
-        body = {"model": self.model or "gen4_turbo",
+        caps = self.capabilities()
+        context = CALL.get()
+        ratios = self.params.get("ratios") or caps.get("ratios") or ["1280:720", "720:1280"]
+        body = {"model": self.model or self.default_model,
                 "promptImage": data_uri(request.image_path, max_bytes=5_000_000),
                 "promptText": self.prompt_for(request)[:1000],
-                "ratio": closest_ratio(request.width, request.height, self.params["ratios"]),
+                "ratio": closest_ratio(request.width, request.height, ratios),
                 "duration": int(service_seconds)}
         if self.params.get("seed") is not None:
-            body["seed"] = int(self.params["seed"])
+            if caps.get("seed", True):
+                body["seed"] = int(self.params["seed"])
+            else:
+                capabilities.note_change(context, "seed", self.params["seed"], None,
+                                         f"{body['model']} does not take a seed")
         data = await self.request("POST", "/v1/image_to_video", json_body=body)
         if not data.get("id"):
             raise Transient(f"{self.name}: the answer has no task id")
@@ -287,14 +367,16 @@ class Runway(TaskAdapter):
             code = str(data.get("failureCode") or "")
             message = f"{self.name}: task {task_id} {data.get('status')}: {data.get('failure') or ''} {code}".strip()
             if code.startswith("SAFETY.INPUT"):
-                return TaskState("failed", error=ContentPolicy(message))
+                error = ContentPolicy(message)
+                error.billed = True  # input moderation failures are not refunded (Runway docs)
+                return TaskState("failed", error=error)
             retryable = code.startswith("INTERNAL") or code.startswith("SAFETY.OUTPUT")
             return TaskState("failed", message=message, error=TaskFailed(message, retryable=retryable))
         return TaskState("waiting")
 
     async def check(self) -> dict:
         data = await self.request("GET", "/v1/organization", timeout=min(self.timeout, 20))
-        return {"credit_balance": (data or {}).get("creditBalance")}
+        return {"credit_balance": (data or {}).get("creditBalance"), **await super().check()}
 
 
 # Kling -------------------------------------------------------------------------------------
@@ -322,11 +404,13 @@ def jwt_hs256(access_key: str, secret_key: str, *, lifetime: int = 1800,
 class Kling(TaskAdapter):
     """`kling`: POST /v1/videos/image2video, GET /v1/videos/image2video/{task_id}. The key is
     `ACCESS_KEY:SECRET_KEY`; each request carries a fresh 30-minute JWT. Errors come as a body
-    `code` (sometimes with HTTP 200). Params: mode (std|pro), durations, camera_control
-    ("auto": structured control on kling-v1* models, prompt words on newer ones; "on"; "off"),
-    zoom_sign, cfg_scale."""
+    `code` (sometimes with HTTP 200). Params: mode (std|pro), durations, camera_control ("auto":
+    structured control only where the capabilities table lists the model, mode and duration,
+    e.g. kling-v1-5 pro 5 s; prompt words otherwise; "on"; "off"), zoom_sign, cfg_scale (left
+    out for models that do not take it, e.g. kling-v2.x)."""
 
     type = "kling"
+    default_model = "kling-v1"
     default_url = "https://api-singapore.klingai.com"
     default_params = {**TaskAdapter.default_params, "mode": "std", "camera_control": "auto",
                       "zoom_sign": 1}
@@ -338,10 +422,12 @@ class Kling(TaskAdapter):
             raise AuthError(f"{self.name}: the key must be ACCESS_KEY:SECRET_KEY")
         return {"Authorization": f"Bearer {jwt_hs256(access, secret)}"}
 
-    def _uses_control(self) -> bool:
+    def _uses_control(self, caps: dict, mode: str, seconds: float) -> bool:
         setting = str(self.params.get("camera_control", "auto"))
         if setting == "auto":
-            return (self.model or "kling-v1").startswith("kling-v1")
+            return any(str(combo.get("mode", mode)) == mode
+                       and float(combo.get("duration", seconds)) == float(seconds)
+                       for combo in caps.get("camera_control") or [] if isinstance(combo, dict))
         return setting == "on"
 
     def answer(self, response, expect: str = "json"):
@@ -355,18 +441,30 @@ class Kling(TaskAdapter):
         return super().answer(response, expect)
 
     async def submit(self, request: VideoRequest, service_seconds: float) -> str:
-        body = {"model_name": self.model or "kling-v1", "image": b64_image(request.image_path,
-                                                                          max_bytes=10_000_000),
-                "mode": self.params.get("mode", "std"), "duration": str(int(service_seconds))}
-        control = (kling_camera(request.movement, request.params, int(self.params.get("zoom_sign", 1)))
-                   if self._uses_control() else None)
-        if control:
+        caps = self.capabilities()
+        context = CALL.get()
+        wanted_mode = str(self.params.get("mode", "std"))
+        mode = capabilities.snap_choice(wanted_mode, caps.get("modes") or [])
+        capabilities.note_change(context, "mode", wanted_mode, mode, "a mode the model offers")
+        body = {"model_name": self.model or self.default_model,
+                "image": b64_image(request.image_path, max_bytes=10_000_000),
+                "mode": mode, "duration": str(int(service_seconds))}
+        control = kling_camera(request.movement, request.params, int(self.params.get("zoom_sign", 1)))
+        if control and self._uses_control(caps, mode, service_seconds):
             body["camera_control"] = control
             body["prompt"] = (request.prompt or "")[:2500]
         else:
+            if control:
+                capabilities.note_change(
+                    context, "camera_control", request.movement, "prompt words",
+                    f"{body['model_name']} {mode} {int(service_seconds)} s has no camera control")
             body["prompt"] = self.prompt_for(request)[:2500]
         if self.params.get("cfg_scale") is not None:
-            body["cfg_scale"] = self.params["cfg_scale"]
+            if caps.get("cfg_scale", True):
+                body["cfg_scale"] = self.params["cfg_scale"]
+            else:
+                capabilities.note_change(context, "cfg_scale", self.params["cfg_scale"], None,
+                                         f"{body['model_name']} does not take cfg_scale")
         if self.params.get("negative_prompt"):
             body["negative_prompt"] = self.params["negative_prompt"]
         data = await self.request("POST", "/v1/videos/image2video", json_body=body)
@@ -396,7 +494,7 @@ class Kling(TaskAdapter):
     async def check(self) -> dict:
         data = await self.request("GET", "/v1/videos/image2video",
                                   params={"pageNum": 1, "pageSize": 1}, timeout=min(self.timeout, 20))
-        return {"tasks_listed": len(data.get("data") or [])}
+        return {"tasks_listed": len(data.get("data") or []), **await super().check()}
 
 
 def kling_error(name: str, data: dict, status: int, headers) -> ProviderError:
@@ -416,23 +514,35 @@ def kling_error(name: str, data: dict, status: int, headers) -> ProviderError:
 class DashScopeWan(TaskAdapter):
     """`dashscope_wan`: POST /api/v1/services/aigc/video-generation/video-synthesis with
     X-DashScope-Async: enable, GET /api/v1/tasks/{id}. Camera movement goes into the prompt
-    (prompt_extend is off by default so it is kept verbatim). Params: resolution, durations,
-    prompt_extend, watermark."""
+    (prompt_extend is off by default so it is kept verbatim). Resolutions, durations and the body
+    per model from the capabilities table (wan2.2-i2v-plus: 480P/1080P; wan2.7: `input.media[]`).
+    Params: resolution (a wish, snapped to the model's nearest), durations, prompt_extend,
+    watermark, seed."""
 
     type = "dashscope_wan"
+    default_model = "wan2.2-i2v-flash"
     default_url = "https://dashscope.aliyuncs.com"
-    default_params = {**TaskAdapter.default_params, "resolution": "720P", "durations": [5],
-                      "prompt_extend": False, "watermark": False, "poll_interval": 10.0}
+    default_params = {**TaskAdapter.default_params, "resolution": "720P",
+                      "prompt_extend": False, "watermark": False}
 
     async def submit(self, request: VideoRequest, service_seconds: float) -> str:
-        body = {"model": self.model or "wan2.2-i2v-flash",
-                "input": {"prompt": self.prompt_for(request)[:800],
-                          "img_url": data_uri(request.image_path, max_bytes=10_000_000)},
-                "parameters": {"resolution": self.params.get("resolution", "720P"),
-                               "duration": int(service_seconds),
+        caps = self.capabilities()
+        context = CALL.get()
+        wanted = str(self.params.get("resolution", "720P")).upper()
+        resolution = capabilities.snap_resolution(wanted, caps.get("resolutions") or [])
+        capabilities.note_change(context, "resolution", wanted, resolution,
+                                 f"{self.model or self.default_model} makes {', '.join(caps.get('resolutions') or [])}")
+        image = data_uri(request.image_path, max_bytes=10_000_000)
+        prompt = self.prompt_for(request)[:800]
+        if caps.get("body") == "media":  # wan2.7: the inputs are a list of typed media
+            inputs = {"prompt": prompt, "media": [{"type": "first_frame", "url": image}]}
+        else:
+            inputs = {"prompt": prompt, "img_url": image}
+        body = {"model": self.model or self.default_model, "input": inputs,
+                "parameters": {"resolution": resolution, "duration": int(service_seconds),
                                "prompt_extend": bool(self.params.get("prompt_extend", False)),
                                "watermark": bool(self.params.get("watermark", False))}}
-        if self.params.get("seed") is not None:
+        if self.params.get("seed") is not None and caps.get("seed", True):
             body["parameters"]["seed"] = int(self.params["seed"])
         data = await self.request("POST", "/api/v1/services/aigc/video-generation/video-synthesis",
                                   json_body=body, headers={"X-DashScope-Async": "enable"})
@@ -466,4 +576,4 @@ class DashScopeWan(TaskAdapter):
                                timeout=min(self.timeout, 20))
         except (BadRequest, TaskFailed):
             pass
-        return {"key_accepted": True}
+        return {"key_accepted": True, **await super().check()}

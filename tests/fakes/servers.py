@@ -80,6 +80,8 @@ class FakeServer:
         self.max_in_flight = 0
         self.asset_hits: collections.Counter = collections.Counter()
         self.expire_urls = 0  # the next N asset URLs issued answer 403 (expired)
+        self.url_ttl: float | None = None  # every asset URL answers 403 this long after it is issued
+        self._issued: dict[str, float] = {}
         self._expired: set[str] = set()
         self._counter = itertools.count(1)
         self.setup()
@@ -119,6 +121,7 @@ class FakeServer:
         """A signed-looking URL for an asset; expired at once while `expire_urls` > 0."""
         token = f"{next(self._counter)}-{uuid.uuid4().hex[:8]}"
         with self.lock:
+            self._issued[token] = time.monotonic()
             if self.expire_urls > 0:
                 self.expire_urls -= 1
                 self._expired.add(token)
@@ -127,7 +130,9 @@ class FakeServer:
     def asset(self, request: Request, name: str):
         token = request.query.get("token", [""])[0]
         self.asset_hits[name] += 1
-        if token in self._expired:
+        issued = self._issued.get(token)
+        if token in self._expired or (self.url_ttl is not None and issued is not None
+                                      and time.monotonic() - issued > self.url_ttl):
             return 403, {"Content-Type": "application/xml"}, b"<Error><Code>AccessDenied</Code>" \
                 b"<Message>Request has expired</Message></Error>"
         if name.endswith(".png"):
@@ -396,6 +401,11 @@ class _TaskFake(FakeServer):
         return len(self.tasks)
 
 
+# runwayml/sdk-python types/image_to_video_create_params.py (gen3a_turbo removed 2026-06)
+RUNWAY_DURATIONS = {"gen4_turbo": tuple(range(2, 11)), "gen4.5": tuple(range(2, 11)),
+                    "veo3.1": (4, 6, 8), "veo3.1_fast": (4, 6, 8), "veo3": (8,), "gen3a_turbo": ()}
+
+
 class RunwayFake(_TaskFake):
     default_script = ["PENDING", "THROTTLED", "RUNNING", "SUCCEEDED"]
 
@@ -414,8 +424,11 @@ class RunwayFake(_TaskFake):
         body = request.json or {}
         if not str(body.get("promptImage", "")).startswith(("data:image/", "https://")):
             return 400, {"error": "promptImage must be an HTTPS URL or a data URI"}
-        if body.get("duration") not in (5, 10):
-            return 400, {"error": "duration must be 5 or 10"}
+        allowed = RUNWAY_DURATIONS.get(body.get("model"), (5, 10))  # per the SDK's types
+        if not allowed:
+            return 400, {"error": f"Invalid model: {body.get('model')}"}
+        if body.get("duration") not in allowed:
+            return 400, {"error": f"duration must be one of {list(allowed)}"}
         return 200, {"id": self.new_task(body)}
 
     def task(self, request, task_id):
