@@ -294,8 +294,7 @@ def m713_experiments(db: sqlite_utils.Database) -> None:
     db["ab_experiments"].create(
         {"name": str, "stage": str, "provider": str, "model": str, "params": str,
          "samples": int, "config": str, "case_set": str, "case_version": int, "offline": int,
-         "warnings": str,
-         "baseline": str, "created": str, "updated": str},
+         "warnings": str, "arms": str, "baseline": str, "created": str, "updated": str},
         pk="name", if_not_exists=True)
     db["ab_case_sets"].create(
         {"id": int, "name": str, "version": int, "language": str, "description": str,

@@ -254,7 +254,8 @@ class ABTests:
         config = job_key("ab-config", provider=llm.name, model=getattr(llm, "model", ""),
                          params=params, seed=seed, samples=samples)[:16]
         notes = self._warnings(stage, arm_list, items, llm, offline)
-        self._pin(experiment, stage, llm, params, seed, samples, case_set, offline, notes, config)
+        self._pin(experiment, stage, llm, params, seed, samples, case_set, offline, notes, config,
+                  [a.label for a in arm_list])
         for note in notes:
             warnings.warn(f"experiment {experiment!r}: {note}", ExperimentWarning, stacklevel=2)
         jobs = []
@@ -347,7 +348,8 @@ class ABTests:
                         "in the set's language")
         return notes
 
-    def _pin(self, experiment, stage, llm, params, seed, samples, case_set, offline, notes, config):
+    def _pin(self, experiment, stage, llm, params, seed, samples, case_set, offline, notes, config,
+             arms):
         row = self._experiment_row(experiment, missing_ok=True)
         if row is None and self.db["ab_runs"].count_where("experiment = ?", [experiment]):
             old = list(self.db.query("select stage, provider from ab_runs where experiment = ? "
@@ -364,6 +366,9 @@ class ABTests:
                   "samples": samples, "config": config, "case_set": case_set[0] if case_set else None,
                   "case_version": case_set[1] if case_set else None, "offline": int(offline),
                   "warnings": json.dumps(notes, ensure_ascii=False), "updated": now()}
+        known = json.loads((row or {}).get("arms") or "[]")
+        values["arms"] = json.dumps(known + [a for a in arms if a not in known], ensure_ascii=False)
+        values["baseline"] = (row or {}).get("baseline") or arms[0]
         self.db["ab_experiments"].upsert({**values, "created": (row or {}).get("created") or now()},
                                          pk="name")
 
@@ -569,7 +574,7 @@ class ABTests:
         heuristic checker compares scores (labelled, not an AI). Returns the judgments."""
         rows = [r for r in self._current_rows(experiment) if r["status"] == "ok"]
         pinned = self._experiment_row(experiment, missing_ok=True) or {}
-        labels = list(dict.fromkeys(r["arm"] for r in rows))
+        labels = self._order(experiment, [r["arm"] for r in rows])
         if arms:
             unknown = [a for a in arms if a not in labels]
             if unknown or len(arms) != 2:
@@ -697,7 +702,7 @@ class ABTests:
         pinned = self._experiment_row(experiment)
         generator = self.studio.provider("llm", pinned["provider"]) if pinned.get("provider") else None
         llm = self._judge_provider(critic, None, what="the critic")
-        labels = list(dict.fromkeys(r["arm"] for r in rows))
+        labels = self._order(experiment, [r["arm"] for r in rows])
         if arm is None:
             report = self.report(experiment)
             ranked = report.stats.dropna(subset=["mean"]).sort_values("mean", ascending=False)
@@ -834,12 +839,20 @@ class ABTests:
                 "model": rows[-1]["model"], "params": "{}", "samples": 1, "offline": 0,
                 "warnings": "[]"}
 
+    def _order(self, experiment: str, labels) -> list[str]:
+        """Arms in the order they were given (the first is the default baseline)."""
+        row = self._experiment_row(experiment, missing_ok=True) or {}
+        known = json.loads(row.get("arms") or "[]")
+        labels = list(dict.fromkeys(labels))
+        return [a for a in known if a in labels] + [a for a in labels if a not in known]
+
     def _baseline(self, experiment: str, labels: list[str]) -> str:
         row = self._experiment_row(experiment, missing_ok=True) or {}
+        labels = self._order(experiment, labels)
         return row.get("baseline") if row.get("baseline") in labels else labels[0]
 
     def set_baseline(self, experiment: str, arm: str) -> None:
-        labels = list(dict.fromkeys(r["arm"] for r in self._rows(experiment)))
+        labels = self._order(experiment, [r["arm"] for r in self._rows(experiment)])
         if arm not in labels:
             raise InvalidInput(f"no arm {arm!r}; the arms are {labels}")
         self._experiment_row(experiment)
@@ -894,7 +907,7 @@ class ABTests:
         import pandas as pd
 
         frame = self.results(experiment)
-        arms = list(dict.fromkeys(frame["arm"]))
+        arms = self._order(experiment, frame["arm"])
         topics = list(dict.fromkeys(frame["topic"]))
         data = {}
         for (topic, arm), part in frame.groupby(["topic", "arm"], sort=False):
@@ -921,7 +934,7 @@ class ABTests:
         import pandas as pd
 
         frame = self.results(experiment)
-        arms = list(dict.fromkeys(frame["arm"]))
+        arms = self._order(experiment, frame["arm"])
         table = {}
         for (topic, arm), part in frame.groupby(["topic", "arm"], sort=False):
             failed_runs = part[part["status"] != "ok"]
@@ -937,7 +950,7 @@ class ABTests:
             else:
                 cell = f"{'✓' if ok == len(part) else '✗'} {ok}/{len(part)}"
                 if fails:
-                    cell += " " + "; ".join(f"{n}×{k}" for k, n in fails.items())
+                    cell += " " + "; ".join(f"{_short(k, 40)} failed {n}×" for k, n in fails.items())
                 if len(failed_runs):
                     cell += f"; {len(failed_runs)} run(s) failed"
             table.setdefault(arm, {})[_short(topic)] = cell
@@ -948,14 +961,16 @@ class ABTests:
     def summary(self, experiment: str):
         """Per arm: runs, failures, rated and judged counts, means of tokens, latency and cost,
         and each score as mean ± 95 % CI (see storynb.experiments.stats)."""
-        return self._stats(self.results(experiment), "pass_rate").drop(
+        frame = self.results(experiment)
+        return self._stats(frame, "pass_rate", self._order(experiment, frame["arm"])).drop(
             columns=["mean", "ci_low", "ci_high", "n"]).set_index("arm")
 
-    def _stats(self, frame, metric: str):
+    def _stats(self, frame, metric: str, order: list[str] | None = None):
         import pandas as pd
 
         rows = []
-        for arm, part in frame.groupby("arm", sort=False):
+        for arm in order or list(dict.fromkeys(frame["arm"])):
+            part = frame[frame["arm"] == arm]
             ok = part[part["status"] == "ok"]
             row = {"arm": arm, "runs": len(part), "failed": int((part["status"] != "ok").sum()),
                    "checked": int((ok["checked"].fillna(0) > 0).sum()),
@@ -984,7 +999,7 @@ class ABTests:
 
         frame = self.results(experiment)
         pinned = self._experiment_row(experiment)
-        labels = list(dict.fromkeys(frame["arm"]))
+        labels = self._order(experiment, frame["arm"])
         base = baseline or self._baseline(experiment, labels)
         if base not in labels:
             raise InvalidInput(f"no arm {base!r}; the arms are {labels}")
@@ -992,7 +1007,7 @@ class ABTests:
             metric = next((m for m in SCORES if frame[m].notna().any()), "pass_rate")
         if metric not in SCORES:
             raise InvalidInput(f"metric is one of {', '.join(SCORES)}, not {metric!r}")
-        stats = self._stats(frame, metric)
+        stats = self._stats(frame, metric, labels)
         ok = frame[frame["status"] == "ok"]
         per_topic: dict = {}
         for (case, arm), part in ok.groupby(["case_id", "arm"], sort=False):
@@ -1034,6 +1049,9 @@ class ABTests:
                 per = {c: {a: 0.0, b: float(sum(v))} for c, v in topic_scores.items()}
                 test = paired(a, b, per, f"net wins ({label})")
                 test.mean_delta = None
+                test.prefix = f"{label}, blind pairwise: " + (
+                    f"{flips} of {len(done)} verdicts flipped with the position (counted as ties); "
+                    if flips else "")
                 pair_tests.append(test)
         judge_cost = float(self.db.execute(
             "select coalesce(sum(cost), 0) from ab_judgments where experiment = ?", [experiment]).fetchone()[0])
@@ -1075,7 +1093,7 @@ class ABTests:
         """Regression mode (for CI): fails when the candidate's mean score is below the
         baseline's by more than `tolerance`. `candidate` defaults to the newest arm."""
         frame = self.results(experiment)
-        labels = list(dict.fromkeys(frame["arm"]))
+        labels = self._order(experiment, frame["arm"])
         baseline = baseline or self._baseline(experiment, labels)
         candidate = candidate or labels[-1]
         for arm in (baseline, candidate):
@@ -1084,7 +1102,7 @@ class ABTests:
         if baseline == candidate:
             raise InvalidInput("the candidate is the baseline: name another arm")
         report = self.report(experiment, metric=metric, baseline=baseline)
-        stats = self._stats(frame, report.metric).set_index("arm")
+        stats = self._stats(frame, report.metric, labels).set_index("arm")
         b, c = stats.loc[baseline, "mean"], stats.loc[candidate, "mean"]
         if b is None or c is None or b != b or c != c:
             return Regression(False, f"cannot compare: no {report.metric} for "

@@ -71,6 +71,7 @@ class Paired:
     p: float
     metric: str
     unit: str = "topics"
+    prefix: str = ""
 
     @property
     def win_rate(self) -> float | None:
@@ -78,6 +79,9 @@ class Paired:
         return (self.wins + 0.5 * self.ties) / self.topics if self.topics else None
 
     def sentence(self) -> str:
+        return self.prefix + self._sentence()
+
+    def _sentence(self) -> str:
         if not self.topics:
             return (f"{self.candidate} vs {self.baseline}: no {self.unit} where both have a "
                     f"{self.metric} yet")
