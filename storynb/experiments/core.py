@@ -705,7 +705,8 @@ class ABTests:
         labels = self._order(experiment, [r["arm"] for r in rows])
         if arm is None:
             report = self.report(experiment)
-            ranked = report.stats.dropna(subset=["mean"]).sort_values("mean", ascending=False)
+            stats = self._stats(self.results(experiment), report.metric, labels)
+            ranked = stats.dropna(subset=["mean"]).sort_values("mean", ascending=False)
             arm = ranked["arm"].iloc[0] if len(ranked) else labels[0]
         if arm not in labels:
             raise InvalidInput(f"no arm {arm!r} in {experiment!r}; the arms are {labels}")
