@@ -182,7 +182,7 @@ def test_offline_a_wording_only_experiment_says_it_cannot_show_a_difference(stud
         assert by_type["contains"]["pass"] is None and "skipped" in by_type["contains"]["reason"]
         assert by_type["max-latency"]["pass"] is True
     assert (frame.groupby("topic")["output"].nunique() == 1).all()  # indeed no difference
-    text = ab.report("offline").text()
+    text = " ".join(ab.report("offline").text().split())
     assert "WARNING: a wording-only experiment" in text and "structural assertions" in text
     notes = ab.judge("offline")["judge_notes"]
     assert notes.str.startswith("(offline: the draft writer ignores wording").all()
@@ -258,7 +258,7 @@ def test_the_cli_prints_the_same_report_and_fails_a_regression(lab):
     shown = subprocess.run(cli + ["show", "twist"], capture_output=True, text=True, env=env)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.rstrip("\n") == ab.report("twist").text()
-    assert "lab v2 beats lab v1 on 3 of 3 topics" in shown.stdout
+    assert "lab v2 beats lab v1 on 3 of 3 topics" in " ".join(shown.stdout.split())
     worse = subprocess.run(cli + ["regress", "twist", "--baseline", "lab v2", "--candidate", "lab v1"],
                            capture_output=True, text=True, env=env)
     assert worse.returncode == 1 and worse.stderr.startswith("FAIL")
@@ -272,4 +272,4 @@ def test_the_cli_prints_the_same_report_and_fails_a_regression(lab):
                                     "--topic", "A fox", "--assert", "is-json"],
                              capture_output=True, text=True, env=env)
     assert offline.returncode == 0, offline.stderr
-    assert "WARNING: a wording-only experiment" in offline.stdout
+    assert "WARNING: a wording-only experiment" in " ".join(offline.stdout.split())

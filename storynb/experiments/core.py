@@ -146,11 +146,18 @@ class Report:
     def text(self) -> str:
         import pandas as pd
 
+        import textwrap
+
+        def wrap(line: str) -> list[str]:
+            return textwrap.wrap(line, 110, subsequent_indent="  ", break_on_hyphens=False) or [""]
+
         h = self.header
-        lines = [f"experiment {self.experiment}: stage {h['stage']}, provider {h['provider']} "
-                 f"({h['model']}), params {h['params']}, {h['samples']} sample(s) per cell"
-                 + (f", cases {h['case_set']} v{h['case_version']}" if h.get("case_set") else "")]
-        lines += [f"WARNING: {w}" for w in self.warnings]
+        lines = wrap(f"experiment {self.experiment}: stage {h['stage']}, provider {h['provider']} "
+                     f"({h['model']}), params {h['params']}, {h['samples']} sample(s) per cell"
+                     + (f", cases {h['case_set']} v{h['case_version']}" if h.get("case_set") else "")
+                     + f", baseline {h['baseline']}")
+        for w in self.warnings:
+            lines += wrap(f"WARNING: {w}")
         with pd.option_context("display.max_colwidth", 60, "display.width", 250,
                                "display.unicode.east_asian_width", True):
             lines += ["", "pass/fail per case (rows) and arm (columns):",
@@ -162,7 +169,9 @@ class Report:
                           self.pairwise.to_string(index=False)]
         sentences = self.sentences()
         if sentences:
-            lines += [""] + [f"- {s}" for s in sentences]
+            lines.append("")
+            for sentence in sentences:
+                lines += wrap(f"- {sentence}")
         lines += ["", "cost: " + ", ".join(f"{k} {v:.6g}" for k, v in self.costs.items())]
         return "\n".join(lines)
 
@@ -984,8 +993,8 @@ class ABTests:
                 if name == metric:
                     row.update(mean=mean, ci_low=low, ci_high=high, n=n)
             for name in ("tokens_in", "tokens_out", "latency_ms", "cost"):
-                row[name] = round(float(pd.to_numeric(ok[name], errors="coerce").mean()), 6) \
-                    if len(ok) else None
+                row[name] = round(float(pd.to_numeric(ok[name], errors="coerce").mean()),
+                                  6 if name == "cost" else 1) if len(ok) else None
             rows.append(row)
         columns = ["arm", "runs", "failed", "checked", "rated", "judged", "pass_rate",
                    "pass_rate 95% CI", "judge_score", "judge_score 95% CI", "rating",

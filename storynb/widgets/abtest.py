@@ -136,6 +136,11 @@ class PromptLabPanel(Panel):
         self.temperature_w = W.Text(description="Temperature", placeholder="provider's own")
         self.seed_w = W.IntText(value=1, description="Seed")
         self.judge_w = W.Dropdown(description="Judge")
+        for widget, css in ((self.name_w, "name"), (self.stage_w, "stage"), (self.arms_w, "arms"),
+                            (self.cases_w, "cases"), (self.provider_w, "provider"),
+                            (self.samples_w, "samples"), (self.temperature_w, "temperature"),
+                            (self.seed_w, "seed"), (self.judge_w, "judge")):
+            widget.add_class(f"storynb-ab-{css}")
         form = W.VBox([W.HBox([self.name_w, self.stage_w, self.arms_w]),
                        W.HBox([self.cases_w, self.provider_w, self.samples_w]),
                        W.HBox([self.temperature_w, self.seed_w,
@@ -163,6 +168,10 @@ class PromptLabPanel(Panel):
             llms = list(self.session.studio.providers.frame("llm")["name"])
             self.provider_w.options = llms
             self.judge_w.options = [HEURISTIC] + [n for n in llms if n != "draft-writer"]
+            for widget in (self.cases_w, self.provider_w, self.judge_w):
+                values = [o[1] if isinstance(o, tuple) else o for o in widget.options]
+                if widget.value not in values and values:
+                    widget.value = values[1] if widget is self.cases_w and len(values) > 1 else values[0]
         if not self.pick.value:
             self.report.value = ("<i>No experiments yet. Open “New run”, give two arms "
                                  "(set:version) and a case set.</i>")
