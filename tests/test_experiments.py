@@ -57,6 +57,8 @@ def test_two_versions_three_topics_three_samples_show_the_difference(lab):
     assert len(samples) == 6 and set(samples) == {(0, 1, 2)}
     # the arm order is shuffled per topic and sample: each arm ran first somewhere, second elsewhere
     assert frame.groupby("arm")["position"].nunique().eq(2).all()
+    firsts = frame[frame["position"] == 0].groupby("arm").size()  # counterbalanced over 9 groups
+    assert sorted(firsts) == [4, 5]
     # seeds and temperature reached the model; samples of one cell differ (seeded openers)
     bodies = [r.json for r in ab.server.hits("chat") if "story" in json.dumps(r.json)
               and "Output 1" not in json.dumps(r.json) and "Instruction:" not in json.dumps(r.json)]

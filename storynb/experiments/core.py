@@ -139,6 +139,7 @@ class Report:
     pairwise: Any = None
     pairwise_tests: list = field(default_factory=list)
     costs: dict = field(default_factory=dict)
+    deltas: Any = None  # per case: each arm's mean score and its delta from the baseline
 
     def sentences(self) -> list[str]:
         return [p.sentence() for p in self.paired] + [p.sentence() for p in self.pairwise_tests]
@@ -164,6 +165,9 @@ class Report:
                       self.matrix.to_string() if len(self.matrix) else "(no runs)",
                       "", f"per arm ({self.metric} = score used for the paired test):",
                       self.stats.to_string(index=False)]
+            if self.deltas is not None and len(self.deltas) and len(self.deltas.columns) > 2:
+                lines += ["", f"paired by case: mean {self.metric} per arm, and Δ from the baseline "
+                          f"{h['baseline']}:", self.deltas.to_string(index=False)]
             if self.pairwise is not None and len(self.pairwise):
                 lines += ["", "blind pairwise judging (both positions; a flipped verdict is a tie):",
                           self.pairwise.to_string(index=False)]
@@ -268,10 +272,14 @@ class ABTests:
         for note in notes:
             warnings.warn(f"experiment {experiment!r}: {note}", ExperimentWarning, stacklevel=2)
         jobs = []
+        base = list(arm_list)  # counterbalanced: a shuffled order, rotated by one per group, so
+        random.Random(f"{experiment}|{seed}").shuffle(base)  # each arm goes first equally often
+        group = 0
         for item in items:
             for sample in range(samples):
-                order = list(arm_list)
-                random.Random(f"{experiment}|{item['id']}|{sample}|{seed}").shuffle(order)
+                shift = group % len(base)
+                order = base[shift:] + base[:shift]
+                group += 1
                 for position, arm in enumerate(order):
                     values = {**_defaults(stage, item), **(variables or {}),
                               **item.get("variables", {}), **_inputs(item), **arm.variables}
@@ -992,9 +1000,12 @@ class ABTests:
                 row[f"{name} 95% CI"] = _pm(mean, low, high, bare=True) if n else None
                 if name == metric:
                     row.update(mean=mean, ci_low=low, ci_high=high, n=n)
-            for name in ("tokens_in", "tokens_out", "latency_ms", "cost"):
+            for name in ("tokens_in", "tokens_out", "cost"):
                 row[name] = round(float(pd.to_numeric(ok[name], errors="coerce").mean()),
                                   6 if name == "cost" else 1) if len(ok) else None
+            # the median: the first call of a run pays for the connection (a cold start)
+            row["latency_ms"] = round(float(pd.to_numeric(ok["latency_ms"], errors="coerce").median()),
+                                      1) if len(ok) else None
             rows.append(row)
         columns = ["arm", "runs", "failed", "checked", "rated", "judged", "pass_rate",
                    "pass_rate 95% CI", "judge_score", "judge_score 95% CI", "rating",
@@ -1024,6 +1035,16 @@ class ABTests:
             value = pd.to_numeric(part[metric], errors="coerce").mean()
             per_topic.setdefault(case, {})[arm] = None if pd.isna(value) else float(value)
         tests = [paired(base, other, per_topic, metric) for other in labels if other != base]
+        names = dict(zip(ok["case_id"], ok["topic"]))
+        delta_rows = []
+        for case, scores in per_topic.items():
+            row = {"case": _short(names.get(case, case)), **{a: _round(scores.get(a)) for a in labels}}
+            for other in labels:
+                if other != base:
+                    both = scores.get(other) is not None and scores.get(base) is not None
+                    row[f"Δ {other}"] = _round(scores[other] - scores[base]) if both else None
+            delta_rows.append(row)
+        deltas = pd.DataFrame(delta_rows)
         judgments = self.judgments(experiment, kind="pair")
         ids = set(frame["id"])
         judgments = judgments[judgments["id"].notna()]
@@ -1076,10 +1097,11 @@ class ABTests:
                   "case_set": pinned.get("case_set"), "case_version": pinned.get("case_version"),
                   "baseline": base}
         notes = json.loads(pinned.get("warnings") or "[]")
-        shown = stats.drop(columns=["mean", "ci_low", "ci_high", "n", "tokens_in"])
+        shown = stats.drop(columns=["mean", "ci_low", "ci_high", "n", "tokens_in"]).rename(
+            columns={"latency_ms": "median ms", "tokens_out": "tokens out", "cost": "mean cost"})
         shown = shown[[c for c in shown.columns if not (c.startswith(SCORES) and shown[c].isna().all())]]
         return Report(experiment, header, notes, self.matrix(experiment), shown, metric, tests,
-                      pd.DataFrame(pair_rows), pair_tests, costs)
+                      pd.DataFrame(pair_rows), pair_tests, costs, deltas)
 
     def prompt_diff(self, experiment: str, arm_a: str, arm_b: str, topic: str | None = None) -> str:
         """A unified diff of the prompts two arms rendered for the same case (the first case
@@ -1137,6 +1159,10 @@ def _name(experiment: Any) -> str:
 def _short(text: str, size: int = 38) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= size else text[:size - 1] + "…"
+
+
+def _round(value):
+    return None if value is None or value != value else round(float(value), 3)
 
 
 def _pm(mean, low, high, *, bare: bool = False) -> str | None:

@@ -93,6 +93,7 @@ class Paired:
                 f"{self.candidate} ties with {self.baseline}: {self.wins} wins and "
                 f"{self.losses} losses over {self.topics} {self.unit}")
         extra = [f"{self.ties} tied"] if self.ties and verdict != "ties with" else []
+        extra.append(f"win rate {self.win_rate:.2f} with ties as half")
         if self.mean_delta is not None:
             extra.append(f"mean Δ {self.metric} {self.mean_delta:+.3g}")
         text += f" ({', '.join(extra)})" if extra else ""

@@ -71,8 +71,12 @@ class BlindRatingPanel(Panel):
             head = f"<b>Output {n}</b>"
             if self.revealed and run["id"] in labels:
                 row = labels[run["id"]]
+                rated = row["rating"] == row["rating"] and row["rating"] is not None
+                note = f"rated {int(row['rating'])}" if rated else "not rated"
                 head += (f" <span class='storynb-blind-label'>= {html.escape(str(row['arm']))}"
-                         f" (rated {'' if row['rating'] != row['rating'] else row['rating']})</span>")
+                         f" ({note})</span>")
+                if rated:
+                    rating.value = int(row["rating"])
             card = W.VBox([W.HTML(head), W.HTML(f"<div class='storynb-story' style='max-height:260px;"
                                                 f"overflow:auto'>{html.escape(str(run['output']))}</div>"),
                            rating], layout=W.Layout(flex="1 1 0", min_width="240px"))
