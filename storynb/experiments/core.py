@@ -717,7 +717,6 @@ class ABTests:
         changed until you `adopt` it), marked "suggested", and queued as an arm of the next run."""
         rows = self._current_rows(experiment)
         pinned = self._experiment_row(experiment)
-        generator = self.studio.provider("llm", pinned["provider"]) if pinned.get("provider") else None
         llm = self._judge_provider(critic, None, what="the critic")
         labels = self._order(experiment, [r["arm"] for r in rows])
         if arm is None:
@@ -791,8 +790,6 @@ class ABTests:
         for j in self.db["ab_judgments"].rows_where("experiment = ? and kind = 'pair'", [experiment]):
             if arm in (j["arm_a"], j["arm_b"]) and j["winner"] not in (arm, None):
                 found.append(f"lost a blind comparison ({j['label']}): {j['reason']}")
-            if j["arm_a"] == arm and j["winner"] is None:
-                continue
         for j in self.db["ab_judgments"].rows_where("experiment = ? and kind = 'score'", [experiment]):
             if j["arm_a"] == arm and j["reason"] and "no problems" not in j["reason"]:
                 found.append(f"{j['label']} scored {j['score']:g}/10: {j['reason']}")
@@ -1047,7 +1044,6 @@ class ABTests:
         deltas = pd.DataFrame(delta_rows)
         judgments = self.judgments(experiment, kind="pair")
         ids = set(frame["id"])
-        judgments = judgments[judgments["id"].notna()]
         pair_rows, pair_tests = [], []
         if len(judgments):
             runs = {int(r["id"]): r for _, r in frame.iterrows()}
