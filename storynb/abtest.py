@@ -2,4 +2,4 @@
 `storynb.experiments`)."""
 from .experiments import *  # noqa: F401,F403
 from .experiments import __all__  # noqa: F401
-from .experiments.core import JUDGE_PROMPT  # noqa: F401
+from .experiments.judging import JUDGE_PROMPT  # noqa: F401
