@@ -275,3 +275,26 @@ def test_the_cli_prints_the_same_report_and_fails_a_regression(lab):
                              capture_output=True, text=True, env=env)
     assert offline.returncode == 0, offline.stderr
     assert "WARNING: a wording-only experiment" in " ".join(offline.stdout.split())
+
+
+def test_the_prompt_lab_panel_runs_reports_and_refuses_bad_input(studio):
+    from storynb.widgets.abtest import PromptLabPanel
+
+    panel = PromptLabPanel(studio)
+    assert "No experiments yet" in panel.report.value
+    panel.name_w.value, panel.arms_w.value = "from-panel", "default-en:1, default-en"
+    panel.action(panel.run)()
+    assert "SET:VERSION" in panel.message.value and not len(ABTests(studio).experiments())
+    panel.arms_w.value, panel.temperature_w.value = "default-en:1, default-en:1", "hot"
+    panel.action(panel.run)()
+    assert "temperature is a number" in panel.message.value
+    studio.prompts.create_set("p2", "en", copy_from="default-en")
+    panel.arms_w.value, panel.temperature_w.value = "default-en:1, p2:1", ""
+    panel.action(panel.run)()
+    assert "done" in panel.message.value and panel.pick.value == "from-panel"
+    assert "wording-only experiment" in panel.warnings.value
+    assert "default-en v1" in panel.report.value and "p2 v1" in panel.report.value
+    panel.action(panel.judge)()  # the heuristic checker, labelled
+    assert ABTests(studio).judgments("from-panel", kind="pair")["label"].str.contains("not an AI").all()
+    panel.action(panel.suggest)()
+    assert "pick an LLM as the critic" in panel.message.value

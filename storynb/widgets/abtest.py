@@ -11,11 +11,14 @@ All of it calls `storynb.experiments.ABTests`; nothing here decides anything."""
 from __future__ import annotations
 
 import html
+import logging
 import random
+import threading
+import traceback
 
 import ipywidgets as W
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, StorynbError
 from ..experiments import ABTests
 from .base import Panel, integer, number, text
 from .rewrite import diff_html
@@ -28,6 +31,7 @@ LAB_STYLE = """<style>
   padding: 6px 10px; font-size: 13px; }
 </style>"""
 HEURISTIC = "heuristic checker (not an AI)"
+log = logging.getLogger("storynb.widgets")
 
 
 def _experiments(ab) -> list[str]:
@@ -238,6 +242,41 @@ class PromptLabPanel(Panel):
         self._blind_box.children = [BlindRatingPanel(self.ab, experiment, show_title=False)]
 
     # actions ---------------------------------------------------------------------------
+    def _background(self, note: str, work, done) -> None:
+        """Run `work(ab)` in a worker thread (its own database connection) when the panel lives
+        in a kernel, so the page stays responsive; then `done(result)` on the kernel's thread.
+        Without a running loop (a plain script) it runs inline."""
+        if getattr(self, "_busy", False):
+            raise InvalidInput("this tab is still working on the last request: wait for it")
+        if self.session._loop is None:
+            done(work(self.ab))
+            return
+        self._busy = True
+        self.info(f"{note}…")
+        studio = self.session.studio.for_thread()
+
+        def finish(result, error):
+            self._busy = False
+            if error:
+                self.error(error)
+            else:
+                self.action(done)(result)
+
+        def target():
+            try:
+                result = work(ABTests(studio))
+            except StorynbError as exc:
+                self.session.call_main(finish, None, str(exc))
+            except Exception as exc:
+                log.error("storynb prompt lab: %s", traceback.format_exc())
+                self.session.call_main(finish, None, f"{type(exc).__name__}: {exc}")
+            else:
+                self.session.call_main(finish, result, None)
+            finally:
+                studio.close()
+
+        threading.Thread(target=target, name="storynb-prompt-lab", daemon=True).start()
+
     def run(self) -> None:
         name = text(self.name_w.value, "the experiment's name", max_len=120, required=True)
         arms = []
@@ -254,28 +293,39 @@ class PromptLabPanel(Panel):
                 raise InvalidInput("temperature is a number from 0 to 2 (or empty)") from None
         if not self.cases_w.value:
             raise InvalidInput("pick a case set")
-        import warnings
-
-        with warnings.catch_warnings(record=True):
-            warnings.simplefilter("always")
-            self.ab.run(name, self.stage_w.value, arms, cases=self.cases_w.value,
-                        provider=self.provider_w.value or None,
+        settings = dict(cases=self.cases_w.value, provider=self.provider_w.value or None,
                         samples=integer(self.samples_w.value, "samples", 1, 20),
                         temperature=temperature, seed=integer(self.seed_w.value, "seed", 0, 2**31))
-        self.redraw()
-        with self.quiet():
-            self.pick.value = name
-        self.redraw()
-        self.ok(f"experiment {name!r}: done")
+        stage = self.stage_w.value
+
+        def work(ab):
+            import warnings
+
+            with warnings.catch_warnings(record=True):
+                warnings.simplefilter("always")
+                ab.run(name, stage, arms, **settings)
+
+        def done(_result):
+            self.redraw()
+            with self.quiet():
+                self.pick.value = name
+            self.redraw()
+            self.ok(f"experiment {name!r}: done")
+
+        self._background(f"running experiment {name!r}", work, done)
 
     def judge(self) -> None:
         experiment = self.pick.value
         if not experiment:
             raise InvalidInput("pick an experiment first")
         judge = None if self.judge_w.value == HEURISTIC else self.judge_w.value
-        self.ab.pairwise(experiment, judge=judge)
-        self.redraw()
-        self.ok(f"judged {experiment!r} with {self.judge_w.value}")
+        label = self.judge_w.value
+
+        def done(_result):
+            self.redraw()
+            self.ok(f"judged {experiment!r} with {label}")
+
+        self._background(f"judging {experiment!r}", lambda ab: ab.pairwise(experiment, judge=judge), done)
 
     def suggest(self) -> None:
         experiment = self.pick.value
@@ -283,10 +333,14 @@ class PromptLabPanel(Panel):
             raise InvalidInput("pick an experiment first")
         if self.judge_w.value == HEURISTIC:
             raise InvalidInput("pick an LLM as the critic (the heuristic checker cannot write templates)")
-        row = self.ab.suggest(experiment, critic=self.judge_w.value)
-        self.redraw()
-        self.detail.children = [W.HTML(f"<b>{html.escape(row['critic'])}</b> proposed "
-                                       f"<b>{html.escape(row['label'])}</b>, queued for the next run: "
-                                       f"{html.escape(row['rationale'])}"),
-                                W.HTML(diff_html(row["diff"])), *self.detail.children]
-        self.ok(f"suggestion #{row['id']} saved as {row['label']}")
+        critic = self.judge_w.value
+
+        def done(row):
+            self.redraw()
+            self.detail.children = [W.HTML(f"<b>{html.escape(row['critic'])}</b> proposed "
+                                           f"<b>{html.escape(row['label'])}</b>, queued for the next "
+                                           f"run: {html.escape(row['rationale'])}"),
+                                    W.HTML(diff_html(row["diff"])), *self.detail.children]
+            self.ok(f"suggestion #{row['id']} saved as {row['label']}")
+
+        self._background("asking the LLM critic", lambda ab: ab.suggest(experiment, critic=critic), done)
