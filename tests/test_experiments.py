@@ -115,6 +115,13 @@ def test_blind_pairwise_judging_does_not_flip_with_the_position(lab):
     ab.pairwise("twist", judge="judge", redo=True)
     assert len(ab.judgments("twist", kind="pair")) == 18
     assert len(ab.judgments("twist", kind="pair", history=True)) == 27
+    # one output at a time, two judges side by side
+    ab.judge("twist")
+    ab.judge("twist", provider="judge")
+    scores = ab.report("twist").scores.set_index("judge")
+    assert list(scores.index) == ["heuristic checker (offline rules, not an AI)", "LLM judge: judge (fake-judge)"]
+    assert scores.loc["LLM judge: judge (fake-judge)", "lab v2"].startswith("7 ")  # 5 + 2 for the twist
+    assert scores.loc["LLM judge: judge (fake-judge)", "lab v1"].startswith("5 ")
     with pytest.raises(InvalidInput, match="grade its own work"):
         ab.pairwise("twist", judge="writer")
     with pytest.raises(InvalidInput, match="cannot judge"):

@@ -31,6 +31,7 @@ class Report:
     pairwise_tests: list = field(default_factory=list)
     costs: dict = field(default_factory=dict)
     deltas: Any = None  # per case: each arm's mean score and its delta from the baseline
+    scores: Any = None  # one output at a time: each judge's mean score per arm, side by side
 
     def sentences(self) -> list[str]:
         return [p.sentence() for p in self.paired] + [p.sentence() for p in self.pairwise_tests]
@@ -59,6 +60,9 @@ class Report:
             if self.deltas is not None and len(self.deltas) and len(self.deltas.columns) > 2:
                 lines += ["", f"paired by case: mean {self.metric} per arm, and Δ from the baseline "
                           f"{h['baseline']}:", self.deltas.to_string(index=False)]
+            if self.scores is not None and len(self.scores):
+                lines += ["", "scores one output at a time (1–10), per judge: mean [95% CI] n",
+                          self.scores.to_string(index=False)]
             if self.pairwise is not None and len(self.pairwise):
                 lines += ["", "blind pairwise judging (both positions; a flipped verdict is a tie):",
                           self.pairwise.to_string(index=False)]
@@ -242,6 +246,21 @@ class Reading:
                     f"{flips} of {len(done)} verdicts flipped with the position (counted as ties); "
                     if flips else "")
                 pair_tests.append(test)
+        scores: dict = {}
+        for j in self.db["ab_judgments"].rows_where("experiment = ? and kind = 'score'", [experiment],
+                                                    order_by="id"):
+            if j["run_a"] in ids and j["score"] is not None:
+                scores[(j["label"], j["run_a"])] = (j["arm_a"], j["score"])  # the newest round
+        by_judge: dict = {}
+        for (label, _run), (arm, score) in scores.items():
+            by_judge.setdefault(label, {}).setdefault(arm, []).append(score)
+        judge_rows = []
+        for label, arms in by_judge.items():
+            row = {"judge": label}
+            for arm in labels:
+                mean, low, high, n = mean_ci(arms.get(arm, []))
+                row[arm] = f"{mean:.3g} {_pm(mean, low, high, bare=True)} n={n}" if n else "–"
+            judge_rows.append(row)
         judge_cost = float(self.db.execute(
             "select coalesce(sum(cost), 0) from ab_judgments where experiment = ?", [experiment]).fetchone()[0])
         rubric_cost = sum(c.get("cost") or 0 for checks in ok["checks"] for c in json.loads(checks or "[]"))
@@ -259,7 +278,7 @@ class Reading:
             columns={"latency_ms": "median ms", "tokens_out": "tokens out", "cost": "mean cost"})
         shown = shown[[c for c in shown.columns if not (c.startswith(SCORES) and shown[c].isna().all())]]
         return Report(experiment, header, notes, self.matrix(experiment), shown, metric, tests,
-                      pd.DataFrame(pair_rows), pair_tests, costs, deltas)
+                      pd.DataFrame(pair_rows), pair_tests, costs, deltas, pd.DataFrame(judge_rows))
 
     def prompt_diff(self, experiment: str, arm_a: str, arm_b: str, topic: str | None = None) -> str:
         """A unified diff of the prompts two arms rendered for the same case (the first case
