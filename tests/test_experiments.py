@@ -256,6 +256,7 @@ def test_statistics_are_the_textbook_values():
     mean, low, high, n = mean_ci([1, 2, 3])
     assert (mean, n) == (2.0, 3) and high - mean == pytest.approx(4.303 / 3 ** 0.5, rel=1e-4)
     assert mean_ci([5])[1:] == (None, None, 1)
+    assert mean_ci([9, 10, 9], bounds=(1, 10))[2] == 10  # clipped to the score's range
 
 
 def test_the_cli_prints_the_same_report_and_fails_a_regression(lab):

@@ -14,6 +14,7 @@ from .stats import mean_ci, paired
 METRICS = ("output", "pass", "pass_rate", "tokens_in", "tokens_out", "latency_ms", "cost",
            "rating", "judge_score")
 SCORES = ("pass_rate", "judge_score", "rating")
+BOUNDS = {"pass_rate": (0.0, 1.0), "judge_score": (1.0, 10.0), "rating": (1.0, 5.0)}
 
 
 @dataclass
@@ -158,7 +159,8 @@ class Reading:
                    "rated": int(ok["rating"].notna().sum()),
                    "judged": int(ok["judge_score"].notna().sum())}
             for name in SCORES:
-                mean, low, high, n = mean_ci(pd.to_numeric(ok[name], errors="coerce").tolist())
+                mean, low, high, n = mean_ci(pd.to_numeric(ok[name], errors="coerce").tolist(),
+                                             BOUNDS[name])
                 row[name] = None if mean is None else round(mean, 3)
                 row[f"{name} 95% CI"] = _pm(mean, low, high, bare=True) if n else None
                 if name == metric:
@@ -258,7 +260,7 @@ class Reading:
         for label, arms in by_judge.items():
             row = {"judge": label}
             for arm in labels:
-                mean, low, high, n = mean_ci(arms.get(arm, []))
+                mean, low, high, n = mean_ci(arms.get(arm, []), BOUNDS["judge_score"])
                 row[arm] = f"{mean:.3g} {_pm(mean, low, high, bare=True)} n={n}" if n else "–"
             judge_rows.append(row)
         judge_cost = float(self.db.execute(

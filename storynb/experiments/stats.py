@@ -34,8 +34,10 @@ def t975(df: int) -> float:
     return 1.960
 
 
-def mean_ci(values) -> tuple[float | None, float | None, float | None, int]:
-    """(mean, low, high, n) of the finite values; the interval is None with fewer than 2."""
+def mean_ci(values, bounds: tuple[float, float] | None = None
+            ) -> tuple[float | None, float | None, float | None, int]:
+    """(mean, low, high, n) of the finite values; the interval is None with fewer than 2, and
+    clipped to `bounds` (a score's possible range) when given."""
     data = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
     n = len(data)
     if n == 0:
@@ -44,7 +46,10 @@ def mean_ci(values) -> tuple[float | None, float | None, float | None, int]:
     if n < 2:
         return mean, None, None, 1
     half = t975(n - 1) * float(data.std(ddof=1)) / math.sqrt(n)
-    return mean, mean - half, mean + half, n
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return mean, low, high, n
 
 
 def sign_test(wins: int, losses: int) -> float:
