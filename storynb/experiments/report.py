@@ -58,7 +58,8 @@ class Report:
                       self.matrix.to_string() if len(self.matrix) else "(no runs)",
                       "", f"per arm ({self.metric} = score used for the paired test):",
                       self.stats.to_string(index=False)]
-            if self.deltas is not None and len(self.deltas) and len(self.deltas.columns) > 2:
+            delta_columns = [c for c in getattr(self.deltas, "columns", []) if str(c).startswith("Δ ")]
+            if delta_columns and self.deltas[delta_columns].notna().any().any():
                 lines += ["", f"paired by case: mean {self.metric} per arm, and Δ from the baseline "
                           f"{h['baseline']}:", self.deltas.to_string(index=False)]
             if self.scores is not None and len(self.scores):

@@ -141,7 +141,8 @@ class PromptLabPanel(Panel):
         self.cases_w = W.Dropdown(description="Cases")
         self.provider_w = W.Dropdown(description="Model")
         self.samples_w = W.BoundedIntText(value=1, min=1, max=20, description="Samples")
-        self.temperature_w = W.Text(description="Temperature", placeholder="provider's own")
+        self.temperature_w = W.Text(description="Temp.", placeholder="the provider's own",
+                                    tooltip="temperature, 0 to 2 (empty: the provider's own)")
         self.seed_w = W.IntText(value=1, description="Seed")
         self.judge_w = W.Dropdown(description="Judge")
         for widget, css in ((self.name_w, "name"), (self.stage_w, "stage"), (self.arms_w, "arms"),

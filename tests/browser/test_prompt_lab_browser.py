@@ -83,8 +83,14 @@ def test_prompt_lab_tab(page, browser_studio, lab_experiment, screenshot):
     page.locator(".storynb-ab-cases select").select_option(value=None, label="stories-en v1 (en, 3)")
     page.locator(".storynb-ab-provider select").select_option(label="draft-writer")
     page.get_by_role("button", name="▶ Run experiment").click()
-    page.locator(".storynb-ab-warning", has_text="wording-only experiment").wait_for(timeout=60_000)
+    page.locator(".storynb-promptlab .storynb-msg", has_text="'offline-wording': done").wait_for(timeout=60_000)
+    page.locator(".storynb-ab-warning", has_text="wording-only experiment").wait_for()
     assert "cannot show" in page.locator(".storynb-ab-warning").first.inner_text()
+    page.locator(".storynb-ab-report", has_text="experiment offline-wording").wait_for()
+    outputs = page.locator(".storynb-ab-output")
+    page.wait_for_function("() => [...document.querySelectorAll('.storynb-ab-output')]"
+                           ".every((e) => e.innerText.includes('not checked'))")
+    assert outputs.count() == 2
     screenshot(page, "22-prompt-lab-offline-warning")
     assert not page.page_errors, page.page_errors
     assert all("fontawesome" in url for url in page.blocked), page.blocked  # Voila's own template asks for it
