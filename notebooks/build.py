@@ -33,6 +33,13 @@ banks, **not an AI**), a Pillow painter, a camera-motion renderer and local narr
 models in `03_models.ipynb`.
 """),
     code("""
+# Parameters (papermill: `papermill 01_quickstart.ipynb out.ipynb -p TOPIC "..." -p SHOTS 6`)
+TOPIC = "A lighthouse keeper befriends a lost whale during the longest storm of the year"
+SHOTS = 4
+SIZE = (360, 640)
+SEED = 7
+""", tags=["parameters"]),
+    code("""
 from storynb.widgets import (open_studio, ProjectPanel, RewritePanel, StoryboardPanel,
                              ImagesPanel, CameraPanel, ClipsPanel, ExportPanel, PipelinePanel)
 
@@ -45,8 +52,8 @@ studio
 can be 4 to 12, or left out to follow the story's length.
 """),
     code("""
-project = studio.create_project("A lighthouse keeper befriends a lost whale during the longest storm of the year",
-                                style="warm", aspect="9:16", shots=4, size=(360, 640), fps=24, seed=7)
+project = studio.create_project(TOPIC, style="warm", aspect="9:16", shots=SHOTS, size=tuple(SIZE),
+                                fps=24, seed=SEED)
 project
 """),
     md("""
@@ -128,36 +135,52 @@ PipelinePanel(project)
 
 APP = [
     code("""
+OPEN_LATEST = True  # parameters: open the newest project when the app starts
+""", tags=["parameters"]),
+    code("""
 from storynb.widgets import App
 
-App()
+App(open_latest=OPEN_LATEST)
 """, tags=["app"]),
 ]
 
 PROMPT_AB = [
     md("""
-# A/B testing prompt templates
+# Prompt experiments: A/B tests of prompt templates
 
-Run two or more **versions** of a stage's template over the same topics and compare them side
-by side: the output, token counts, latency, cost, a **human rating** and, optionally, a
-**judge's score** with suggestions for the template. Every run is stored in the studio database
-(`ab_runs`), so the comparison can be re-read later in any kernel.
+Run two or more **versions** of a stage's template over a **case set** (topics with expected
+traits and assertions, versioned in the studio), compare them in a pass/fail matrix, read the
+statistics (mean ± 95 % CI, paired per-topic deltas, win rate, a sign test), judge the outputs
+**blind and pairwise** (both positions, ties allowed), rate them blind yourself, and let an LLM
+critic (clearly labelled) propose the next version. Everything is stored (`ab_runs`,
+`ab_judgments`, `ab_case_sets`, `ab_suggestions`), so it can be re-read in any kernel, and
+`storynb ab show <experiment>` prints the same report in a terminal.
 
-> With no key, the offline **draft writer** answers. It is not an AI: it writes from the
-> *variables* (topic, style, length) and ignores the prompt's wording. So offline, two versions
-> differ in their prompts and token counts but not in their stories unless an arm also changes a
-> variable (below, the third arm asks for a *whimsical* style). With a real model (see
-> `03_models.ipynb`) pass `provider="…"` to `ab.run` and the wording matters.
+> **Offline, wording cannot show.** With no provider the offline **draft writer** answers. It is
+> not an AI: it writes from the *variables* and ignores the prompt's wording, so the experiment
+> says so at once and runs only the structural assertions. Set `PROVIDER` (and `JUDGE`, another
+> model) in the parameters cell to a real model from `03_models.ipynb` to compare wording.
 """),
     code("""
+# Parameters (papermill: `papermill 02_prompt_ab.ipynb out.ipynb -p PROVIDER deepseek -p JUDGE qwen`)
+EXPERIMENT = "hopeful-ending"
+CASES = "stories-en"      # a stored case set: ab.cases.list()
+PROVIDER = None           # the LLM that writes (None: the offline draft writer)
+JUDGE = None              # another LLM that judges and critiques (None: the heuristic checker)
+SAMPLES = 1               # samples per cell (seeds SEED, SEED+1, ...)
+TEMPERATURE = None        # None: the provider's own
+SEED = 1
+""", tags=["parameters"]),
+    code("""
 import pandas as pd
-from storynb.abtest import ABTests
+from storynb.experiments import ABTests
 from storynb.widgets import open_studio
-from storynb.widgets.abtest import RatingPanel
+from storynb.widgets.abtest import BlindRatingPanel, PromptLabPanel
 
 pd.set_option("display.max_colwidth", 120)
 studio = open_studio()
 ab = ABTests(studio)
+ab.cases.list()
 """),
     md("""
 ## Two versions of the rewrite template
@@ -172,68 +195,90 @@ v2 = studio.prompts.edit("ab-demo", "rewrite",
                          v1["body"] + "\\nEnd on a hopeful image the reader can see.",
                          system=v1["system"], note="hopeful ending")  # keep the system prompt
 print(f"v1: {len(v1['body'])} characters, v{v2['version']}: {len(v2['body'])} characters")
-print(studio.prompts.test_render("ab-demo", "rewrite", {"topic": "A robot learns to paint", "style": "warm",
-                                                        "length": "short", "audience": ""}, v2["version"]))
 """),
     md("""
-## Run the arms over several topics
-An arm is `(set, version)` or `(set, version, {variables it overrides})`. Runs already made are
-skipped when you run this cell again (`repeat=True` asks again).
+## Run the arms over the case set
+An arm is `(set, version)` or `(set, version, {variables it overrides})`. The experiment is
+pinned to one stage and one provider; the provider's settings and the seed are in every run's
+key, so changing them runs again, while running this cell again unchanged skips what is done.
+The arm order is shuffled per topic and sample. Watch for warnings right under the cell.
 """),
     code("""
-EXPERIMENT = "hopeful-ending"
-TOPICS = ["A lighthouse keeper befriends a lost whale",
-          "A robot in a flooded city learns to paint",
-          "一只想看海的小猫偷偷跟着渔船出发了"]
 arms = [("ab-demo", 1), ("ab-demo", v2["version"]), ("ab-demo", v2["version"], {"style": "whimsical"})]
-results = ab.run(EXPERIMENT, "rewrite", arms, topics=TOPICS)
-results[["id", "arm", "topic", "tokens_in", "tokens_out", "latency_ms", "cost"]]
+checks = [{"type": "max-latency", "value": 60000}]
+if PROVIDER and JUDGE:
+    checks.append({"type": "llm-rubric", "value": "the story ends on a hopeful image", "judge": JUDGE})
+results = ab.run(EXPERIMENT, "rewrite", arms, cases=CASES, provider=PROVIDER, samples=SAMPLES,
+                 temperature=TEMPERATURE, seed=SEED, assertions=checks)
+results[["id", "arm", "topic", "sample", "position", "pass", "tokens_in", "tokens_out", "latency_ms", "cost"]]
 """),
     md("""
-## Side by side
-Topics down, arms across: first the numbers, then the outputs (`ab.compare(EXPERIMENT)` gives
-every metric at once; `ab.results(EXPERIMENT)` one row per run).
+## The matrix, the prompts and their diff
+Cases down, arms across: pass/fail per cell over the samples, failing checks named.
 """),
     code("""
-ab.compare(EXPERIMENT, metrics=["tokens_in", "tokens_out", "latency_ms", "cost"])
+ab.matrix(EXPERIMENT)
 """),
     code("""
-ab.compare(EXPERIMENT, metrics=["output"])
+print(ab.prompt_diff(EXPERIMENT, "ab-demo v1", f"ab-demo v{v2['version']}"))
+ab.compare(EXPERIMENT, metrics=["output", "tokens_in", "tokens_out"])
 """),
     md("""
-## Human rating
-Rate each output 1–5 in the panel (stored with the run), or in code with `ab.rate(run_id, rating, note)`.
+## Judging: one output at a time, and blind pairwise
+`ab.judge` scores each output (the heuristic checker offline, which is *not an AI*; an LLM
+with `provider=`). `ab.pairwise` shows a judge the baseline's and another arm's output for the
+same case twice, positions swapped, under one fixed rubric; a verdict that flips with the
+position counts as a tie. Each judge's verdicts are kept side by side, with their cost.
 """),
     code("""
-first = int(results["id"].iloc[0])
-ab.rate(first, 4, "clear arc; the ending arrives a little fast")
-RatingPanel(ab, EXPERIMENT)
+ab.judge(EXPERIMENT, provider=JUDGE)
+ab.pairwise(EXPERIMENT, judge=JUDGE)
+ab.judgments(EXPERIMENT, kind="pair")[["judge", "arm_a", "arm_b", "topic", "first", "second", "winner", "consistent"]]
 """),
     md("""
-## Judge (optional, clearly labelled)
-Without a provider, `ab.judge` uses the **heuristic checker**: transparent rules about length,
-the topic's key words, paragraphs and repetition. It is *not an AI*, and each score says so in
-the `judge` column. With an LLM provider configured, `ab.judge(EXPERIMENT, provider="name",
-redo=True)` asks that model to score each output and suggest changes to the template; its name
-is stored with every score.
+## The report
+What `storynb ab show` prints and the app's Prompt lab tab shows: warnings, the matrix, mean ±
+95 % CI per arm with the counts of checked, rated and judged runs, the paired sign test per arm
+against the baseline, the pairwise verdicts and the cost of generation, judges and critic.
 """),
     code("""
-judged = ab.judge(EXPERIMENT)
-judged[["id", "arm", "judge", "judge_score", "judge_notes"]]
-"""),
-    code("""
-ab.summary(EXPERIMENT)
+print(ab.report(EXPERIMENT).text())
 """),
     md("""
-## Re-read later
-Everything above is in the database. A new kernel (or another machine with the same studio)
-gets the same table from the stored runs:
+## Blind human rating
+The outputs of one case and sample, in a random order, without their arm; the labels appear
+once you save. Ratings go to the same runs (`ab.rate(run_id, 1..5, note)` in code).
+"""),
+    code("""
+BlindRatingPanel(ab, EXPERIMENT)
+"""),
+    md("""
+## Improve, then guard against regressions
+With an LLM as `JUDGE`, `ab.suggest` (an **LLM critic**, labelled as such) reads the failures,
+judge reasons and rating notes and proposes a revised template. It is saved as a new version
+in the companion set `ab-demo~suggested`, marked *suggested*, and joins the next run of this
+experiment as an arm. `ab.regress` fails when a candidate scores below the baseline; in CI,
+`storynb ab regress <experiment> --baseline … --candidate …` exits 1.
+"""),
+    code("""
+if JUDGE:
+    suggestion = ab.suggest(EXPERIMENT, critic=JUDGE)
+    print(suggestion["critic"], "→", suggestion["label"]); print(suggestion["diff"])
+else:
+    print("no LLM critic offline: set JUDGE to an LLM provider to get a suggested template")
+print(ab.regress(EXPERIMENT, baseline="ab-demo v1", candidate=f"ab-demo v{v2['version']}").message)
+"""),
+    md("""
+## The Prompt lab panel and reading it back later
+The same as the app's tab. A new kernel gets the same tables from the stored runs:
+"""),
+    code("""
+PromptLabPanel(studio)
 """),
     code("""
 from storynb import Studio
-from storynb.abtest import ABTests
 
-ABTests(Studio(studio.path)).compare(EXPERIMENT, metrics=["rating", "judge_score", "tokens_in", "cost"])
+ABTests(Studio(studio.path)).compare(EXPERIMENT, metrics=["pass", "judge_score", "tokens_in", "cost"])
 """),
 ]
 
@@ -247,6 +292,9 @@ OpenAI-compatible chat API, OpenAI-style images, Stable Diffusion WebUI, ComfyUI
 APIs, text to speech) with `studio.providers.add(...)`: the key is encrypted before it is stored
 and only a hint of it is ever shown (here, in DataFrames, in the panel, in logs).
 """),
+    code("""
+USAGE_ROWS = 20  # parameters: how many rows of the usage table to show
+""", tags=["parameters"]),
     code("""
 from storynb.widgets import open_studio, ModelsPanel
 from storynb.widgets.models import usage_frame
@@ -297,7 +345,7 @@ Every call is a row in the call log (provider, stage, tokens, latency, status, c
 provider per day:
 """),
     code("""
-usage_frame(studio).tail(20)
+usage_frame(studio).tail(USAGE_ROWS)
 """),
     md("""
 ## The Models panel

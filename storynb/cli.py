@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     edit.set_defaults(handler=_edit_shot)
 
     _provider_commands(commands)
+    from .experiments.cli import add_commands as _ab_commands  # storynb ab …: prompt experiments
+
+    _ab_commands(commands)
 
     gc = commands.add_parser("gc", help="remove media that nothing refers to")
     gc.add_argument("--grace", type=float, default=3600,

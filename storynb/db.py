@@ -306,3 +306,42 @@ def m709_viewer(db: sqlite_utils.Database) -> None:
          "results": str, "created": str},
         pk="id", foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
     db["export_checks"].create_index(["project_id", "export_id"], if_not_exists=True)
+
+
+@migrations()
+def m713_experiments(db: sqlite_utils.Database) -> None:
+    """Prompt experiments a prompt engineer can trust (storynb.experiments): an experiment pinned
+    to a stage and a provider, versioned case sets with assertions, per-run checks and sample
+    numbers, pairwise and pointwise judgments kept side by side (history, cost), and template
+    suggestions queued as the next experiment's arms."""
+    db["ab_experiments"].create(
+        {"name": str, "stage": str, "provider": str, "model": str, "params": str,
+         "samples": int, "config": str, "case_set": str, "case_version": int, "offline": int,
+         "warnings": str, "arms": str, "baseline": str, "created": str, "updated": str},
+        pk="name", if_not_exists=True)
+    db["ab_case_sets"].create(
+        {"id": int, "name": str, "version": int, "language": str, "description": str,
+         "cases": str, "note": str, "created": str},
+        pk="id", if_not_exists=True)
+    db["ab_case_sets"].create_index(["name", "version"], unique=True, if_not_exists=True)
+    runs = db["ab_runs"]
+    for column, kind in (("sample", int), ("position", int), ("case_id", str), ("params", str),
+                         ("config", str), ("checks", str), ("passed", int), ("checked", int),
+                         ("traits", str)):
+        if column not in runs.columns_dict:
+            runs.add_column(column, kind)
+    runs.create_index(["experiment", "config"], if_not_exists=True)
+    db["ab_judgments"].create(
+        {"id": int, "experiment": str, "kind": str, "judge": str, "label": str, "model": str,
+         "key": str, "run_a": int, "run_b": int, "arm_a": str, "arm_b": str, "topic": str,
+         "sample": int, "first": str, "second": str, "winner": str, "consistent": int,
+         "score": float, "reason": str, "cost": float, "tokens": int, "call_ids": str,
+         "created": str},
+        pk="id", if_not_exists=True)
+    db["ab_judgments"].create_index(["experiment", "judge"], if_not_exists=True)
+    db["ab_judgments"].create_index(["key"], if_not_exists=True)
+    db["ab_suggestions"].create(
+        {"id": int, "experiment": str, "stage": str, "base_template_id": int, "template_id": int,
+         "critic": str, "label": str, "rationale": str, "diff": str, "status": str,
+         "cost": float, "created": str},
+        pk="id", if_not_exists=True)

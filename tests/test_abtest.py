@@ -60,7 +60,7 @@ def test_runs_are_stored_compared_and_skipped_when_repeated(ab):
 
 def test_ratings_and_the_heuristic_judge_are_labelled_and_stored(ab):
     frame = ab.run("hope", "rewrite", [("ab", 1), ("ab", 2)], topics=TOPICS)
-    first = int(frame["id"].iloc[0])
+    first = int(frame[frame["arm"] == "ab v1"]["id"].iloc[0])
     ab.rate(first, 5, "lovely")
     for bad in (0, 6, 3.5, True, "4"):
         with pytest.raises(InvalidInput):
@@ -75,9 +75,13 @@ def test_ratings_and_the_heuristic_judge_are_labelled_and_stored(ab):
 
 
 def test_an_llm_judge_is_named_with_its_scores(ab):
-    critic = Critic()
+    critic, writer = Critic(), Critic()
+    writer.name = "writer"
     ab.studio.register(critic)
-    ab.run("critic", "rewrite", [("ab", 1), ("ab", 2)], topics=TOPICS[:1], provider="critic")
+    ab.studio.register(writer)
+    ab.run("critic", "rewrite", [("ab", 1), ("ab", 2)], topics=TOPICS[:1], provider="writer")
+    with pytest.raises(InvalidInput, match="grade its own work"):
+        ab.judge("critic", provider="writer")
     judged = ab.judge("critic", provider="critic")
     assert set(judged["judge"]) == {"LLM judge: critic (critic-1)"}
     assert judged["judge_score"].tolist() == [7.0, 7.0]

@@ -59,14 +59,15 @@ def test_the_ab_comparison_is_read_back_in_a_new_process(executed):
         "table = ab.compare('hopeful-ending')\n"
         "print(json.dumps({'arms': list(dict.fromkeys(table.columns.get_level_values('arm'))),\n"
         "                  'topics': list(table.index),\n"
-        "                  'ratings': int(table.xs('rating', axis=1, level='metric').notna().sum().sum()),\n"
+        "                  'pairs': len(ab.judgments('hopeful-ending', kind='pair')),\n"
         "                  'judged': int(table.xs('judge_score', axis=1, level='metric').notna().sum().sum()),\n"
         "                  'outputs': int(table.xs('output', axis=1, level='metric').notna().sum().sum())}))\n")
     out = subprocess.run([sys.executable, "-c", script, str(studio_path)], capture_output=True,
                          text=True, check=True, env={**os.environ, "STORYNB_STUDIO": str(studio_path)})
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(seen["arms"]) == 3 and len(seen["topics"]) == 3
-    assert seen["outputs"] == 9 and seen["judged"] == 9 and seen["ratings"] >= 1
+    assert seen["outputs"] == 9 and seen["judged"] == 9
+    assert seen["pairs"] == 6  # the baseline against each other arm, on each of the 3 cases
 
 
 def test_committed_notebooks_have_no_outputs():
@@ -93,3 +94,31 @@ def test_the_notebooks_are_what_build_py_writes(tmp_path):
         build.HERE = monkey
     for name in NOTEBOOKS:
         assert (tmp_path / name).read_text(encoding="utf-8") == before[name], name
+
+
+def test_a_notebook_runs_with_other_parameters_through_papermill(tmp_path):
+    """The `parameters` cell lets papermill run the A/B notebook with another experiment and
+    two samples per cell, with no code edited."""
+    papermill = pytest.importorskip("papermill")
+    studio = tmp_path / "studio.db"
+    env = {"STORYNB_STUDIO": str(studio), "STORYNB_KEY_FILE": str(tmp_path / "secret.key")}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        papermill.execute_notebook(str(ROOT / "notebooks" / "02_prompt_ab.ipynb"),
+                                   str(tmp_path / "out.ipynb"), cwd=str(ROOT / "notebooks"),
+                                   parameters={"EXPERIMENT": "from-papermill", "SAMPLES": 2},
+                                   progress_bar=False, kernel_name="python3")
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    from storynb import Studio
+    from storynb.experiments import ABTests
+
+    results = ABTests(Studio(studio)).results("from-papermill")
+    assert len(results) == 3 * 3 * 2 and sorted(set(results["sample"])) == [0, 1]
+    executed = json.loads((tmp_path / "out.ipynb").read_text(encoding="utf-8"))
+    assert any("injected-parameters" in c["metadata"].get("tags", []) for c in executed["cells"])

@@ -7,6 +7,7 @@ import html
 import ipywidgets as W
 
 from ..runner import STAGES
+from .abtest import PromptLabPanel
 from .base import STAGE_TITLES, STYLE, Panel, Session, chip, open_studio
 from .camera import CameraPanel
 from .clips import ClipsPanel
@@ -109,7 +110,7 @@ class App(W.VBox):
     TABS = [("Projects", ProjectPanel), ("Run", PipelinePanel), ("Story", RewritePanel),
             ("Storyboard", StoryboardPanel), ("Images", ImagesPanel), ("Camera", CameraPanel),
             ("Clips", ClipsPanel), ("Export", ExportPanel), ("Prompts", PromptsPanel),
-            ("Models", ModelsPanel)]
+            ("Prompt lab", PromptLabPanel), ("Models", ModelsPanel)]
 
     def __init__(self, studio=None, *, open_latest: bool = True, default_quality: str = "preview"):
         self.session = Session(studio if studio is not None else open_studio())
