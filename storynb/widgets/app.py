@@ -13,6 +13,7 @@ from .clips import ClipsPanel
 from .export import ExportPanel
 from .images import ImagesPanel
 from .models import ModelsPanel
+from .page import PageSupport
 from .pipeline import PipelinePanel
 from .project import ProjectPanel
 from .prompts import PromptsPanel
@@ -48,59 +49,59 @@ class RunBar(W.HBox):
         super().__init__([self.label, self.run_b, self.pause_b, self.resume_b, self.bar, self.stage],
                          layout=W.Layout(align_items="center", flex_flow="row wrap"))
         self.add_class("storynb-runbar")
-        self._selected: list[str] = list(STAGES)
-        session.on("event", self._on_event)
+        session.on("progress", lambda _p: self.draw())
         session.on("project", lambda _: self.draw())
-        session.on("run", lambda _: self._buttons())
         self.draw()
 
     def draw(self) -> None:
+        """Everything from the studio (the session's last read of the project's progress)."""
+        from ..live import overall
+
         project = self.session.project
-        if project is None:
+        progress = self.session.progress
+        if project is None or not progress:
             self.label.value = "<span class='storynb-help'>No project open</span>"
             self.bar.value = 0
+            self.bar.bar_style = ""
             self.stage.value = ""
+            self._buttons()
+            return
+        row = project.row
+        status = progress["status"]
+        self.label.value = (f"<b>#{row['id']} {html.escape(row['name'][:40])}</b> {chip(status)}")
+        self.bar.value = overall(progress)
+        run = progress.get("run") or {}
+        if progress["active"]:
+            self.bar.bar_style = "danger" if any(s["failed"] for s in progress["stages"]) else "info"
+            now = next((s for s in progress["stages"] if s["status"] == "running"
+                        and s["stage"] in progress["reached"]), None)
+            if run.get("state") == "queued":
+                what = "waiting for the worker…"
+            elif now is None:
+                what = "starting…"
+            else:
+                what = (f"{STAGE_TITLES[now['stage']]}: {now['done']}/{now['total']}"
+                        if now["total"] else f"{STAGE_TITLES[now['stage']]}: planning…")
+            if progress["paused"]:
+                what += " (pausing)"
+            self.stage.value = f"<span class='storynb-caption'>{html.escape(what)}</span>"
+        elif run:
+            self.bar.bar_style = {"done": "success", "failed": "danger"}.get(status, "warning")
+            shown = status if status in ("done", "failed", "paused", "interrupted") else run["state"]
+            self.stage.value = f"<span class='storynb-caption'>last run: {html.escape(shown)}</span>"
         else:
-            row = project.row
-            self.label.value = (f"<b>#{row['id']} {html.escape(row['name'][:40])}</b> "
-                                f"{chip(row['status'])}")
-            status = project.status()
-            done = sum(1 for s in STAGES if status.get(s) in ("done", "skipped"))
-            self.bar.value = done / len(STAGES)
+            done = sum(1 for s in progress["stages"] if s["status"] in ("done", "skipped"))
             self.bar.bar_style = "success" if done == len(STAGES) else ""
-            self.stage.value = f"<span class='storynb-caption'>{done} of {len(STAGES)} stages done</span>"
+            self.stage.value = (f"<span class='storynb-caption'>{done} of {len(STAGES)} "
+                                "stages done</span>")
         self._buttons()
 
     def _buttons(self) -> None:
-        running = self.session.running()
+        running = self.session.active()
         none = self.session.project is None
         self.run_b.disabled = running or none
         self.resume_b.disabled = running or none
         self.pause_b.disabled = not running
-
-    def _on_event(self, event) -> None:
-        if event.kind == "run_start":
-            self._selected = [s for s in event.data.get("stages", STAGES)] or list(STAGES)
-            self.bar.value = 0
-            self.bar.bar_style = "info"
-            self.label.value = self.label.value.split("<span class='storynb-chip")[0] + chip("running")
-        elif event.stage in self._selected and event.kind in ("stage_start", "job_done",
-                                                               "job_skipped", "job_failed",
-                                                               "stage_done"):
-            index = self._selected.index(event.stage)
-            part = 1.0 if event.kind == "stage_done" else (
-                event.done / event.total if event.total else 0.0)
-            self.bar.value = min(1.0, (index + part) / len(self._selected))
-            what = event.label or event.status or ("starting" if event.kind == "stage_start" else "")
-            self.stage.value = (f"<span class='storynb-caption'>{STAGE_TITLES[event.stage]}: "
-                                f"{html.escape(what)} "
-                                f"{f'{event.done}/{event.total}' if event.total else ''}</span>")
-            if event.kind == "job_failed":
-                self.bar.bar_style = "danger"
-        elif event.kind == "run_done":
-            self.draw()
-            self.bar.bar_style = {"done": "success", "failed": "danger"}.get(event.status, "warning")
-            self.stage.value = f"<span class='storynb-caption'>last run: {html.escape(event.status)}</span>"
 
 
 class App(W.VBox):
@@ -116,7 +117,7 @@ class App(W.VBox):
         if open_latest:
             projects = self.session.studio.projects()
             if len(projects):
-                self.session.project = self.session.studio.project(int(projects["id"].max()))
+                self.session.open(int(projects["id"].max()))
         self.panels: dict[str, Panel] = {}
         for title, cls in self.TABS:
             extra = {"default_quality": default_quality} if cls is ProjectPanel else {}
@@ -129,8 +130,17 @@ class App(W.VBox):
         self.tabs.observe(self._tab_changed, names="selected_index")
         self.runbar = RunBar(self.session, self.panels["Run"])
         self.panels["Projects"].on_created.append(lambda _p: self.show("Run"))
-        super().__init__([W.HTML(STYLE + APP_STYLE), W.HTML(HEADER), self.runbar, self.tabs])
+        self.page = PageSupport()
+        super().__init__([W.HTML(STYLE + APP_STYLE), W.HTML(HEADER), self.runbar, self.tabs,
+                          self.page])
         self.add_class("storynb-app")
+
+    def close(self) -> None:
+        """Close the app: the live view stops polling the studio (runs go on in the worker)."""
+        self.session.close()
+        for panel in self.panels.values():
+            panel.close()
+        super().close()
 
     def _tab_changed(self, change) -> None:
         index = change["new"]

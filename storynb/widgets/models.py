@@ -112,7 +112,7 @@ class ModelsPanel(Panel):
         self.body.children += (self._add_form(),)
         self.body.children += (W.HTML("<b>Usage and cost</b>"), self.cost_chart, self.calls_chart,
                                self.usage_table)
-        self.session.on("event", lambda e: e.kind == "run_done" and self.mark_dirty())
+        self.session.on("run", lambda what: what == "end" and self.mark_dirty())
         self.redraw()
 
     def _add_form(self) -> W.Widget:

@@ -48,12 +48,12 @@ def browser_studio(tmp_path_factory):
 def voila_url(browser_studio):
     pytest.importorskip("voila")
     port = _free_port()
-    env = {**os.environ, "STORYNB_STUDIO": str(browser_studio.path)}
+    # the app's own Voila settings and page template (app/voila.py), as `make app` serves it
+    env = {**os.environ, "STORYNB_STUDIO": str(browser_studio.path), "JUPYTER_PATH": str(ROOT / "app")}
     log = open(browser_studio.path.parent / "voila.log", "wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "voila", str(ROOT / "notebooks" / "app.ipynb"), "--no-browser",
-         f"--port={port}", "--Voila.ip=127.0.0.1", "--VoilaConfiguration.show_tracebacks=False",
-         "--MappingKernelManager.cull_interval=60", "--MappingKernelManager.cull_idle_timeout=300"],
+         f"--port={port}", "--Voila.ip=127.0.0.1", f"--Voila.config_file_paths={ROOT / 'app'}"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
