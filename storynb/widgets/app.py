@@ -29,6 +29,31 @@ APP_STYLE = """<style>
 .storynb-app .lm-TabBar-tab { min-width: 90px; font-size: 14px; }
 .storynb-header { margin-bottom: 6px; }
 .storynb-runbar { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px; padding: 6px 10px; }
+/* a phone (390 px): one column, nothing wider than the screen, tabs in rows */
+@media (max-width: 700px) {
+  body, #rendered_cells { overflow-x: hidden; }
+  #rendered_cells, #rendered_cells > div { padding: 0 !important; }
+  .storynb-app { padding: 4px; max-width: 100vw; box-sizing: border-box; }
+  .storynb-app * { max-width: 100%; box-sizing: border-box; }
+  .storynb-header .storynb-help { display: none; }
+  .storynb-app .widget-hbox, .storynb-app .jupyter-widgets.widget-hbox { flex-wrap: wrap !important; }
+  .storynb-app .widget-hbox > .widget-html, .storynb-app .widget-hbox > .widget-vbox,
+  .storynb-app .widget-hbox > .widget-inline-hbox, .storynb-app .widget-hbox > .widget-box {
+    min-width: 0 !important; }
+  .storynb-runbar > *, .storynb-columns > * { min-width: 0 !important; flex: 1 1 100% !important; }
+  .storynb-runbar button { flex: 1 1 auto !important; }
+  .storynb-overall-progress, .storynb-app .widget-progress { width: 100% !important; }
+  .storynb-app [class*="storynb-stage-"] > * { width: auto !important; flex: 1 1 40% !important; }
+  .storynb-app .lm-TabBar { height: auto !important; min-height: 0 !important; }
+  .storynb-app .lm-TabBar-content { flex-wrap: wrap !important; height: auto !important; }
+  .storynb-app .lm-TabBar-tab { min-width: 0 !important; flex: 1 1 30% !important; margin: 0 !important;
+    font-size: 13px !important; }
+  .storynb-app .widget-text, .storynb-app .widget-textarea, .storynb-app .widget-dropdown,
+  .storynb-app .widget-select, .storynb-app .widget-inline-hbox { width: 100% !important; }
+  .storynb-app .widget-label { min-width: 0 !important; width: auto !important; }
+  .storynb-app .storynb-table { display: block; overflow-x: auto; }
+  .storynb-app .p-Widget, .storynb-app .lm-Widget { min-width: 0; }
+}
 </style>"""
 
 
@@ -114,10 +139,10 @@ class App(W.VBox):
 
     def __init__(self, studio=None, *, open_latest: bool = True, default_quality: str = "preview"):
         self.session = Session(studio if studio is not None else open_studio())
+        self._open_latest = open_latest
+        self._attached = False
         if open_latest:
-            projects = self.session.studio.projects()
-            if len(projects):
-                self.session.open(int(projects["id"].max()))
+            self._open_newest()
         self.panels: dict[str, Panel] = {}
         for title, cls in self.TABS:
             extra = {"default_quality": default_quality} if cls is ProjectPanel else {}
@@ -131,9 +156,29 @@ class App(W.VBox):
         self.runbar = RunBar(self.session, self.panels["Run"])
         self.panels["Projects"].on_created.append(lambda _p: self.show("Run"))
         self.page = PageSupport()
+        self.page.observe(self._page_ready, names="ready")
         super().__init__([W.HTML(STYLE + APP_STYLE), W.HTML(HEADER), self.runbar, self.tabs,
                           self.page])
         self.add_class("storynb-app")
+
+    def _open_newest(self) -> None:
+        projects = self.session.studio.projects()
+        if len(projects):
+            newest = int(projects["id"].max())
+            if self.session.project is None or self.session.project.id != newest:
+                self.session.open(newest)
+
+    def _page_ready(self, change) -> None:
+        """A page shows the app. With preheated kernels (app/voila.py) the app was built before
+        anyone asked for it, so bring it up to date: the newest project, every panel redrawn."""
+        if not change["new"] or self._attached:
+            return
+        self._attached = True
+        if self._open_latest:
+            self._open_newest()
+        self.session.poll(force=True)
+        for panel in self.panels.values():
+            panel.mark_dirty()
 
     def close(self) -> None:
         """Close the app: the live view stops polling the studio (runs go on in the worker)."""

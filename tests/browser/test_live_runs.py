@@ -197,16 +197,16 @@ def test_buttons_follow_ten_finished_or_failed_runs(browser, voila_url, browser_
     page.context.close()
 
 
-def test_a_page_closed_mid_run_leaves_a_run_that_completes(browser, voila_url, browser_studio):
+def test_a_page_closed_mid_run_leaves_a_run_that_completes(browser, voila_server, browser_studio):
     studio = browser_studio
     project = studio.create_project("Two owls run the night post office", name="Closed page",
                                     shots=6, **SIZE)
-    log = Path(studio.path).parent / "voila.log"
+    voila_url = voila_server.url
     blocked: list[str] = []
     page = open_page(browser, voila_url, blocked)
     page.locator(".storynb-runbar-project", has_text="Closed page").wait_for()
     page.wait_for_function("() => document.cookie.includes('_xsrf=')")
-    shutdowns_before = log.read_text(errors="replace").count("Kernel shutdown")
+    shutdowns_before = voila_server.log().count("Kernel shutdown")
     page.get_by_role("button", name=RUN_BUTTONS["make"]).click()
     wait_studio(project, lambda p: p["status"] == "running")
     page.close(run_before_unload=True)  # the page goes away mid-run (its kernel is shut down)
@@ -216,11 +216,11 @@ def test_a_page_closed_mid_run_leaves_a_run_that_completes(browser, voila_url, b
     assert project.video_path() is not None
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        text = log.read_text(errors="replace")
+        text = voila_server.log()
         if text.count("Kernel shutdown") > shutdowns_before:
             break
         time.sleep(0.2)
-    text = log.read_text(errors="replace")
+    text = voila_server.log()
     assert "403 POST /voila/api/shutdown" not in text, text[-2000:]
     assert text.count("Kernel shutdown") > shutdowns_before, text[-2000:]
     assert not blocked
