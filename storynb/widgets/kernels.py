@@ -6,14 +6,17 @@ No more than `max_kernels` kernels are alive at once, pool included:
   in a minute" (app/voila/templates/storynb/error.html) instead of a kernel;
 - refilling the preheated pool waits for a free slot instead of failing, and a page is only
   given a pool kernel that is ready (never one still waiting for a slot).
-Kernels are started one at a time, so two requests cannot both take the last slot.
+Kernels are started one at a time, so two requests cannot both take the last slot. A kernel
+taken from the pool counts as active from that moment (the culler leaves it to its page).
 Set the cap in app/voila.py, on the command line (`--CappedKernelManager.max_kernels=N`) or
 with $STORYNB_MAX_KERNELS."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 
+from jupyter_server._tz import utcnow
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
 from traitlets import Int, default
@@ -29,9 +32,13 @@ class CappedKernelManager(AsyncMappingKernelManager):
     def __init_subclass__(cls, **kwargs):
         # Voila wraps the configured class in its preheating manager (a subclass made at start);
         # its pool count must only offer kernels that are ready.
+        # And a kernel handed from the pool to a page has been idle since it was preheated: it
+        # counts as active from then on, or the culler could take it before the page connects.
         super().__init_subclass__(**kwargs)
         if "get_pool_size" in cls.__dict__:
             cls.get_pool_size = _ready_pool_size
+        if "get_rendered_notebook" in cls.__dict__:
+            cls.get_rendered_notebook = _touching(cls.__dict__["get_rendered_notebook"])
 
     async def start_kernel(self, *args, **kwargs):
         env = kwargs.get("env") or {}
@@ -57,3 +64,13 @@ def _ready_pool_size(self, notebook_name: str) -> int:
             break  # pages take the pool's first kernel: only count ready ones at the front
         ready += 1
     return ready
+
+
+def _touching(get_rendered_notebook):
+    @functools.wraps(get_rendered_notebook)
+    async def wrapper(self, *args, **kwargs):
+        result = await get_rendered_notebook(self, *args, **kwargs)
+        kernel = self.get_kernel(result[-1])
+        kernel.last_activity = utcnow()
+        return result
+    return wrapper
