@@ -30,8 +30,8 @@ clean:
 
 # The no-code app: notebooks/app.ipynb served by Voila. The studio (database and media) lives in
 # data/, outside the served folder. On 127.0.0.1 no token is needed; bound to any other address
-# (make app APP_HOST=0.0.0.0) a token is generated and printed. Idle kernels are culled. The
-# websocket limit is raised so that a project bundle (up to 2 GB) can be uploaded for import.
+# (make app APP_HOST=0.0.0.0) a token is generated and printed. The other settings (page
+# template without CDN requests, kernel culling, upload size) are in app/voila.py.
 .PHONY: app lab
 APP_HOST ?= 127.0.0.1
 APP_PORT ?= 8866
@@ -39,11 +39,9 @@ STUDIO ?= $(CURDIR)/data/studio.db
 APP_TOKEN_FLAG = $(if $(filter 127.0.0.1 localhost ::1,$(APP_HOST)),--Voila.token='',--token)
 
 app: $(STAMP)
-	STORYNB_STUDIO="$(STUDIO)" $(VENV)/bin/voila notebooks/app.ipynb --no-browser \
-	  --Voila.ip=$(APP_HOST) --port=$(APP_PORT) $(APP_TOKEN_FLAG) \
-	  --MappingKernelManager.cull_interval=60 --MappingKernelManager.cull_idle_timeout=900 \
-	  --VoilaConfiguration.show_tracebacks=False --strip_sources=True \
-	  --Voila.tornado_settings="{'websocket_max_message_size': 2147483648}"
+	STORYNB_STUDIO="$(STUDIO)" JUPYTER_PATH="$(CURDIR)/app" $(VENV)/bin/voila notebooks/app.ipynb \
+	  --no-browser --Voila.config_file_paths="$(CURDIR)/app" \
+	  --Voila.ip=$(APP_HOST) --port=$(APP_PORT) $(APP_TOKEN_FLAG)
 
 # JupyterLab on the notebooks, with the same studio (--allow-root only when run as root).
 lab: $(STAMP)

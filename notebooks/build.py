@@ -364,7 +364,7 @@ def build() -> list[Path]:
                         ("02_prompt_ab.ipynb", PROMPT_AB), ("03_models.ipynb", MODELS)):
         notebook = new_notebook(cells=cells, metadata=dict(KERNEL))
         if name == "app.ipynb":
-            notebook.metadata["voila"] = {"template": "lab"}
+            notebook.metadata["voila"] = {"template": "storynb"}
         for i, cell in enumerate(notebook.cells):  # stable ids keep diffs small
             cell["id"] = f"{Path(name).stem.replace('_', '-')}-{i:02d}"
         nbformat.validate(notebook)

@@ -48,6 +48,16 @@ def cell_edit(grid, row, column, value):
         "value": value}}}, "buffers": []})
 
 
+def follow(session, timeout=60):
+    """Wait for the session's run the way the kernel's poller follows it: look at the studio
+    every 50 ms until the run is over, then return its report."""
+    deadline = time.monotonic() + timeout
+    while not session.handle.done() and time.monotonic() < deadline:
+        session.poll()
+        time.sleep(0.05)
+    return session.wait(max(0.1, deadline - time.monotonic()))
+
+
 def errors(panel):
     return "class='err'" in panel.message.value
 
@@ -79,7 +89,7 @@ def test_create_from_the_form_runs_in_the_background_and_the_bars_move(studio):
     returned = time.perf_counter() - started
     handle = panel.session.handle
     assert handle is not None and not errors(panel), panel.message.value
-    report = handle.wait(120)
+    report = follow(panel.session, 120)
     assert report.status == "done", report.summary()
     assert returned < 5  # the click returned while the run went on
     project = panel.session.project
@@ -202,7 +212,7 @@ def test_regenerating_one_shot_changes_only_that_shot(done_studio):
     assert panel.shot.value == 2
     panel.prompt.value = "a red lighthouse on black rocks, storm"
     panel.regen_b.click()
-    report = panel.session.handle.wait(60)
+    report = follow(panel.session, 60)
     assert report.status == "done", report.summary()
     after = captions()
     assert [a == b for a, b in zip(before, after)] == [True, False, True, True]
@@ -230,21 +240,21 @@ def test_pipeline_pause_resume_skip_rollback(make_project):
     assert project.status()["camera"] == "pending"
     panel.run_all_b.click()
     panel.pause_b.click()
-    report = panel.session.handle.wait(60)
+    report = follow(panel.session, 60)
     assert report.status in ("paused", "done")
     if report.status == "paused":
         assert "paused" in panel.overall.value
         panel.resume_b.click()
-        report = panel.session.handle.wait(60)
+        report = follow(panel.session, 60)
     assert report.status == "done", report.summary()
     panel.rows["images"].back_b.click()
     assert project.status()["images"] == "stale" and project.status()["export"] == "stale"
     panel.rows["images"].run_b.click()
-    assert panel.session.handle.wait(60).status == "done"
+    assert follow(panel.session, 60).status == "done"
     panel.run_all_b.click()
     with pytest.raises(Exception):
         project.start()  # one run per project at a time, whoever asks
-    panel.session.handle.wait(60)
+    follow(panel.session, 60)
 
 
 def test_rewrite_panel_versions_and_diff(make_project):
@@ -260,7 +270,7 @@ def test_rewrite_panel_versions_and_diff(make_project):
     assert "class='add'" in panel.diff.value and "class='del'" in panel.diff.value
     panel.style.value = "whimsical"
     panel.again_b.click()
-    assert panel.session.handle.wait(60).status == "done"
+    assert follow(panel.session, 60).status == "done"
     assert project.row["style"] == "whimsical"
     panel.editor.value = "   "
     panel.save_b.click()
@@ -297,29 +307,54 @@ def test_prompts_panel_versions_and_test_render(studio):
     panel.create_b.click()
     assert studio.prompts.get_set("mine") and not errors(panel)
     panel.stage.value = "rewrite"
-    body = panel.body_t.value
-    panel.body_t.value = body + "\nMention {{ colour }} once."
-    panel.save_b.click()  # the rewrite stage gives no `colour`: refused, and named
+    original = panel.body_t.value
+    # a variable the stage does not give is refused at save time (it would fail every run)
+    panel.body_t.value = original + "\nMention {{ colour }} once."
+    panel.save_b.click()
     assert errors(panel) and "colour" in panel.message.value
     assert [v["version"] for v in studio.prompts.versions("mine", "rewrite")] == [1]
-    panel.body_t.value = body + "\nWrite for {{ audience }}."
-    panel.save_b.click()
-    assert [v["version"] for v in studio.prompts.versions("mine", "rewrite")] == [1, 2]
+    # test render uses the editor's text (not the saved version)
+    panel.render_b.click()
+    assert errors(panel) and "colour" in panel.message.value  # the undefined variable is named
     variables = json.loads(panel.variables.value)
-    panel.variables.value = json.dumps({k: v for k, v in variables.items() if k != "audience"})
+    panel.variables.value = json.dumps({**variables, "colour": "teal"})
     panel.render_b.click()
-    assert errors(panel) and "audience" in panel.message.value  # the undefined variable is named
-    panel.variables.value = json.dumps({**variables, "audience": "teal readers"})
-    panel.render_b.click()
-    assert "teal readers" in panel.rendered.value and not errors(panel)
+    assert "Mention teal once." in panel.rendered.value and not errors(panel)
     panel.variables.value = "{not json"
     panel.render_b.click()
     assert errors(panel)
+    panel.body_t.value = original + "\nWrite it for {{ audience or 'everyone' }}."
+    panel.save_b.click()
+    assert [v["version"] for v in studio.prompts.versions("mine", "rewrite")] == [1, 2]
+    # any version can be restored (as a new version)
+    panel.version.value = 1
+    panel.restore_b.click()
+    assert not errors(panel), panel.message.value
+    assert studio.prompts.template("mine", "rewrite")["body"] == original
+    assert [v["version"] for v in studio.prompts.versions("mine", "rewrite")] == [1, 2, 3]
     panel.body_t.value = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
     panel.save_b.click()
+    assert errors(panel)
     panel.variables.value = "{}"
     panel.render_b.click()
     assert errors(panel)
+
+
+def test_a_built_in_prompt_set_is_edited_as_a_copy(studio):
+    panel = PromptsPanel(studio)
+    builtin = studio.prompts.get_set("default-en")
+    panel.sets.value = builtin["id"]
+    panel.stage.value = "rewrite"
+    before = studio.prompts.template("default-en", "rewrite")
+    panel.body_t.value = before["body"] + "\nEnd on a hopeful note."
+    panel.save_b.click()
+    assert not errors(panel) and "my copy" in panel.message.value, panel.message.value
+    assert studio.prompts.template("default-en", "rewrite") == before  # shipped set unchanged
+    copy = studio.prompts.get_set("default-en (my copy)")
+    assert panel.sets.value == copy["id"] and not copy["builtin"]
+    assert studio.prompts.template(copy["id"], "rewrite")["body"].endswith("hopeful note.")
+    project = studio.create_project("A lighthouse keeper befriends a lost whale", **SMALL)
+    assert project.row["prompt_set_id"] == builtin["id"]  # new projects still get the default
 
 
 def test_no_key_reaches_widget_state(studio, monkeypatch, tmp_path):
@@ -409,11 +444,11 @@ def test_a_failed_stage_shows_its_error_and_retry_runs_again(studio):
     app = App(studio)
     pipeline = app.panels["Run"]
     pipeline.run_all_b.click()
-    report = app.session.handle.wait(60)
+    report = follow(app.session, 60)
     assert report.status == "failed" and app.session.project.id == project.id
     row = pipeline.rows["images"]
     assert "failed" in row.status.value and "out of paint" in row.count.value
     assert app.runbar.bar.bar_style == "danger" and "failed" in pipeline.message.value
     pipeline.retry_b.click()
-    assert app.session.handle.wait(60).status == "done"
+    assert follow(app.session, 60).status == "done"
     assert "done" in row.status.value and app.runbar.bar.value == 1.0

@@ -14,6 +14,7 @@ from .clips import ClipsPanel
 from .export import ExportPanel
 from .images import ImagesPanel
 from .models import ModelsPanel
+from .page import PageSupport
 from .pipeline import PipelinePanel
 from .project import ProjectPanel
 from .prompts import PromptsPanel
@@ -29,6 +30,31 @@ APP_STYLE = """<style>
 .storynb-app .lm-TabBar-tab { min-width: 90px; font-size: 14px; }
 .storynb-header { margin-bottom: 6px; }
 .storynb-runbar { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px; padding: 6px 10px; }
+/* a phone (390 px): one column, nothing wider than the screen, tabs in rows */
+@media (max-width: 700px) {
+  body, #rendered_cells { overflow-x: hidden; }
+  #rendered_cells, #rendered_cells > div { padding: 0 !important; }
+  .storynb-app { padding: 4px; max-width: 100vw; box-sizing: border-box; }
+  .storynb-app * { max-width: 100%; box-sizing: border-box; }
+  .storynb-header .storynb-help { display: none; }
+  .storynb-app .widget-hbox, .storynb-app .jupyter-widgets.widget-hbox { flex-wrap: wrap !important; }
+  .storynb-app .widget-hbox > .widget-html, .storynb-app .widget-hbox > .widget-vbox,
+  .storynb-app .widget-hbox > .widget-inline-hbox, .storynb-app .widget-hbox > .widget-box {
+    min-width: 0 !important; }
+  .storynb-runbar > *, .storynb-columns > * { min-width: 0 !important; flex: 1 1 100% !important; }
+  .storynb-runbar button { flex: 1 1 auto !important; }
+  .storynb-overall-progress, .storynb-app .widget-progress { width: 100% !important; }
+  .storynb-app [class*="storynb-stage-"] > * { width: auto !important; flex: 1 1 40% !important; }
+  .storynb-app .lm-TabBar { height: auto !important; min-height: 0 !important; }
+  .storynb-app .lm-TabBar-content { flex-wrap: wrap !important; height: auto !important; }
+  .storynb-app .lm-TabBar-tab { min-width: 0 !important; flex: 1 1 30% !important; margin: 0 !important;
+    font-size: 13px !important; }
+  .storynb-app .widget-text, .storynb-app .widget-textarea, .storynb-app .widget-dropdown,
+  .storynb-app .widget-select, .storynb-app .widget-inline-hbox { width: 100% !important; }
+  .storynb-app .widget-label { min-width: 0 !important; width: auto !important; }
+  .storynb-app .storynb-table { display: block; overflow-x: auto; }
+  .storynb-app .p-Widget, .storynb-app .lm-Widget { min-width: 0; }
+}
 </style>"""
 
 
@@ -49,59 +75,59 @@ class RunBar(W.HBox):
         super().__init__([self.label, self.run_b, self.pause_b, self.resume_b, self.bar, self.stage],
                          layout=W.Layout(align_items="center", flex_flow="row wrap"))
         self.add_class("storynb-runbar")
-        self._selected: list[str] = list(STAGES)
-        session.on("event", self._on_event)
+        session.on("progress", lambda _p: self.draw())
         session.on("project", lambda _: self.draw())
-        session.on("run", lambda _: self._buttons())
         self.draw()
 
     def draw(self) -> None:
+        """Everything from the studio (the session's last read of the project's progress)."""
+        from ..live import overall
+
         project = self.session.project
-        if project is None:
+        progress = self.session.progress
+        if project is None or not progress:
             self.label.value = "<span class='storynb-help'>No project open</span>"
             self.bar.value = 0
+            self.bar.bar_style = ""
             self.stage.value = ""
+            self._buttons()
+            return
+        row = project.row
+        status = progress["status"]
+        self.label.value = (f"<b>#{row['id']} {html.escape(row['name'][:40])}</b> {chip(status)}")
+        self.bar.value = overall(progress)
+        run = progress.get("run") or {}
+        if progress["active"]:
+            self.bar.bar_style = "danger" if any(s["failed"] for s in progress["stages"]) else "info"
+            now = next((s for s in progress["stages"] if s["status"] == "running"
+                        and s["stage"] in progress["reached"]), None)
+            if run.get("state") == "queued":
+                what = "waiting for the worker…"
+            elif now is None:
+                what = "starting…"
+            else:
+                what = (f"{STAGE_TITLES[now['stage']]}: {now['done']}/{now['total']}"
+                        if now["total"] else f"{STAGE_TITLES[now['stage']]}: planning…")
+            if progress["paused"]:
+                what += " (pausing)"
+            self.stage.value = f"<span class='storynb-caption'>{html.escape(what)}</span>"
+        elif run:
+            self.bar.bar_style = {"done": "success", "failed": "danger"}.get(status, "warning")
+            shown = status if status in ("done", "failed", "paused", "interrupted") else run["state"]
+            self.stage.value = f"<span class='storynb-caption'>last run: {html.escape(shown)}</span>"
         else:
-            row = project.row
-            self.label.value = (f"<b>#{row['id']} {html.escape(row['name'][:40])}</b> "
-                                f"{chip(row['status'])}")
-            status = project.status()
-            done = sum(1 for s in STAGES if status.get(s) in ("done", "skipped"))
-            self.bar.value = done / len(STAGES)
+            done = sum(1 for s in progress["stages"] if s["status"] in ("done", "skipped"))
             self.bar.bar_style = "success" if done == len(STAGES) else ""
-            self.stage.value = f"<span class='storynb-caption'>{done} of {len(STAGES)} stages done</span>"
+            self.stage.value = (f"<span class='storynb-caption'>{done} of {len(STAGES)} "
+                                "stages done</span>")
         self._buttons()
 
     def _buttons(self) -> None:
-        running = self.session.running()
+        running = self.session.active()
         none = self.session.project is None
         self.run_b.disabled = running or none
         self.resume_b.disabled = running or none
         self.pause_b.disabled = not running
-
-    def _on_event(self, event) -> None:
-        if event.kind == "run_start":
-            self._selected = [s for s in event.data.get("stages", STAGES)] or list(STAGES)
-            self.bar.value = 0
-            self.bar.bar_style = "info"
-            self.label.value = self.label.value.split("<span class='storynb-chip")[0] + chip("running")
-        elif event.stage in self._selected and event.kind in ("stage_start", "job_done",
-                                                               "job_skipped", "job_failed",
-                                                               "stage_done"):
-            index = self._selected.index(event.stage)
-            part = 1.0 if event.kind == "stage_done" else (
-                event.done / event.total if event.total else 0.0)
-            self.bar.value = min(1.0, (index + part) / len(self._selected))
-            what = event.label or event.status or ("starting" if event.kind == "stage_start" else "")
-            self.stage.value = (f"<span class='storynb-caption'>{STAGE_TITLES[event.stage]}: "
-                                f"{html.escape(what)} "
-                                f"{f'{event.done}/{event.total}' if event.total else ''}</span>")
-            if event.kind == "job_failed":
-                self.bar.bar_style = "danger"
-        elif event.kind == "run_done":
-            self.draw()
-            self.bar.bar_style = {"done": "success", "failed": "danger"}.get(event.status, "warning")
-            self.stage.value = f"<span class='storynb-caption'>last run: {html.escape(event.status)}</span>"
 
 
 class App(W.VBox):
@@ -114,10 +140,10 @@ class App(W.VBox):
 
     def __init__(self, studio=None, *, open_latest: bool = True, default_quality: str = "preview"):
         self.session = Session(studio if studio is not None else open_studio())
+        self._open_latest = open_latest
+        self._attached = False
         if open_latest:
-            projects = self.session.studio.projects()
-            if len(projects):
-                self.session.project = self.session.studio.project(int(projects["id"].max()))
+            self._open_newest()
         self.panels: dict[str, Panel] = {}
         for title, cls in self.TABS:
             extra = {"default_quality": default_quality} if cls is ProjectPanel else {}
@@ -130,8 +156,37 @@ class App(W.VBox):
         self.tabs.observe(self._tab_changed, names="selected_index")
         self.runbar = RunBar(self.session, self.panels["Run"])
         self.panels["Projects"].on_created.append(lambda _p: self.show("Run"))
-        super().__init__([W.HTML(STYLE + APP_STYLE), W.HTML(HEADER), self.runbar, self.tabs])
+        self.page = PageSupport()
+        self.page.observe(self._page_ready, names="ready")
+        super().__init__([W.HTML(STYLE + APP_STYLE), W.HTML(HEADER), self.runbar, self.tabs,
+                          self.page])
         self.add_class("storynb-app")
+
+    def _open_newest(self) -> None:
+        projects = self.session.studio.projects()
+        if len(projects):
+            newest = int(projects["id"].max())
+            if self.session.project is None or self.session.project.id != newest:
+                self.session.open(newest)
+
+    def _page_ready(self, change) -> None:
+        """A page shows the app. With preheated kernels (app/voila.py) the app was built before
+        anyone asked for it, so bring it up to date: the newest project, every panel redrawn."""
+        if not change["new"] or self._attached:
+            return
+        self._attached = True
+        if self._open_latest:
+            self._open_newest()
+        self.session.poll(force=True)
+        for panel in self.panels.values():
+            panel.mark_dirty()
+
+    def close(self) -> None:
+        """Close the app: the live view stops polling the studio (runs go on in the worker)."""
+        self.session.close()
+        for panel in self.panels.values():
+            panel.close()
+        super().close()
 
     def _tab_changed(self, change) -> None:
         index = change["new"]

@@ -100,30 +100,38 @@ def _running_loop():
 
 
 class Session:
-    """The studio, the open project and the run in progress, shared by the panels of one view.
+    """The studio, the open project and the live state of its runs, shared by the panels of one
+    view.
+
+    The state of a run is read from the studio, never kept in memory: a poller on the kernel's
+    event loop looks at the studio's change counter twice a second and, when anything was
+    committed (by this kernel, another tab's kernel, the local worker or a terminal), reads the
+    open project's `progress()` again. So a reloaded page or a second tab shows a run that
+    another process is carrying out, and buttons follow what is stored.
 
     Topics panels listen to: "project" (another project was opened, or the list changed),
-    "data" (stored work changed: a run finished, a shot was edited …), "event" (a run Event),
-    "run" (a run started or ended).
+    "data" (stored work changed: a run finished, a shot was edited …), "progress" (a new
+    progress() of the open project, with "active": whether a run is queued or going on),
+    "run" ("start" or "end": a run of the open project began or ended, whoever runs it) and
+    "stage" (a stage's stored status or counts moved; the payload is its progress entry).
     """
 
-    def __init__(self, studio=None, project=None):
+    POLL_S = 0.5
+
+    def __init__(self, studio=None, project=None, *, poll: bool = True):
         self.studio = studio if studio is not None else open_studio()
         self.project = project
-        self.handle = None
+        self.handle = None  # the last run started from this session (tests and notebooks wait on it)
+        self.progress: dict | None = None
         self._listeners: dict[str, list[Callable]] = {}
         self._loop = _running_loop()
         self._main = threading.get_ident()
-        ref = weakref.ref(self)
-
-        def observer(event, ref=ref):
-            session = ref()
-            if session is None:
-                unsubscribe()
-            else:
-                session._engine_event(event)
-
-        unsubscribe = self.studio.events.subscribe(observer)
+        self._changes = self.studio.changes()
+        self._task = None
+        self.closed = False
+        self.poll(force=True)
+        if poll and self._loop is not None:
+            self._task = self._loop.create_task(_poll_forever(weakref.ref(self), self.POLL_S))
 
     # listeners -------------------------------------------------------------------------
     def on(self, topic: str, fn: Callable[[Any], None]) -> None:
@@ -159,23 +167,73 @@ class Session:
             except Exception:  # one broken view must not stop the others
                 log.error("storynb panel listener failed:\n%s", traceback.format_exc())
 
-    def _engine_event(self, event) -> None:
-        if self.project is None or event.project_id != self.project.id:
-            return
-        self.emit("event", event)
-        if event.kind == "run_done":
-            self.emit("run", "done")
-            self.emit("data", Change("run"))
+    # the live state ----------------------------------------------------------------------
+    def poll(self, force: bool = False) -> bool:
+        """One look at the studio: if anything was committed since the last look (or `force`),
+        read the open project's progress and tell the panels what moved. The poller calls this
+        on the kernel's loop; code without a loop (a script, a test) may call it by hand."""
+        if self.closed:
+            return False
+        changed = self._changes.changed()
+        if not (changed or force):
+            return False
+        old = self.progress
+        if self.project is None:
+            self.progress = None
+            return True
+        from ..live import run_active, stages_reached
+
+        new = self.project.progress()
+        if not new:  # the project was deleted (by another tab, say)
+            self.progress = None
+            return True
+        new["active"] = run_active(self.studio.db, self.project.id)
+        new["reached"] = stages_reached(self.studio.db, self.project.id, new.get("run"))
+        self.progress = new
+        if old is not None and old.get("project_id") != new["project_id"]:
+            old = None
+        if new == old:
+            return True
+        was = _run_key(old)
+        now_ = _run_key(new)
+        if was != now_:
+            if new["active"] and (not old or not old.get("active") or was[0] != now_[0]):
+                self.emit("run", "start")
+            elif not new["active"] and old and (old.get("active") or was[0] != now_[0]):
+                self.emit("run", "end")
+                self.emit("data", Change("run"))
+        before = {s["stage"]: s for s in (old or {}).get("stages", [])}
+        for stage in new["stages"]:
+            if old is not None and before.get(stage["stage"]) != stage:
+                self.emit("stage", stage)
+        self.emit("progress", new)
+        return True
+
+    def close(self) -> None:
+        """Stop following the studio (the poller ends); the panels stay as they are."""
+        self.closed = True
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    def wait(self, timeout: float | None = None):
+        """Wait for the run this session started and show its end (for code and tests)."""
+        report = self.handle.wait(timeout) if self.handle is not None else None
+        self.poll()
+        return report
 
     # the project -----------------------------------------------------------------------
     def open(self, ref) -> None:
         self.project = self.studio.project(ref)
         self.handle = None
+        self.progress = None
+        self.poll(force=True)
         self.emit("project", self.project)
 
     def close_project(self) -> None:
         self.project = None
         self.handle = None
+        self.progress = None
         self.emit("project", None)
 
     def require(self):
@@ -189,21 +247,54 @@ class Session:
 
     # runs ------------------------------------------------------------------------------
     def running(self) -> bool:
-        return self.handle is not None and not self.handle.done()
+        """Whether a run of the open project is queued or going on, as stored in the studio
+        (whichever page, kernel, worker or terminal started it)."""
+        if self.project is None:
+            return False
+        from ..live import run_active
+
+        return run_active(self.studio.db, self.project.id)
+
+    def active(self) -> bool:
+        """The last polled answer to `running()` (what buttons are drawn from)."""
+        return bool(self.progress and self.progress.get("active"))
 
     def start(self, stages=None, *, how: str = "run"):
-        """Start work in the background (`how`: run, retry or resume) and return at once."""
+        """Start work (`how`: run, retry or resume) and return at once. The studio's local
+        worker process carries it out (so it outlives this page and kernel), except for projects
+        that use providers registered only in this process, which run in a thread here."""
         project = self.require()
         if self.running():
             raise InvalidInput("this project is already running: wait for it to finish, or pause it")
         if how == "retry":
-            self.handle = project.start_retry(executor="thread")
+            self.handle = project.start_retry()
         elif how == "resume":
-            self.handle = project.start_resume(executor="thread")
+            self.handle = project.start_resume()
         else:
-            self.handle = project.start(stages, executor="thread")
-        self.emit("run", "start")
+            self.handle = project.start(stages)
+        self.poll(force=True)
         return self.handle
+
+
+def _run_key(progress: dict | None) -> tuple:
+    if not progress:
+        return (None, None, None)
+    run = progress.get("run") or {}
+    return (run.get("id"), run.get("state"), bool(progress.get("active")))
+
+
+async def _poll_forever(ref, interval: float) -> None:
+    """The session's poller: ends when the session is closed or garbage-collected."""
+    while True:
+        await asyncio.sleep(interval)
+        session = ref()
+        if session is None or session.closed:
+            return
+        try:
+            session.poll()
+        except Exception:  # a locked or vanished studio must not end the live view for good
+            log.warning("storynb: reading the studio failed:\n%s", traceback.format_exc())
+        del session
 
 
 def as_session(source) -> Session:
@@ -230,6 +321,7 @@ class Panel(W.VBox):
     title = ""
 
     def __init__(self, source=None, *, show_title: bool = True, **kwargs):
+        self._owns_session = not isinstance(source, Session)
         self.session = as_session(source)
         self.message = W.HTML(layout=W.Layout(min_height="22px"))
         self.message.add_class("storynb-msg")
@@ -246,7 +338,7 @@ class Panel(W.VBox):
         self.add_class(f"storynb-{self.name}")
         self.session.on("project", lambda _: self.mark_dirty())
         self.session.on("data", self._data_changed)
-        self.session.on("event", self._run_finished)
+        self.session.on("run", self._run_finished)
 
     # refreshing ------------------------------------------------------------------------
     def _data_changed(self, change) -> None:
@@ -299,13 +391,21 @@ class Panel(W.VBox):
         self._run_note = note or "working"
         self.info(f"{self._run_note}…")
 
-    def _run_finished(self, event) -> None:
-        if event.kind == "run_done" and self._run_note:
+    def _run_finished(self, what) -> None:
+        if what == "end" and self._run_note:
             note, self._run_note = self._run_note, ""
-            if event.status == "done":
+            status = (self.session.progress or {}).get("status", "")
+            if status == "done":
                 self.ok(f"{note}: done")
             else:
-                self.error(f"{note}: {event.status} (see the Run tab)")
+                self.error(f"{note}: {status} (see the Run tab)")
+
+    def close(self) -> None:
+        """Close the panel's widgets; a session the panel made for itself stops polling."""
+        session = getattr(self, "session", None)  # None: __init__ failed before it was set
+        if session is not None and getattr(self, "_owns_session", False):
+            session.close()
+        super().close()
 
     # messages --------------------------------------------------------------------------
     def ok(self, text: str) -> None:

@@ -28,7 +28,7 @@ class ClipsPanel(Panel):
             W.HTML("<p class='storynb-help'>Each shot's picture animated with its camera "
                    "movement. <b>Make again</b> renders one clip anew and then the final video."
                    "</p>"), self.pages, self.grid]
-        self.session.on("event", self._on_event)
+        self.session.on("stage", self._on_stage)
         self.redraw()
 
     def refresh(self) -> None:
@@ -80,8 +80,8 @@ class ClipsPanel(Panel):
         card.add_class("storynb-card")
         return card
 
-    def _on_event(self, event) -> None:
-        if event.kind == "stage_done" and event.stage == "clips":
+    def _on_stage(self, stage: dict) -> None:
+        if stage["stage"] == "clips" and stage["status"] in ("done", "failed"):
             self.mark_dirty()
 
     def regenerate(self, seq: int) -> None:

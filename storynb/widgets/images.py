@@ -52,7 +52,7 @@ class ImagesPanel(Panel):
             self.pages, self.gallery, W.HTML("<hr><b>One shot</b>"), self.shot,
             self.candidates, self.prompt, self.negative,
             W.HBox([self.regen_b, self.save_b], layout=W.Layout()), self.final_prompt]
-        self.session.on("event", self._on_event)
+        self.session.on("stage", self._on_stage)
         self.redraw()
 
     # drawing ---------------------------------------------------------------------------
@@ -163,8 +163,8 @@ class ImagesPanel(Panel):
         self.final_prompt.value = (f"<span class='storynb-caption'>sent to the painter: "
                                    f"{html.escape(chosen['prompt'])}</span>" if chosen else "")
 
-    def _on_event(self, event) -> None:
-        if event.kind == "stage_done" and event.stage == "images":
+    def _on_stage(self, stage: dict) -> None:
+        if stage["stage"] == "images" and stage["status"] in ("done", "failed"):
             self.mark_dirty()
 
     # actions ---------------------------------------------------------------------------

@@ -48,7 +48,9 @@ def bar_chart(frame, value: str, *, title: str, width: int = 640, height: int = 
     left, bottom, plot_h = 48, 36, height - 60
     slot = (width - left - 10) / max(1, len(days))
     bar_w = max(4.0, min(40.0, slot * 0.7))
-    parts = [f"<svg class='storynb-chart' width='{width}' height='{height + 18 * ((len(providers) + 3) // 4)}' "
+    full = height + 18 * ((len(providers) + 3) // 4)
+    parts = [f"<svg class='storynb-chart' width='{width}' height='{full}' viewBox='0 0 {width} {full}' "
+             "style='max-width: 100%; height: auto' "  # shrinks on a phone
              f"xmlns='http://www.w3.org/2000/svg' font-family='sans-serif' font-size='11'>",
              f"<text x='{left}' y='14' font-size='13' font-weight='bold'>{html.escape(title)}</text>",
              f"<line x1='{left}' y1='{20 + plot_h}' x2='{width - 10}' y2='{20 + plot_h}' stroke='#888'/>",
@@ -112,7 +114,7 @@ class ModelsPanel(Panel):
         self.body.children += (self._add_form(),)
         self.body.children += (W.HTML("<b>Usage and cost</b>"), self.cost_chart, self.calls_chart,
                                self.usage_table)
-        self.session.on("event", lambda e: e.kind == "run_done" and self.mark_dirty())
+        self.session.on("run", lambda what: what == "end" and self.mark_dirty())
         self.redraw()
 
     def _add_form(self) -> W.Widget:

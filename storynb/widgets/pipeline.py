@@ -4,8 +4,7 @@ every other panel stay usable while the bars move."""
 from __future__ import annotations
 
 import html
-from collections import deque
-
+import json
 import ipywidgets as W
 
 from ..errors import InvalidInput
@@ -68,57 +67,95 @@ class PipelinePanel(Panel):
         self.overall = W.HTML()
         self.overall.add_class("storynb-run-state")
         self.rows = {stage: _StageRow(self, stage) for stage in STAGES}
-        self.log_lines: deque[str] = deque(maxlen=14)
-        self.activity = W.HTML("<span class='storynb-help'>Nothing has run in this window yet. "
+        self.activity = W.HTML("<span class='storynb-help'>Nothing has run for this project yet. "
                                "Press <b>▶ Run all</b> to make the video: each stage fills its "
                                "bar, and work that is already done is skipped.</span>")
+        self.activity.add_class("storynb-activity")
         self.body.children = [
             W.HBox([self.run_all_b, self.pause_b, self.resume_b, self.retry_b, self.overall],
                    layout=W.Layout(align_items="center", flex_flow="row wrap")),
             *[row.box for row in self.rows.values()],
             W.HTML("<b>Activity</b>"), self.activity]
-        self.session.on("event", self._on_event)
-        self.session.on("run", lambda _: self._buttons())
+        self.session.on("progress", lambda _p: self._draw())
         self.redraw()
 
-    # drawing ---------------------------------------------------------------------------
+    # drawing (everything from the studio: session.progress, re-read when anything changed) --
     def refresh(self) -> None:
-        project = self.session.project
-        if project is None:
+        self.session.poll(force=True)
+        self._draw()
+
+    def _draw(self) -> None:
+        progress = self.session.progress
+        if self.session.project is None or not progress:
             for row in self.rows.values():
                 row.show("pending", 0, 1)
             self.overall.value = "<span class='storynb-help'>Open or create a project first.</span>"
             self._buttons()
             return
-        stages = {r["stage"]: r for r in project.stages().to_dict("records")}
-        for stage, row in self.rows.items():
-            info = stages.get(stage, {})
-            status = info.get("status") or "pending"
-            ran, skipped, failed = (_count(info.get(k)) for k in ("ran", "skipped", "failed"))
-            total = ran + skipped + failed
+        active = progress["active"]
+        run = progress.get("run") or {}
+        waiting = set(json.loads(run.get("stages") or "[]")) - set(progress["reached"]) \
+            if active else set()
+        for info in progress["stages"]:
+            row = self.rows[info["stage"]]
+            if info["stage"] in waiting and info["status"] != "skipped":
+                row.show("pending", 0, 1, "waiting")
+                continue
+            status, done, total, failed = (info["status"], info["done"], info["total"],
+                                           info["failed"])
+            if status == "running" and not active:
+                status = "pending"  # the run that was doing it is gone (interrupted)
             note = ""
             if total:
-                note = f"{ran} made, {skipped} up to date" + (f", {failed} failed" if failed else "")
+                note = f"{done} of {total} done"
+                if info["running"]:
+                    note += f", {info['running']} working"
+                if failed:
+                    note += f", {failed} failed"
             if status == "failed" and info.get("error"):
                 note = str(info["error"]).splitlines()[0][:160]
-            full = status in ("done", "failed") and total
-            row.show(status, total if full else 0, total or 1, note)
+            row.show(status, done + (failed if status == "failed" else 0), total or 1, note)
+            if status == "done" and not total:
+                row.bar.value = row.bar.max
         self._overall()
+        self._activity(run)
         self._buttons()
 
     def _overall(self, extra: str = "") -> None:
+        progress = self.session.progress
         project = self.session.project
-        if project is None:
+        if project is None or not progress:
             return
-        row = project.row
-        paused = " (pause requested)" if row["paused"] and self.session.running() else ""
-        video = project.video_path() if row["status"] == "done" else None
-        self.overall.value = (f"project #{row['id']} {chip(row['status'])}{paused} "
+        status = progress["status"]
+        paused = " (pause requested)" if progress["paused"] and progress["active"] else ""
+        video = project.video_path() if status == "done" and not progress["active"] else None
+        run = progress.get("run") or {}
+        if not extra and run and not progress["active"]:
+            extra = f"last run: {run['state']}"
+        self.overall.value = (f"project #{project.id} {chip(status)}{paused} "
                               f"{'<b>video ready: see Export</b>' if video else ''} "
                               f"<span class='storynb-caption'>{html.escape(extra)}</span>")
 
+    def _activity(self, run: dict) -> None:
+        from ..live import recent_jobs
+
+        if not run:
+            return
+        lines = []
+        for job in reversed(recent_jobs(self.session.studio.db, run)):
+            mark = {"done": "✓", "failed": "✗", "running": "…"}[job["state"]]
+            line = f"{job['stage']}: {job['label'] or ''} {mark}"
+            if job["state"] == "failed" and job["error"]:
+                line += " " + job["error"].splitlines()[0][:120]
+            lines.append(line)
+        if not self.session.active() and (run.get("summary") or run.get("error")):
+            lines.append((run.get("summary") or run.get("error") or "").splitlines()[-1])
+        if lines:
+            self.activity.value = ("<div class='storynb-pre storynb-log'>"
+                                   + html.escape("\n".join(lines)) + "</div>")
+
     def _buttons(self) -> None:
-        running = self.session.running()
+        running = self.session.active()
         no_project = self.session.project is None
         for b in (self.run_all_b, self.retry_b, self.resume_b):
             b.disabled = running or no_project
@@ -126,43 +163,6 @@ class PipelinePanel(Panel):
         for row in self.rows.values():
             for b in (row.run_b, row.skip_b, row.back_b):
                 b.disabled = running or no_project
-
-    def _on_event(self, event) -> None:
-        row = self.rows.get(event.stage) if event.stage else None
-        if event.kind == "run_start":
-            self.log_lines.clear()
-            for stage in event.data.get("stages", []):
-                self.rows[stage].show("pending", 0, 1, "waiting")
-            self._overall("running…")
-        elif event.kind == "stage_start" and row:
-            row.show("running", 0, 1, "planning…")
-        elif event.kind.startswith("job_") and row:
-            state = "failed" if event.kind == "job_failed" else "running"
-            row.show(state if state == "failed" else "running", event.done, event.total,
-                     f"{event.done}/{event.total} · {event.label}")
-        elif event.kind == "stage_done" and row:
-            status = {"skipped": "done", "done": "done"}.get(event.status, event.status)
-            if event.status == "skipped" and not event.total:
-                status = "skipped"
-            row.show(status, event.total if status != "paused" else event.done,
-                     max(event.total, 1), (event.message or "").split(": ", 1)[-1])
-            if status == "done" and not event.total:
-                row.bar.value = row.bar.max
-        elif event.kind == "run_done":
-            self.refresh()
-            self._overall(f"last run: {event.status}")
-        if event.kind in ("stage_done", "job_failed"):
-            self._log(event.message.splitlines()[0] if event.message
-                      else f"{event.stage}: {event.status}")
-        elif event.kind == "run_done":
-            self._log(event.message.splitlines()[-1] if event.message else f"run: {event.status}")
-        elif event.kind == "job_done":
-            self._log(f"{event.stage}: {event.label} ✓")
-
-    def _log(self, line: str) -> None:
-        self.log_lines.append(line)
-        self.activity.value = ("<div class='storynb-pre storynb-log'>"
-                          + html.escape("\n".join(self.log_lines)) + "</div>")
 
     # actions ---------------------------------------------------------------------------
     def run_all(self) -> None:
@@ -174,6 +174,7 @@ class PipelinePanel(Panel):
 
     def pause(self) -> None:
         self.session.require().pause()
+        self.session.poll(force=True)
         self._overall("pause requested: the jobs running now will finish")
         self.info("pausing after the jobs that are running")
 
@@ -205,10 +206,3 @@ class PipelinePanel(Panel):
         self.ok(f"{stage} will be redone next run; the stages after it are stale")
         self.session.changed("rollback")
 
-
-def _count(value) -> int:
-    """A stage's count from its row (empty before the stage first runs)."""
-    try:
-        return int(value) if value == value and value is not None else 0  # NaN != NaN
-    except (TypeError, ValueError):
-        return 0

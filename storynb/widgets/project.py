@@ -163,7 +163,8 @@ class ProjectPanel(Panel):
         self._fill_choices(studio)
         self._fill_templates()
         self.on_value(self.template, self._apply_template)
-        self.session.on("event", self._on_event)
+        self.session.on("run", lambda _what: self._draw_status())
+        self.session.on("stage", self._on_stage)
         self.redraw()
 
     # drawing ---------------------------------------------------------------------------
@@ -211,14 +212,14 @@ class ProjectPanel(Panel):
         video = project.video_path()
         self.status.value = (
             f"<div class='storynb-card'><b>Open: #{row['id']} {html.escape(row['name'])}</b> "
-            f"{chip(row['status'])}<br><span class='storynb-caption'>{html.escape(row['topic'][:240])}"
+            f"{chip(project.state)}<br><span class='storynb-caption'>{html.escape(row['topic'][:240])}"
             f"</span><br><span class='storynb-caption'>{row['language']} · {html.escape(row['style'] or '')}"
             f" · {row['aspect']} · {row['width']}×{row['height']} · {row['fps']} fps · "
             f"{len(project.shots())} shots{' · video ready' if video else ''}</span>"
             f"<div style='margin-top:4px'>{stage_chips(project.status())}</div></div>")
 
-    def _on_event(self, event) -> None:
-        if event.kind in ("stage_done", "run_start", "run_done"):
+    def _on_stage(self, stage: dict) -> None:
+        if stage["status"] in ("done", "failed"):
             self._draw_status()
 
     # actions ---------------------------------------------------------------------------

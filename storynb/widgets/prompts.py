@@ -8,7 +8,7 @@ import json
 import ipywidgets as W
 
 from ..errors import InvalidInput
-from ..prompts import PROMPT_STAGES
+from ..prompts import PROMPT_STAGES, PromptError, check_variables, render
 from .base import Panel, choice, text
 
 MAX_TEMPLATE = 20000
@@ -69,6 +69,8 @@ class PromptsPanel(Panel):
         self.note = W.Text(description="Note", placeholder="what changed and why",
                            layout=W.Layout(width="60%"))
         self.save_b = self.button("Save as a new version", self.save, style="primary")
+        self.restore_b = self.button("Restore this version", self.restore,
+                                     tooltip="make the version chosen above the current one")
         self.declared = W.HTML()
         self.variables = W.Textarea(layout=W.Layout(width="98%", height="120px"))
         self.variables.add_class("storynb-variables")
@@ -87,7 +89,7 @@ class PromptsPanel(Panel):
             W.HTML("<b>Template</b> <span class='storynb-caption'>(Jinja2: {{ topic }} … an "
                    "undefined variable is an error that names it)</span>"), self.body_t,
             W.HTML("<b>System prompt</b>"), self.system_t,
-            W.HBox([self.note, self.save_b], layout=W.Layout()),
+            W.HBox([self.note, self.save_b, self.restore_b], layout=W.Layout(flex_flow="row wrap")),
             W.HTML("<b>Test render</b> <span class='storynb-caption'>variables as JSON; "
                    "no model is called</span>"), self.declared, self.variables, W.HBox([self.render_b]),
             self.rendered]
@@ -157,12 +159,113 @@ class PromptsPanel(Panel):
         return choice(self.stage.value, "stage", PROMPT_STAGES)
 
     def save(self) -> None:
-        set_id, stage = self._set(), self._stage()
         body = text(self.body_t.value, "the template", max_len=MAX_TEMPLATE, required=True)
         system = text(self.system_t.value, "the system prompt", max_len=MAX_TEMPLATE)
         note = text(self.note.value, "the note", max_len=200)
-        row = self.session.studio.prompts.edit(set_id, stage, body, system=system, note=note)
+        self._save(body, system, note)
+
+    def restore(self) -> None:
+        """Make the version shown in the Version list the current one (as a new version)."""
+        set_id, stage = self._set(), self._stage()
+        versions = [v for _, v in self.version.options]
+        version = choice(self.version.value, "version", versions)
+        if version == versions[-1]:
+            raise InvalidInput(f"v{version} is already the current version")
+        tpl = self.session.studio.prompts.template(set_id, stage, version)
+        self._save(tpl["body"], tpl["system"] or "", f"restored v{version}")
+
+    def _save(self, body: str, system: str, note: str) -> None:
+        """Save a new version (a template that uses a variable its stage does not give is
+        refused). A built-in set stays as it was shipped: the edit goes into a copy, which is
+        then shown."""
+        set_id, stage = self._set(), self._stage()
+        check_variables(stage, body, system)  # before a copy is made: the engine checks again
+        prompts = self.session.studio.prompts
+        chosen = prompts.get_set(set_id)
+        users = "" if self.session.project is None or \
+            self.session.project.row["prompt_set_id"] != set_id else " · used by the open project"
+        self.set_info.value = (f"<span class='storynb-caption'>{html.escape(chosen['description'] or '')}"
+                               f"{' · built in' if chosen['builtin'] else ''}{users}</span>")
+        versions = prompts.versions(set_id, self.stage.value)
+        with self.quiet():
+            self.version.options = [(f"v{v['version']} · {v['created'][:16].replace('T', ' ')}"
+                                     f"{' · ' + v['note'] if v['note'] else ''}", v["version"])
+                                    for v in versions]
+            if versions:
+                self.version.value = versions[-1]["version"]
+        self._show_version()
+
+    def _show_version(self) -> None:
+        set_id, stage = self.sets.value, self.stage.value
+        if set_id is None:
+            return
+        prompts = self.session.studio.prompts
+        tpl = prompts.template(set_id, stage, self.version.value, missing_ok=True) \
+            if self.version.value is not None else None
+        self.body_t.value = tpl["body"] if tpl else ""
+        self.system_t.value = (tpl["system"] or "") if tpl else ""
+        declared = json.loads(tpl["variables"]) if tpl else []
+        self.declared.value = ("<span class='storynb-caption'>declared: "
+                               + html.escape(", ".join(declared) or "none") + "</span>")
+        self.variables.value = json.dumps(sample_variables(stage, self.session.project),
+                                          ensure_ascii=False, indent=1)
+        self.rendered.value = ""
+
+    # actions ---------------------------------------------------------------------------
+    def _set(self) -> int:
+        return choice(self.sets.value, "prompt set", self._set_ids())
+
+    def _stage(self) -> str:
+        return choice(self.stage.value, "stage", PROMPT_STAGES)
+
+    def save(self) -> None:
+        body = text(self.body_t.value, "the template", max_len=MAX_TEMPLATE, required=True)
+        system = text(self.system_t.value, "the system prompt", max_len=MAX_TEMPLATE)
+        note = text(self.note.value, "the note", max_len=200)
+        self._save(body, system, note)
+
+    def restore(self) -> None:
+        """Make the version shown in the Version list the current one (as a new version)."""
+        set_id, stage = self._set(), self._stage()
+        versions = [v for _, v in self.version.options]
+        version = choice(self.version.value, "version", versions)
+        if version == versions[-1]:
+            raise InvalidInput(f"v{version} is already the current version")
+        tpl = self.session.studio.prompts.template(set_id, stage, version)
+        self._save(tpl["body"], tpl["system"] or "", f"restored v{version}")
+
+    def _save(self, body: str, system: str, note: str) -> None:
+        """Save a new version (a template that uses a variable its stage does not give is
+        refused). A built-in set stays as it was shipped: the edit goes into a copy, which is
+        then shown."""
+        set_id, stage = self._set(), self._stage()
+        variables = sample_variables(stage, self.session.project)
+        for label, template in (("the template", body), ("the system prompt", system)):
+            try:
+                render(template, variables, label=label)
+            except PromptError as exc:
+                raise InvalidInput(f"not saved: {exc}. The {stage} stage gives: "
+                                   f"{', '.join(sorted(variables))}") from None
+        prompts = self.session.studio.prompts
+        chosen = prompts.get_set(set_id)
+        copied = ""
+        if chosen["builtin"]:
+            names = {s["name"] for s in self.session.studio.prompt_sets()}
+            name = next(n for n in (f"{chosen['name']} (my copy{'' if i == 1 else f' {i}'})"
+                                    for i in range(1, 1000)) if n not in names)
+            set_id = prompts.create_set(name, chosen["language"], chosen["description"] or "",
+                                        copy_from=set_id)
+            copied = name
+        row = prompts.edit(set_id, stage, body, system=system, note=note)
         self.note.value = ""
+        if copied:
+            with self.quiet():
+                self.sets.value = None
+            self.refresh()
+            self.sets.value = set_id
+            self.ok(f"built-in sets stay as shipped: saved in a new set {copied!r} "
+                    f"({stage} v{row['version']}); press 'Use for the open project' to use it")
+            return
         self._load()
         self.ok(f"{stage} template is now version {row['version']}")
 
@@ -174,14 +277,18 @@ class PromptsPanel(Panel):
             raise InvalidInput(f"the variables are not valid JSON: {exc.msg} (line {exc.lineno})") from None
         if not isinstance(variables, dict):
             raise InvalidInput("the variables must be a JSON object: {\"topic\": \"…\"}")
-        version = self.version.value
-        if version is not None:
-            versions = [v for _, v in self.version.options]
-            version = choice(version, "version", versions)
-        out = self.session.studio.prompts.test_render(self._set(), self._stage(), variables, version)
-        self.rendered.value = ("<div class='storynb-pre storynb-rendered'>" + html.escape(out)
+        # what is in the editor, saved or not
+        body = text(self.body_t.value, "the template", max_len=MAX_TEMPLATE, required=True)
+        system = text(self.system_t.value, "the system prompt", max_len=MAX_TEMPLATE)
+        try:
+            out = render(body, variables, label="the template in the editor")
+            system_out = render(system, variables, label="the system prompt") if system else ""
+        except PromptError as exc:
+            raise InvalidInput(str(exc)) from None
+        shown = (f"[system]\n{system_out}\n\n[prompt]\n{out}" if system_out else out)
+        self.rendered.value = ("<div class='storynb-pre storynb-rendered'>" + html.escape(shown)
                                + "</div>")
-        self.ok(f"rendered: {len(out)} characters")
+        self.ok(f"rendered the editor's text: {len(out)} characters")
 
     def make_default(self) -> None:
         self.session.studio.prompts.set_default(self._set())

@@ -44,36 +44,62 @@ def browser_studio(tmp_path_factory):
     return studio
 
 
-@pytest.fixture(scope="module")
-def voila_url(browser_studio):
-    pytest.importorskip("voila")
-    port = _free_port()
-    env = {**os.environ, "STORYNB_STUDIO": str(browser_studio.path)}
-    log = open(browser_studio.path.parent / "voila.log", "wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "voila", str(ROOT / "notebooks" / "app.ipynb"), "--no-browser",
-         f"--port={port}", "--Voila.ip=127.0.0.1", "--VoilaConfiguration.show_tracebacks=False",
-         "--MappingKernelManager.cull_interval=60", "--MappingKernelManager.cull_idle_timeout=300"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+class VoilaServer:
+    """The app served by Voila with its own settings (app/voila.py), as `make app` serves it;
+    `extra` flags override them."""
+
+    def __init__(self, studio_path: Path, *extra: str):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log_path = Path(studio_path).parent / f"voila-{self.port}.log"
+        env = {**os.environ, "STORYNB_STUDIO": str(studio_path), "JUPYTER_PATH": str(ROOT / "app")}
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "voila", str(ROOT / "notebooks" / "app.ipynb"), "--no-browser",
+             f"--port={self.port}", "--Voila.ip=127.0.0.1",
+             f"--Voila.config_file_paths={ROOT / 'app'}", *extra],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("voila exited: " + self.log_path.read_text())
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("voila did not start within 90 s")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kernels(self) -> list[int]:
+        """The pids of the kernel processes this server runs."""
+        out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(self.proc.pid)],
+                             capture_output=True, text=True).stdout
+        return [int(line.split()[0]) for line in out.splitlines() if "ipykernel" in line]
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if server.poll() is not None:
-                raise RuntimeError("voila exited: " + (browser_studio.path.parent / "voila.log").read_text())
-            time.sleep(0.1)
-    else:
-        server.kill()
-        raise RuntimeError("voila did not start within 60 s")
-    yield f"http://127.0.0.1:{port}/"
-    server.send_signal(signal.SIGINT)
-    try:
-        server.wait(15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self._log.close()
+
+
+@pytest.fixture(scope="module")
+def voila_server(browser_studio):
+    pytest.importorskip("voila")
+    server = VoilaServer(browser_studio.path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def voila_url(voila_server):
+    return voila_server.url
 
 
 @pytest.fixture(scope="module")

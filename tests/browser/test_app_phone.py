@@ -1,0 +1,45 @@
+"""The app at a phone's width (issue 10): at 390×844 no tab scrolls sideways, and the run bar,
+the form and the tabs fit the screen. Screenshots of every tab: tests/browser/screenshots/."""
+import time
+
+TABS = ["Projects", "Run", "Story", "Storyboard", "Images", "Camera", "Clips", "Export", "Prompts",
+        "Models"]
+OVERFLOW = """() => {
+  const width = window.innerWidth;
+  const wide = [];
+  for (const e of document.querySelectorAll('.storynb-app *')) {
+    const box = e.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    if (e.closest('.lm-DataGrid, .storynb-pre, .storynb-table, .lm-TabBar')) continue;  // scroll inside
+    if (box.right > width + 1) wide.push(`${e.tagName}.${[...e.classList].join('.')} → ${Math.round(box.right)}`);
+  }
+  return {page: document.scrollingElement.scrollWidth, width, wide: wide.slice(0, 8)};
+}"""
+
+
+def test_every_tab_fits_a_phone(browser, voila_url, browser_studio, screenshot):
+    project = browser_studio.create_project("A small robot waters the city's last garden",
+                                            name="Phone", size=(180, 320), fps=12, shots=4, seed=2)
+    assert project.run().status == "done"
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True, device_scale_factor=2)
+    page = context.new_page()
+    blocked = []
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(voila_url)
+               else (blocked.append(r.request.url), r.abort()))
+    page.goto(voila_url, wait_until="domcontentloaded")
+    page.locator(".storynb-runbar-project").wait_for(timeout=90_000)
+    try:
+        page.locator(".storynb-runbar-project", has_text="Phone").wait_for(timeout=30_000)
+    finally:
+        screenshot(page, "phone-00-opened")
+    results = {}
+    for number, tab in enumerate(TABS, 1):
+        page.get_by_role("tab", name=tab, exact=True).click()
+        time.sleep(0.8)
+        results[tab] = page.evaluate(OVERFLOW)
+        screenshot(page, f"phone-{number:02d}-{tab.lower()}")
+    bad = {tab: r for tab, r in results.items() if r["page"] > r["width"] or r["wide"]}
+    assert not bad, bad
+    assert not blocked, blocked
+    context.close()
