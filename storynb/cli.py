@@ -139,6 +139,20 @@ def _parser() -> argparse.ArgumentParser:
     worker.set_defaults(handler=_worker)
     commands.add_parser("workers", help="the workers serving this studio").set_defaults(
         handler=_workers)
+    batch = commands.add_parser("batch", help="many topics from a CSV (a 'topic' column, optional "
+                                "settings per row), one report notebook each; a rerun resumes")
+    batch.add_argument("topics", help="CSV file with a 'topic' column (optional columns: name, "
+                       "language, style, length, audience, aspect, fps, shots, seed, size, "
+                       "prompt_set, template, burn_subtitles)")
+    batch.add_argument("--out", required=True, help="folder for the videos, report notebooks "
+                       "and summary.csv (also the batch's name: rerun with the same --out)")
+    batch.add_argument("--concurrency", type=int, default=2, help="projects at once (default 2)")
+    batch.add_argument("--budget", type=float, help="stop starting work once the batch's calls "
+                       "cost this many US dollars")
+    batch.add_argument("--no-notebooks", action="store_true", help="skip the report notebooks")
+    batch.add_argument("--size", help="default resolution WxH for rows without a size column")
+    batch.add_argument("--fps", type=int, help="default fps for rows without an fps column")
+    batch.set_defaults(handler=_batch)
     load = commands.add_parser("import", help="add a project from a bundle zip")
     load.add_argument("bundle")
     load.add_argument("--max-gb", type=float, metavar="GB",
@@ -436,6 +450,24 @@ def _size(text: str | None):
     except ValueError:
         raise StorynbError(f"--size {text!r}: write it as WIDTHxHEIGHT, e.g. 360x640") from None
     return width, height
+
+
+def _batch(studio, args) -> int:
+    from .batch import run_batch
+
+    defaults = {k: v for k, v in (("size", _size(args.size)), ("fps", args.fps)) if v is not None}
+
+    def progress(item: dict) -> None:
+        if item.get("status") in ("done", "failed", "budget", "paused", "running"):
+            print(f"row {item['row']} (project {item['project_id']}): {item['status']}"
+                  + (f": {item['error']}" if item.get("error") else ""), file=sys.stderr)
+
+    table = run_batch(studio, args.topics, args.out, concurrency=args.concurrency,
+                      budget=args.budget, notebooks=not args.no_notebooks, defaults=defaults,
+                      on_progress=progress)
+    _print_frame(table[["row", "project_id", "status", "calls", "cost", "video", "notebook"]],
+                 "no topics")
+    return 0 if (table["status"] == "done").all() else 1
 
 
 def _projects(studio, args) -> int:

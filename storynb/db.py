@@ -306,3 +306,15 @@ def m709_viewer(db: sqlite_utils.Database) -> None:
          "results": str, "created": str},
         pk="id", foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
     db["export_checks"].create_index(["project_id", "export_id"], if_not_exists=True)
+
+
+def m712_batch_items(db: sqlite_utils.Database) -> None:
+    """Batch runs (storynb.batch): one row per topic row of a batch (the output folder names the
+    batch), the project made for it, and where its video and executed report notebook are."""
+    db["batch_items"].create(
+        {"id": int, "batch": str, "row": int, "topic": str, "settings": str, "key": str,
+         "project_id": int, "status": str, "video": str, "notebook": str, "report_key": str,
+         "seconds": float, "error": str, "created": str, "updated": str},
+        pk="id", foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
+    db["batch_items"].create_index(["batch", "key"], if_not_exists=True)
+    db["batch_items"].create_index(["project_id"], if_not_exists=True)
