@@ -8,6 +8,7 @@ The engine itself never imports this package.
 """
 from .app import App, RunBar
 from .base import Panel, Session, open_studio
+from .batch import BatchPanel
 from .camera import CameraPanel
 from .clips import ClipsPanel
 from .export import ExportPanel
@@ -21,4 +22,4 @@ from .storyboard import StoryboardPanel
 
 __all__ = ["App", "RunBar", "Panel", "Session", "open_studio", "ProjectPanel", "PipelinePanel",
            "RewritePanel", "StoryboardPanel", "ImagesPanel", "CameraPanel", "ClipsPanel",
-           "ExportPanel", "PromptsPanel", "ModelsPanel"]
+           "ExportPanel", "PromptsPanel", "ModelsPanel", "BatchPanel"]

@@ -8,6 +8,7 @@ import ipywidgets as W
 
 from ..runner import STAGES
 from .base import STAGE_TITLES, STYLE, Panel, Session, chip, open_studio
+from .batch import BatchPanel
 from .camera import CameraPanel
 from .clips import ClipsPanel
 from .export import ExportPanel
@@ -109,7 +110,7 @@ class App(W.VBox):
     TABS = [("Projects", ProjectPanel), ("Run", PipelinePanel), ("Story", RewritePanel),
             ("Storyboard", StoryboardPanel), ("Images", ImagesPanel), ("Camera", CameraPanel),
             ("Clips", ClipsPanel), ("Export", ExportPanel), ("Prompts", PromptsPanel),
-            ("Models", ModelsPanel)]
+            ("Models", ModelsPanel), ("Batch", BatchPanel)]
 
     def __init__(self, studio=None, *, open_latest: bool = True, default_quality: str = "preview"):
         self.session = Session(studio if studio is not None else open_studio())
