@@ -367,6 +367,14 @@ class Project:
                  "seed": rng.randrange(1 << 30), "created": stamp, "updated": stamp}
                 for i, s in enumerate(shots, start=1)])
 
+    @property
+    def cast(self):
+        """The project's characters (a storynb.characters.CharacterSheet): `.frame()`, `.set()`,
+        `.add_reference()`, `.tag(seq, names)` …"""
+        from .characters import CharacterSheet
+
+        return CharacterSheet(self)
+
     # images and camera -----------------------------------------------------------------
     def images(self, seq: int | None = None):
         import pandas as pd
