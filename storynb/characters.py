@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import shutil
 from pathlib import Path
 
 from .db import now, writing
@@ -32,7 +33,7 @@ KINDS = {"animal": ("fox", "dog", "cat", "wolf", "bear", "rabbit", "horse", "dee
          "sea": ("whale", "fish", "dolphin", "shark", "seal", "鲸", "鱼", "海豚"),
          "robot": ("robot", "android", "machine", "机器人"),
          "bird": ("bird", "crow", "owl", "gull", "eagle", "鸟", "鸦", "鹰")}
-ZH_NAMED = re.compile(r"名叫(\S{1,3}?)的([^。，；！？,.!?]{1,10})")
+ZH_NAMED = re.compile(r"名叫(\S{1,3}?)的([^。，；！？,.!?在正要想去和与跟的]{1,8})")
 EN_NAMED = re.compile(r"\b(an?|the)\s+((?:[A-Za-z'-]+\s+){0,3}?[A-Za-z'-]+)\s+(?:named|called)\s+"
                       r"([A-Z][a-z]+)")
 EN_SKIP = {"The", "A", "An", "And", "But", "She", "He", "They", "It", "Her", "His", "Then", "When",
@@ -232,7 +233,10 @@ class CharacterSheet:
             raise InvalidInput(f"{path} is not an image ({exc}): give a PNG or JPEG") from None
         if fmt not in ("png", "jpeg", "webp"):
             raise InvalidInput(f"{path} is a {fmt or 'unknown'} image: give a PNG, JPEG or WebP")
-        media = self.project.studio.media.add(path, {"jpeg": "jpg"}.get(fmt, fmt))
+        store = self.project.studio.media
+        copy = store.scratch(path.suffix or ".img")
+        shutil.copyfile(path, copy)  # the store consumes what it adds: the user's file stays
+        media = store.add(copy, {"jpeg": "jpg"}.get(fmt, fmt))
         refs = _names(row["refs"])
         if media not in refs:
             refs.append(media)

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 from .base import BadRequest, ImageRequest, TaskFailed, Transient
+from .references import openai_edit, openai_takes_references
 from .http import HTTPAdapter, decode_b64, save_png
 
 OPENAI_SIZES = {"dall-e-2": ["256x256", "512x512", "1024x1024"],
@@ -62,7 +63,10 @@ class OpenAIImages(HTTPAdapter):
                 body[name] = params[name]
         if params.get("response_format") or self.model.startswith("dall-e"):
             body["response_format"] = params.get("response_format", "b64_json")
-        data = await self.request("POST", "/images/generations", json_body=body)
+        if request.reference_images and openai_takes_references(self.model):  # the characters
+            data = await openai_edit(self, request, body)  # POST /images/edits, image[] parts
+        else:
+            data = await self.request("POST", "/images/generations", json_body=body)
         items = (data or {}).get("data") or []
         if not items or not isinstance(items[0], dict):
             raise Transient(f"{self.name}: the answer has no image")
