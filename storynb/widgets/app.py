@@ -10,6 +10,7 @@ from ..runner import STAGES
 from .base import STAGE_TITLES, STYLE, Panel, Session, chip, open_studio
 from .batch import BatchPanel
 from .camera import CameraPanel
+from .characters import CharactersPanel
 from .clips import ClipsPanel
 from .export import ExportPanel
 from .images import ImagesPanel
@@ -108,7 +109,7 @@ class App(W.VBox):
     """Every panel as a tab over one session. `App()` opens the default studio."""
 
     TABS = [("Projects", ProjectPanel), ("Run", PipelinePanel), ("Story", RewritePanel),
-            ("Storyboard", StoryboardPanel), ("Images", ImagesPanel), ("Camera", CameraPanel),
+            ("Storyboard", StoryboardPanel), ("Characters", CharactersPanel), ("Images", ImagesPanel), ("Camera", CameraPanel),
             ("Clips", ClipsPanel), ("Export", ExportPanel), ("Prompts", PromptsPanel),
             ("Models", ModelsPanel), ("Batch", BatchPanel)]
 
