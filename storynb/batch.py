@@ -183,13 +183,16 @@ async def _run_all(studio, batch, planned, out, concurrency, budget, notebooks, 
             on_progress({"row": item["row"], "topic": item["topic"], "project_id": project.id,
                          **values})
 
-    async def watch_budget():
-        while True:
-            if budget is not None and batch_cost(studio, batch) >= budget:
-                over.set()
-                for project in list(running.values()):
-                    project.pause()  # jobs already running finish; nothing new starts
-            await asyncio.sleep(0.5)
+    def check_budget(event) -> None:
+        # after every finished job of a batch project: once the batch's calls cost the budget,
+        # pause every running project (jobs already running finish; no new job starts)
+        if budget is None or event.kind not in ("job_done", "job_failed") or \
+                event.project_id not in running:
+            return
+        if batch_cost(studio, batch) >= budget:
+            over.set()
+            for project in list(running.values()):
+                project.pause()
 
     async def one(item, project):
         async with gate:
@@ -230,11 +233,11 @@ async def _run_all(studio, batch, planned, out, concurrency, budget, notebooks, 
                     note(item, project, status="failed",
                          error=f"the report notebook failed: {type(exc).__name__}: {exc}"[:2000])
 
-    watcher = asyncio.create_task(watch_budget())
+    unsubscribe = studio.events.subscribe(check_budget)
     try:
         await asyncio.gather(*(one(item, project) for item, project in planned))
     finally:
-        watcher.cancel()
+        unsubscribe()
 
 
 def folder_for(out: Path, item: dict, project) -> Path:

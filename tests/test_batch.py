@@ -114,3 +114,31 @@ def test_bad_topic_files_are_refused_before_any_work(tmp_path):
     assert missing.returncode == 2 and "no topics file" in missing.stderr
     with sqlite3.connect(studio) as conn:
         assert conn.execute("select count(*) from calls").fetchone()[0] == 0
+
+
+def test_a_shared_budget_stops_new_work_and_a_larger_one_continues(tmp_path, monkeypatch):
+    from fakes.helpers import make_studio
+    from fakes.servers import OpenAIFake
+
+    from storynb.batch import batch_cost, run_batch
+
+    studio = make_studio(tmp_path, monkeypatch)
+    topics = tmp_path / "topics.csv"
+    topics.write_text(TOPICS, encoding="utf-8")
+    out = tmp_path / "out"
+    with OpenAIFake(key="sk-img-key-1234567890") as server:
+        studio.providers.add("img", "text2image", "openai_images", url=server.url + "/v1",
+                             key="sk-img-key-1234567890", model="gpt-image-1",
+                             price={"per_call": 0.04}, concurrency=1)
+        settings = {"size": (144, 256), "fps": 12, "providers": {"text2image": "img"}}
+        table = run_batch(studio, topics, out, concurrency=1, budget=0.10, notebooks=False,
+                          defaults=settings)
+        spent = batch_cost(studio, str(out.resolve()))
+        assert 0.10 <= spent <= 0.10 + 0.04 + 1e-9  # at most the one image in flight
+        assert list(table["status"]) == ["budget", "budget", "budget"]
+        assert "budget" in table["error"][1]
+        assert len(server.hits("images")) == round(spent / 0.04)
+        table = run_batch(studio, topics, out, concurrency=1, budget=1.0, notebooks=False,
+                          defaults=settings)
+        assert list(table["status"]) == ["done", "done", "done"]
+        assert len(server.hits("images")) == 12  # 4 shots x 3 topics, none bought twice
