@@ -37,6 +37,7 @@ TABLES = (
     ("clips", {"shot_id": "shots", "image_id": "images"}),
     ("narrations", {"shot_id": "shots"}),
     ("exports", {}),
+    ("characters", {}),  # the character sheet (reference images are media, shots name them)
 )
 BUNDLE_TABLES = ("stages",) + tuple(name for name, _ in TABLES)
 # Columns that hold paths on the exporting machine: never carried over.

@@ -589,6 +589,9 @@ class Project:
             for path in paths:
                 if path:
                     Path(path).unlink(missing_ok=True)
+            if paths[0]:  # and the editors' hand-off beside the video (storynb.timeline)
+                from .timeline import remove_handoff
+                remove_handoff(Path(paths[0]))
 
     def export_bundle(self, path=None):
         """Write the project as a zip: its rows (project.json) and every media file they name.

@@ -287,6 +287,9 @@ class Studio:
             clause = f"where {' and '.join(where)}" if where else ""
             for row in self.db.query(f"select {', '.join(columns)} from {table} {clause}", args):
                 names.update(v for v in row.values() if is_media_name(v))  # music may say "builtin"
+        where, args = ("where project_id = ?", [project_id]) if project_id else ("", [])
+        for (refs,) in self.db.execute(f"select refs from characters {where}", args):
+            names.update(n for n in json.loads(refs or "[]") if is_media_name(n))  # characters' references
         return names
 
     def disk_usage(self):

@@ -214,6 +214,15 @@ def _wav_seconds(path: Path) -> float:
         return w.getnframes() / w.getframerate()
 
 
+def remove_handoff(video: Path) -> None:
+    """Delete the hand-off files of a published video (the media store keeps its files)."""
+    out = handoff_paths(video)
+    for path in (out.otio, out.fcp_xml, out.edl):
+        path.unlink(missing_ok=True)
+    if out.stems.is_dir():
+        shutil.rmtree(out.stems, ignore_errors=True)
+
+
 def handoff_files(project) -> dict[str, Path]:
     """The hand-off files of the project's latest export ({} before the first export)."""
     export = project.latest_export()

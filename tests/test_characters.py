@@ -184,3 +184,23 @@ def test_characters_from_the_cli(tmp_path):
     assert bad.returncode == 2 and "unknown character" in bad.stderr
     missing = subprocess.run(cli + ["character", "1", "Ghost"], capture_output=True, text=True)
     assert missing.returncode == 2 and "needs a description" in missing.stderr
+
+
+def test_reference_images_survive_gc_and_travel_in_a_bundle(make_project, tmp_path):
+    project = make_project(TOPIC, **SMALL)
+    project.run(["rewrite", "storyboard"])
+    hero = project.cast.rows()[0]["name"]
+    picture = tmp_path / "hero.png"
+    picture.write_bytes(tiny_png(color=(1, 2, 3)))
+    name = project.cast.add_reference(hero, picture)
+    project.cast.tag(2, [])
+    project.studio.gc(grace_s=0)
+    assert project.studio.media.exists(name)
+    bundle = project.export_bundle(tmp_path / "p.zip")
+    from storynb import Studio
+
+    other = Studio(tmp_path / "other" / "studio.db")
+    copy = other.import_bundle(bundle)
+    assert [r["name"] for r in copy.cast.rows()] == [r["name"] for r in project.cast.rows()]
+    assert copy.cast.references(hero)[0].read_bytes() == picture.read_bytes()
+    assert json.loads(copy.shot(2)["characters"]) == []

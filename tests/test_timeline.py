@@ -116,3 +116,13 @@ def test_at_a_rate_smpte_timecode_lacks_the_otio_says_why_there_is_no_edl_or_fcp
     assert "SMPTE" in timeline.metadata["storynb"]["skipped"]["fcp_xml"]
     assert [c.duration().value for c in timeline.video_tracks()[0].find_clips()] == [
         round(s["duration_s"] * 12) for s in project.shots()]
+
+
+def test_deleting_the_project_removes_its_handoff(exported):
+    from storynb.timeline import handoff_files
+
+    studio, project = exported
+    files = handoff_files(project)
+    assert files
+    project.delete()
+    assert not any(p.exists() for p in files.values())
