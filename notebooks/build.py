@@ -387,15 +387,23 @@ def build() -> list[Path]:
         path = HERE / name
         nbformat.write(notebook, path)
         written.append(path)
+    package = HERE.parent / "storynb"
+    if package.is_dir():  # the batch report ships inside the package (storynb/reports/)
+        path = package / "reports" / "report.ipynb"
+        path.parent.mkdir(exist_ok=True)
+        nbformat.write(report_notebook(), path)
+        written.append(path)
+    return written
+
+
+def report_notebook():
+    """The report notebook `storynb batch` executes for every topic (papermill parameters:
+    studio_path, project_id)."""
     report = new_notebook(cells=REPORT, metadata=dict(KERNEL))
     for i, cell in enumerate(report.cells):
         cell["id"] = f"report-{i:02d}"
     nbformat.validate(report)
-    path = HERE.parent / "storynb" / "reports" / "report.ipynb"
-    path.parent.mkdir(exist_ok=True)
-    nbformat.write(report, path)
-    written.append(path)
-    return written
+    return report
 
 
 if __name__ == "__main__":

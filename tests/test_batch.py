@@ -142,3 +142,19 @@ def test_a_shared_budget_stops_new_work_and_a_larger_one_continues(tmp_path, mon
                           defaults=settings)
         assert list(table["status"]) == ["done", "done", "done"]
         assert len(server.hits("images")) == 12  # 4 shots x 3 topics, none bought twice
+
+
+def test_the_shipped_report_is_what_build_py_writes():
+    import importlib.util
+
+    import nbformat
+
+    from storynb.batch import report_template
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("storynb_build_report", root / "notebooks" / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    assert report_template().read_text(encoding="utf-8") == nbformat.writes(build.report_notebook()) + "\n"
+    cells = build.report_notebook().cells
+    assert cells[0].metadata["tags"] == ["parameters"]
