@@ -2,6 +2,7 @@
 that show them, sent as reference images to a provider that takes them (a fake OpenAI images
 service counts them), and drawn the same by the offline painter in every shot."""
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -136,8 +137,9 @@ def _figure(project, seq):
     params = json.loads(image["params"])
     _, _, looks, _ = for_image(project, shot, "")
     assert looks, f"shot {seq} shows no character"
+    caption = params["caption"] if os.environ.get("STORYNB_DEBUG_IMAGE_TEXT") == "1" else ""
     base = paint(painter_prompt(image["prompt"], looks), params["width"], params["height"],
-                 params["seed"], params["caption"])
+                 params["seed"], caption)  # as the Painter paints it (no text unless debugging)
     drawn = np.asarray(Image.open(project.studio.media.path(image["media"])).convert("RGB"))
     return drawn, np.asarray(base.convert("RGB")), looks
 

@@ -45,8 +45,9 @@ def test_the_otio_has_one_clip_per_shot_with_exact_durations(exported):
     for clip, shot in zip(clips, shots):
         duration = clip.duration()
         assert duration.rate == fps
-        assert duration.value == round(shot["duration_s"] * fps)
-        assert duration.to_seconds() == pytest.approx(shot["duration_s"], abs=1e-9)
+        made = project.db.execute("select duration_s, fps from clips where shot_id = ? and "
+                                  "status = 'done' order by id desc limit 1", [shot["id"]]).fetchone()
+        assert duration.value == round(made[0] * made[1])  # the shot's clip, fitted to its line
         target = _local(clip.media_reference.target_url)
         assert target.is_file() and target.parent == files["stems"]
         # the stem is the shot's clip, and it really lasts that many frames
@@ -55,18 +56,30 @@ def test_the_otio_has_one_clip_per_shot_with_exact_durations(exported):
     total = timeline.duration()
     assert total.value == video["frames"]  # the same number of frames as the exported video
     assert total.to_seconds() == pytest.approx(video["duration"], abs=1 / fps)
-    assert total.to_seconds() == pytest.approx(sum(s["duration_s"] for s in shots), abs=1e-9)
+    assert total.to_seconds() == pytest.approx(project.latest_export()["duration_s"], abs=1 / fps)
     # narration: each shot's voice starts where its shot starts
     voice = timeline.audio_tracks()[0]
     assert voice.duration() == total
+    from storynb.stages.narration import LEAD_S
+
     starts = [voice.range_of_child(c).start_time for c in voice.find_clips()]
     shot_starts = [timeline.video_tracks()[0].range_of_child(c).start_time for c in clips]
-    assert starts == shot_starts
+    lead = otio.opentime.RationalTime(round(LEAD_S * fps), fps)
+    assert len(starts) == 4, "the offline voice is missing: pip install 'storynb[voice]'"
+    assert starts == [t + lead for t in shot_starts]  # as in the mix: just after the shot starts
     for clip in voice.find_clips():
         assert _local(clip.media_reference.target_url).is_file()
-    # subtitles as markers, one per cue of the .srt, with the narration's text
+    # subtitles as markers, one per cue (caption page) of the .srt, at the cue's time
+    from storynb.timeline import read_srt
+
+    cues = read_srt(project.latest_export()["srt_path"])
     markers = list(timeline.tracks.markers)
-    assert [m.name for m in markers] == [s["narration"] for s in shots]
+    assert len(markers) == len(cues) >= len(shots)
+    for marker, (start, end, words) in zip(markers, cues):
+        assert marker.name == words
+        assert marker.marked_range.start_time.to_seconds() == pytest.approx(start, abs=1 / fps)
+    said = " ".join(m.name.replace("\n", " ") for m in markers).split()
+    assert said == " ".join(s["narration"] for s in shots).split()
 
 
 def test_fcp_xml_and_edl_read_back_through_otio(exported):
@@ -97,11 +110,18 @@ def test_a_second_export_run_keeps_the_handoff_and_an_edit_rewrites_it(exported)
     before = files["otio"].stat().st_mtime_ns
     project.run()
     assert handoff_files(project)["otio"].stat().st_mtime_ns == before  # nothing changed
-    project.edit_shot(2, duration_s=3.0)
-    project.run()
+    old = otio.adapters.read_from_file(str(files["otio"]))
+    project.edit_shot(2, narration="The whale sang once, low and long, under the breaking waves, "
+                                   "and the keeper answered with his lamp.")
+    assert project.run().status == "done"
     timeline = otio.adapters.read_from_file(str(handoff_files(project)["otio"]))
+    assert timeline.metadata["storynb"]["export_key"] != old.metadata["storynb"]["export_key"]
     clips = list(timeline.video_tracks()[0].find_clips())
-    assert clips[1].duration().value == 3 * project.row["fps"]
+    shot = project.shot(2)
+    made = project.db.execute("select duration_s, fps from clips where shot_id = ? and status = "
+                              "'done' order by id desc limit 1", [shot["id"]]).fetchone()
+    assert clips[1].duration().value == round(made[0] * made[1])
+    assert timeline.duration().value == sum(c.duration().value for c in clips)
 
 
 def test_at_a_rate_smpte_timecode_lacks_the_otio_says_why_there_is_no_edl_or_fcp_xml(make_project):
@@ -114,8 +134,11 @@ def test_at_a_rate_smpte_timecode_lacks_the_otio_says_why_there_is_no_edl_or_fcp
     timeline = otio.adapters.read_from_file(str(files["otio"]))
     assert "SMPTE" in timeline.metadata["storynb"]["skipped"]["edl"]
     assert "SMPTE" in timeline.metadata["storynb"]["skipped"]["fcp_xml"]
+    made = [project.db.execute("select duration_s, fps from clips where shot_id = ? and status = "
+                               "'done' order by id desc limit 1", [s["id"]]).fetchone()
+            for s in project.shots()]
     assert [c.duration().value for c in timeline.video_tracks()[0].find_clips()] == [
-        round(s["duration_s"] * 12) for s in project.shots()]
+        round(d * f) for d, f in made]
 
 
 def test_deleting_the_project_removes_its_handoff(exported):
