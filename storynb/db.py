@@ -308,6 +308,7 @@ def m709_viewer(db: sqlite_utils.Database) -> None:
     db["export_checks"].create_index(["project_id", "export_id"], if_not_exists=True)
 
 
+@migrations()
 def m712_batch_items(db: sqlite_utils.Database) -> None:
     """Batch runs (storynb.batch): one row per topic row of a batch (the output folder names the
     batch), the project made for it, and where its video and executed report notebook are."""
