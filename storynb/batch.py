@@ -226,9 +226,10 @@ async def _run_all(studio, batch, planned, out, concurrency, budget, notebooks, 
                  video=str(video) if video else None)
             if notebooks and status == "done":
                 try:
-                    notebook = await asyncio.to_thread(_report, studio.path, project.id, out,
-                                                       item, batch)
-                    note(item, project, notebook=str(notebook))
+                    notebook, stamp, due = _report(studio, project, out, item, batch)
+                    if due:
+                        await asyncio.to_thread(_execute_report, studio.path, project.id, notebook)
+                    note(item, project, notebook=str(notebook), report_key=stamp)
                 except Exception as exc:
                     note(item, project, status="failed",
                          error=f"the report notebook failed: {type(exc).__name__}: {exc}"[:2000])
@@ -276,40 +277,30 @@ def _check_papermill() -> None:
                            "pip install 'storynb[notebook]' (or run with --no-notebooks)") from None
 
 
-def _report(studio_path, project_id: int, out: Path, item: dict, batch: str) -> Path:
-    """Execute the report notebook for one project (skipped when its export is unchanged)."""
-    import sqlite3
+def _report(studio, project, out: Path, item: dict, batch: str) -> tuple[Path, str, bool]:
+    """(the report's path, the export it reports on, whether it must be executed): a report
+    whose export has not changed is not executed again."""
+    export = project.latest_export()
+    folder = folder_for(out, item, project)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "report.ipynb"
+    stamp = export["key"] if export else ""
+    row = studio.db.execute("select report_key from batch_items where batch = ? and "
+                            "project_id = ?", [batch, project.id]).fetchone()
+    return target, stamp, not (target.exists() and row and row[0] == stamp)
 
+
+def _execute_report(studio_path, project_id: int, target: Path) -> None:
+    """papermill runs the report notebook in a kernel of its own (which opens the studio there);
+    this process opens no second connection for it."""
     import papermill
 
-    from .studio import Studio
-
-    studio = Studio(studio_path)
-    try:
-        project = studio.project(project_id)
-        export = project.latest_export()
-        folder = folder_for(out, item, project)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / "report.ipynb"
-        stamp = export["key"] if export else ""
-        row = studio.db.execute("select report_key from batch_items where batch = ? and "
-                                "project_id = ?", [batch, project_id]).fetchone()
-        if target.exists() and row and row[0] == stamp:
-            return target
-        temp = folder / ".report.tmp.ipynb"
-        papermill.execute_notebook(
-            str(report_template()), str(temp), cwd=str(folder), progress_bar=False,
-            parameters={"studio_path": str(studio.path), "project_id": project_id},
-            kernel_name="python3", log_output=False)
-        os.replace(temp, target)
-        try:
-            studio.db.execute("update batch_items set report_key = ? where batch = ? and "
-                              "project_id = ?", [stamp, batch, project_id])
-        except sqlite3.Error:
-            pass
-        return target
-    finally:
-        studio.close()
+    temp = target.with_name(".report.tmp.ipynb")
+    papermill.execute_notebook(
+        str(report_template()), str(temp), cwd=str(target.parent), progress_bar=False,
+        parameters={"studio_path": str(studio_path), "project_id": project_id},
+        kernel_name="python3", log_output=False)
+    os.replace(temp, target)
 
 
 def summary(studio, out_dir):
