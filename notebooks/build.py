@@ -358,6 +358,70 @@ ModelsPanel(studio)
 ]
 
 
+# The report of one project, executed by `storynb batch` (papermill) for every topic. It ships
+# inside the package (storynb/reports/report.ipynb) so an installed storynb can run batches.
+REPORT = [
+    code("""
+# parameters (papermill replaces them)
+studio_path = ""
+project_id = 0
+""", tags=["parameters"]),
+    code("""
+import base64, html
+from pathlib import Path
+from IPython.display import HTML, Markdown, Video, display
+from storynb import Studio
+
+studio = Studio(studio_path or None)
+project = studio.project(project_id)
+row = project.row
+display(Markdown(f"# {row['name']}\\n\\n**Topic:** {row['topic']}  \\n"
+                 f"**Project** {project.id} · {row['language']} · {row['style']} · "
+                 f"{row['width']}×{row['height']} @ {row['fps']} fps · status **{project.state}**"))
+"""),
+    md("## Story"),
+    code("""
+display(Markdown(project.story() or "_(no story yet)_"))
+"""),
+    md("## Storyboard"),
+    code("""
+project.storyboard()
+"""),
+    md("## Thumbnails (the chosen image of each shot)"),
+    code("""
+tiles = []
+for shot in project.shots():
+    image = project.chosen_image(shot["seq"])
+    if image and image["thumb"] and studio.media.exists(image["thumb"]):
+        data = base64.b64encode(studio.media.path(image["thumb"]).read_bytes()).decode()
+        tiles.append(f'<figure style="margin:4px;width:160px"><img style="width:160px" '
+                     f'src="data:image/jpeg;base64,{data}"/><figcaption style="font-size:11px">'
+                     f'{shot["seq"]}. {html.escape(shot["scene"][:80])}</figcaption></figure>')
+display(HTML('<div style="display:flex;flex-wrap:wrap">' + "".join(tiles) + "</div>"
+             if tiles else "<i>no images yet</i>"))
+"""),
+    md("## The video"),
+    code("""
+video = Path("video.mp4") if Path("video.mp4").exists() else project.video_path()
+display(Video(str(video), width=320) if video else Markdown("_(no video yet)_"))
+print(project.video_path())
+"""),
+    md("## Calls and cost"),
+    code("""
+calls = project.calls()
+if len(calls):
+    by_stage = calls.groupby(["stage", "provider"]).agg(
+        calls=("id", "count"), failed=("status", lambda s: int((s != "ok").sum())),
+        tokens_in=("tokens_in", "sum"), tokens_out=("tokens_out", "sum"),
+        latency_ms=("latency_ms", "sum"), cost=("cost", "sum")).reset_index()
+    display(by_stage)
+    print(f"{len(calls)} calls, ${calls['cost'].fillna(0).sum():.4f} in all")
+else:
+    print("no calls")
+"""),
+]
+
+
 def build() -> list[Path]:
     written = []
     for name, cells in (("01_quickstart.ipynb", QUICKSTART), ("app.ipynb", APP),
@@ -371,7 +435,23 @@ def build() -> list[Path]:
         path = HERE / name
         nbformat.write(notebook, path)
         written.append(path)
+    package = HERE.parent / "storynb"
+    if package.is_dir():  # the batch report ships inside the package (storynb/reports/)
+        path = package / "reports" / "report.ipynb"
+        path.parent.mkdir(exist_ok=True)
+        nbformat.write(report_notebook(), path)
+        written.append(path)
     return written
+
+
+def report_notebook():
+    """The report notebook `storynb batch` executes for every topic (papermill parameters:
+    studio_path, project_id)."""
+    report = new_notebook(cells=REPORT, metadata=dict(KERNEL))
+    for i, cell in enumerate(report.cells):
+        cell["id"] = f"report-{i:02d}"
+    nbformat.validate(report)
+    return report
 
 
 if __name__ == "__main__":

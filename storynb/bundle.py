@@ -37,6 +37,7 @@ TABLES = (
     ("clips", {"shot_id": "shots", "image_id": "images"}),
     ("narrations", {"shot_id": "shots"}),
     ("exports", {}),
+    ("characters", {}),  # the character sheet (reference images are media, shots name them)
 )
 BUNDLE_TABLES = ("stages",) + tuple(name for name, _ in TABLES)
 # Columns that hold paths on the exporting machine: never carried over.
@@ -210,6 +211,12 @@ def _validate(studio, document, label: str) -> _Plan:
             for column in MEDIA_COLUMNS.get(table, ()):
                 _media_value(plan, row.get(column), label, f"{table} row {row['id']}",
                              live=not detached)
+            if table == "characters":  # reference images: a JSON list of media names
+                names = parse_json(row.get("refs") or "[]", name=f"{label}: character {row['id']}'s refs")
+                if not isinstance(names, list):
+                    raise InvalidInput(f"{label}: character {row['id']}'s refs is not a list")
+                for name in names:
+                    _media_value(plan, name, label, f"characters row {row['id']}", live=True)
             rows.append(row)
         plan.tables[table] = rows
 

@@ -142,6 +142,44 @@ def _parser() -> argparse.ArgumentParser:
     worker.set_defaults(handler=_worker)
     commands.add_parser("workers", help="the workers serving this studio").set_defaults(
         handler=_workers)
+    cast = commands.add_parser("characters", help="a project's character sheet (and the shots "
+                               "each character is in)")
+    cast.add_argument("project")
+    cast.set_defaults(handler=_characters)
+    char = commands.add_parser("character", help="add or edit a character: its locked "
+                               "description, voice, seed, reference images")
+    char.add_argument("project")
+    char.add_argument("name")
+    char.add_argument("--description", help="who they are and what they look like (locked: "
+                      "every image prompt of a shot showing them gets it)")
+    char.add_argument("--voice", help="the voice that speaks their lines")
+    char.add_argument("--seed", type=int)
+    char.add_argument("--rename", help="a new name (shots follow)")
+    char.add_argument("--reference", action="append", default=[],
+                      help="a reference image (PNG/JPEG/WebP), repeatable")
+    char.add_argument("--unlock", action="store_true",
+                      help="let the storyboard's character step update it again")
+    char.add_argument("--delete", action="store_true", help="remove the character")
+    char.set_defaults(handler=_character)
+    tag = commands.add_parser("cast", help="set which characters a shot shows")
+    tag.add_argument("project")
+    tag.add_argument("seq", type=int)
+    tag.add_argument("names", nargs="*", help="character names (none: the shot shows nobody)")
+    tag.set_defaults(handler=_cast)
+    batch = commands.add_parser("batch", help="many topics from a CSV (a 'topic' column, optional "
+                                "settings per row), one report notebook each; a rerun resumes")
+    batch.add_argument("topics", help="CSV file with a 'topic' column (optional columns: name, "
+                       "language, style, length, audience, aspect, fps, shots, seed, size, "
+                       "prompt_set, template, burn_subtitles)")
+    batch.add_argument("--out", required=True, help="folder for the videos, report notebooks "
+                       "and summary.csv (also the batch's name: rerun with the same --out)")
+    batch.add_argument("--concurrency", type=int, default=2, help="projects at once (default 2)")
+    batch.add_argument("--budget", type=float, help="stop starting work once the batch's calls "
+                       "cost this many US dollars")
+    batch.add_argument("--no-notebooks", action="store_true", help="skip the report notebooks")
+    batch.add_argument("--size", help="default resolution WxH for rows without a size column")
+    batch.add_argument("--fps", type=int, help="default fps for rows without an fps column")
+    batch.set_defaults(handler=_batch)
     load = commands.add_parser("import", help="add a project from a bundle zip")
     load.add_argument("bundle")
     load.add_argument("--max-gb", type=float, metavar="GB",
@@ -439,6 +477,57 @@ def _size(text: str | None):
     except ValueError:
         raise StorynbError(f"--size {text!r}: write it as WIDTHxHEIGHT, e.g. 360x640") from None
     return width, height
+
+
+def _characters(studio, args) -> int:
+    _print_frame(studio.project(args.project).cast.frame(),
+                 "no characters yet: run the storyboard, or add one with `storynb character`")
+    return 0
+
+
+def _character(studio, args) -> int:
+    cast = studio.project(args.project).cast
+    if args.delete:
+        cast.delete(args.name)
+        print(f"deleted {args.name}", file=sys.stderr)
+        return 0
+    edits = {"description": args.description, "voice": args.voice, "seed": args.seed,
+             "rename": args.rename}
+    edits = {k: v for k, v in edits.items() if v is not None}
+    if edits or args.unlock or not args.reference:
+        row = cast.set(args.name, **edits, locked=not args.unlock)
+    name = args.rename or args.name
+    for path in args.reference:
+        cast.add_reference(name, path)
+    row = cast.get(name)
+    print(f"{row['name']}: {row['description']} (references: {len(json.loads(row['refs']))}, "
+          f"{'locked' if row['locked'] else 'unlocked'})")
+    return 0
+
+
+def _cast(studio, args) -> int:
+    project = studio.project(args.project)
+    names = project.cast.tag(args.seq, args.names)
+    print(f"shot {args.seq}: {', '.join(names) or 'no characters'}")
+    return 0
+
+
+def _batch(studio, args) -> int:
+    from .batch import run_batch
+
+    defaults = {k: v for k, v in (("size", _size(args.size)), ("fps", args.fps)) if v is not None}
+
+    def progress(item: dict) -> None:
+        if item.get("status") in ("done", "failed", "budget", "paused", "running"):
+            print(f"row {item['row']} (project {item['project_id']}): {item['status']}"
+                  + (f": {item['error']}" if item.get("error") else ""), file=sys.stderr)
+
+    table = run_batch(studio, args.topics, args.out, concurrency=args.concurrency,
+                      budget=args.budget, notebooks=not args.no_notebooks, defaults=defaults,
+                      on_progress=progress)
+    _print_frame(table[["row", "project_id", "status", "calls", "cost", "video", "notebook"]],
+                 "no topics")
+    return 0 if (table["status"] == "done").all() else 1
 
 
 def _projects(studio, args) -> int:

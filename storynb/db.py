@@ -345,3 +345,30 @@ def m713_experiments(db: sqlite_utils.Database) -> None:
          "critic": str, "label": str, "rationale": str, "diff": str, "status": str,
          "cost": float, "created": str},
         pk="id", if_not_exists=True)
+
+
+@migrations()
+def m712_batch_items(db: sqlite_utils.Database) -> None:
+    """Batch runs (storynb.batch): one row per topic row of a batch (the output folder names the
+    batch), the project made for it, and where its video and executed report notebook are."""
+    db["batch_items"].create(
+        {"id": int, "batch": str, "row": int, "topic": str, "settings": str, "key": str,
+         "project_id": int, "status": str, "video": str, "notebook": str, "report_key": str,
+         "seconds": float, "error": str, "created": str, "updated": str},
+        pk="id", foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
+    db["batch_items"].create_index(["batch", "key"], if_not_exists=True)
+    db["batch_items"].create_index(["project_id"], if_not_exists=True)
+
+
+@migrations()
+def m712_characters(db: sqlite_utils.Database) -> None:
+    """Character sheets (storynb.characters): per project, each character's locked description,
+    reference images (media names, JSON), voice and seed; and which characters each shot shows
+    (a JSON list of names; NULL until the storyboard's character step or a hand edit sets it)."""
+    db["characters"].create(
+        {"id": int, "project_id": int, "name": str, "description": str, "locked": int,
+         "refs": str, "voice": str, "seed": int, "source": str, "created": str, "updated": str},
+        pk="id", foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
+    db["characters"].create_index(["project_id", "name"], unique=True, if_not_exists=True)
+    if "characters" not in db["shots"].columns_dict:
+        db["shots"].add_column("characters", str)

@@ -367,6 +367,14 @@ class Project:
                  "seed": rng.randrange(1 << 30), "created": stamp, "updated": stamp}
                 for i, s in enumerate(shots, start=1)])
 
+    @property
+    def cast(self):
+        """The project's characters (a storynb.characters.CharacterSheet): `.frame()`, `.set()`,
+        `.add_reference()`, `.tag(seq, names)` …"""
+        from .characters import CharacterSheet
+
+        return CharacterSheet(self)
+
     # images and camera -----------------------------------------------------------------
     def images(self, seq: int | None = None):
         import pandas as pd
@@ -581,6 +589,9 @@ class Project:
             for path in paths:
                 if path:
                     Path(path).unlink(missing_ok=True)
+            if paths[0]:  # and the editors' hand-off beside the video (storynb.timeline)
+                from .timeline import remove_handoff
+                remove_handoff(Path(paths[0]))
 
     def export_bundle(self, path=None):
         """Write the project as a zip: its rows (project.json) and every media file they name.

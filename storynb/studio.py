@@ -276,7 +276,7 @@ class Studio:
         """Media that rows still use. Images, clips and narrations of deleted shots (detached rows,
         kept as history) do not count, so `gc` can free them."""
         names: set[str] = set()
-        from .media import MEDIA_COLUMNS, NO_FILE
+        from .media import MEDIA_COLUMNS, NO_FILE, is_media_name
 
         for table, columns in MEDIA_COLUMNS.items():
             where = ["shot_id is not null"] if "shot_id" in self.db[table].columns_dict else []
@@ -287,6 +287,9 @@ class Studio:
             clause = f"where {' and '.join(where)}" if where else ""
             for row in self.db.query(f"select {', '.join(columns)} from {table} {clause}", args):
                 names.update(v for v in row.values() if v and v not in NO_FILE)
+        where, args = ("where project_id = ?", [project_id]) if project_id else ("", [])
+        for (refs,) in self.db.execute(f"select refs from characters {where}", args):
+            names.update(n for n in json.loads(refs or "[]") if is_media_name(n))  # characters' references
         return names
 
     def disk_usage(self):

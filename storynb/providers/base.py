@@ -97,6 +97,11 @@ class ImageRequest:
     seed: int = 0
     steps: int = 20
     caption: str = ""  # short text a local painter may draw; real models ignore it
+    # The characters the shot shows (storynb.characters): their reference images, for providers
+    # that take input images (others rely on the locked descriptions already in the prompt), and
+    # their looks (kind, colours, seed) for the offline painter. Empty for shots without any.
+    reference_images: tuple[Path, ...] = ()
+    characters: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)

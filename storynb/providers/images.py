@@ -17,6 +17,7 @@ from pathlib import Path
 from . import capabilities
 from .base import BadRequest, ImageRequest, TaskFailed, Transient
 from .http import CALL, HTTPAdapter, decode_b64, save_png
+from .references import openai_edit, openai_takes_references
 
 OPENAI_SIZES = {"dall-e-2": ["256x256", "512x512", "1024x1024"],
                 "dall-e-3": ["1024x1024", "1792x1024", "1024x1792"],
@@ -90,7 +91,10 @@ class OpenAIImages(HTTPAdapter):
         elif params.get("response_format"):
             capabilities.note_change(context, "response_format", params["response_format"], None,
                                      f"{self.model} always answers b64_json")
-        data = await self.request("POST", "/images/generations", json_body=body)
+        if request.reference_images and openai_takes_references(self.model):  # the characters
+            data = await openai_edit(self, request, body)  # POST /images/edits, image[] parts
+        else:
+            data = await self.request("POST", "/images/generations", json_body=body)
         if context is not None:  # the image is paid for from here on, even if it cannot be used
             context.billed = True
             usage = (data or {}).get("usage") or {}

@@ -1598,8 +1598,12 @@ class Painter:
             raise ProviderError(f"image size {request.width}x{request.height} is too small (minimum 16x16)")
 
         def work() -> None:
+            from ..characters import draw_characters, painter_prompt  # the shot's characters
+
             caption = request.caption if os.environ.get("STORYNB_DEBUG_IMAGE_TEXT") == "1" else ""
-            pic = paint(request.prompt, request.width, request.height, request.seed, caption)
+            prompt = painter_prompt(request.prompt, request.characters) if request.characters else request.prompt
+            pic = paint(prompt, request.width, request.height, request.seed, caption)
+            draw_characters(pic, request.characters, request.seed)  # the same in every shot
             pic.save(Path(out_path), format="PNG", compress_level=3)  # level 6 triples the time for 5%
 
         await asyncio.to_thread(work)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..db import now
 from ..runner import Job, job_key
+from ..timeline import write_handoff
 from .clips import clip_settings, current_key, timed_shot
 from .common import produce, take
 from .narration import LEAD_S
@@ -136,6 +137,9 @@ def plan_video(project) -> list[Job]:
                   pages=[[(p["text"], round(p["start"], 3)) for p in ps] for ps in pages],
                   sound=sound, mix=MIX_VERSION, take=take(project, "export"))
     destination = Path(project.studio.exports_dir) / f"{_slug(row['name'])}-{project.id}.mp4"
+    handoff = lambda: write_handoff(project, destination, clips=clips, narrations=narrations,  # noqa: E731
+                                    durations=lengths, subtitles=destination.with_suffix(".srt"),
+                                    music=sound["music"], voice_offset=LEAD_S, export_key=key)
 
     def done() -> bool:
         found = list(db["exports"].rows_where("project_id = ? and key = ? and status = 'done'",
@@ -146,6 +150,7 @@ def plan_video(project) -> list[Job]:
         db["exports"].update(found[0]["id"], {"published": now(), "path": str(destination),
                                               "srt_path": str(destination.with_suffix(".srt")),
                                               "ass_path": str(destination.with_suffix(".ass"))})
+        handoff()  # the editors' timeline (.otio, FCP XML, EDL, stems) beside the video
         return True
 
     async def run() -> None:
@@ -177,6 +182,7 @@ def plan_video(project) -> list[Job]:
             "narrated": int(not any("NOT narrated" in w for w in warnings)),
             "status": "done", "created": now(), "published": now()}).last_pk
         await asyncio.to_thread(check_export, project, export_id)
+        handoff()  # the editors' timeline (.otio, FCP XML, EDL, stems) beside the video
 
     return [Job("export", key, "final video", run, done, limit=COMPOSITOR.name, cap=1)]
 

@@ -6,6 +6,7 @@ import json
 from ..db import now, writing
 from ..prompts import render
 from ..providers.base import ImageRequest
+from ..characters import for_image
 from ..runner import Job, job_key
 from .common import produce, provider_identity, record_failure, take
 
@@ -34,11 +35,15 @@ def plan(project) -> list[Job]:
 
 def _job(project, provider, row, shot, prompt, extra_seed) -> Job:
     db, media = project.db, project.studio.media
+    # the characters the shot shows: locked descriptions, reference images, painter looks
+    prompt, references, looks, ref_names = for_image(project, shot, prompt)
     request = ImageRequest(prompt=prompt, negative_prompt=shot["negative_prompt"] or "",
                            width=row["width"], height=row["height"],
                            seed=(shot["seed"] + extra_seed) % (1 << 31), steps=STEPS,
-                           caption=shot["scene"])
-    key = job_key("images", **request.__dict__, **provider_identity(provider))
+                           caption=shot["scene"], reference_images=references, characters=looks)
+    keyed = {k: v for k, v in request.__dict__.items() if k not in ("reference_images", "characters")}
+    extra = {"references": ref_names, "characters": looks} if looks else {}  # shots without: old keys
+    key = job_key("images", **keyed, **extra, **provider_identity(provider))
 
     def done() -> bool:
         found = list(db["images"].rows_where("key = ? and status = 'done'", [key],
@@ -57,7 +62,8 @@ def _job(project, provider, row, shot, prompt, extra_seed) -> Job:
             db["images"].insert({
                 "project_id": project.id, "shot_id": shot["id"], "key": key, "media": name,
                 "thumb": media.thumbnail(name), "prompt": request.prompt,
-                "params": json.dumps({k: v for k, v in request.__dict__.items() if k != "prompt"}),
+                "params": json.dumps({k: v for k, v in request.__dict__.items() if k != "prompt"},
+                                     default=str),
                 "provider": project.studio.served_by(call_id), "chosen": 1, "status": "done", "retries": 0,
                 "created": now()})
 

@@ -8,7 +8,9 @@ The engine itself never imports this package.
 """
 from .app import App, RunBar
 from .base import Panel, Session, open_studio
+from .batch import BatchPanel
 from .camera import CameraPanel
+from .characters import CharactersPanel
 from .clips import ClipsPanel
 from .export import ExportPanel
 from .images import ImagesPanel
@@ -21,4 +23,4 @@ from .storyboard import StoryboardPanel
 
 __all__ = ["App", "RunBar", "Panel", "Session", "open_studio", "ProjectPanel", "PipelinePanel",
            "RewritePanel", "StoryboardPanel", "ImagesPanel", "CameraPanel", "ClipsPanel",
-           "ExportPanel", "PromptsPanel", "ModelsPanel"]
+           "ExportPanel", "PromptsPanel", "ModelsPanel", "BatchPanel", "CharactersPanel"]

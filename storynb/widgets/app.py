@@ -9,7 +9,9 @@ import ipywidgets as W
 from ..runner import STAGES
 from .abtest import PromptLabPanel
 from .base import STAGE_TITLES, STYLE, Panel, Session, chip, open_studio
+from .batch import BatchPanel
 from .camera import CameraPanel
+from .characters import CharactersPanel
 from .clips import ClipsPanel
 from .export import ExportPanel
 from .images import ImagesPanel
@@ -134,9 +136,9 @@ class App(W.VBox):
     """Every panel as a tab over one session. `App()` opens the default studio."""
 
     TABS = [("Projects", ProjectPanel), ("Run", PipelinePanel), ("Story", RewritePanel),
-            ("Storyboard", StoryboardPanel), ("Images", ImagesPanel), ("Camera", CameraPanel),
+            ("Storyboard", StoryboardPanel), ("Characters", CharactersPanel), ("Images", ImagesPanel), ("Camera", CameraPanel),
             ("Clips", ClipsPanel), ("Export", ExportPanel), ("Prompts", PromptsPanel),
-            ("Prompt lab", PromptLabPanel), ("Models", ModelsPanel)]
+            ("Prompt lab", PromptLabPanel), ("Models", ModelsPanel), ("Batch", BatchPanel)]
 
     def __init__(self, studio=None, *, open_latest: bool = True, default_quality: str = "preview"):
         self.session = Session(studio if studio is not None else open_studio())

@@ -1,0 +1,170 @@
+"""Batch panel: many topics at once (storynb.batch). Paste or upload a CSV with a `topic` column
+(optional settings per row), start it, and follow the summary table as projects finish; each
+row links its video and its report notebook. Batches live in `batches/<name>/` beside the
+studio (a visitor of the app cannot write anywhere else); running one again resumes it."""
+from __future__ import annotations
+
+import html
+import re
+import threading
+from pathlib import Path
+
+import ipywidgets as W
+
+from ..errors import InvalidInput
+from .base import Panel, html_table, integer, number, text
+
+MAX_TOPICS = 50  # what one batch from the app may ask for (the CLI has no such limit)
+EXAMPLE = "topic,style\nA lighthouse keeper befriends a lost whale,warm\nA robot learns to paint,whimsical\n"
+
+
+def batch_root(studio) -> Path:
+    return Path(studio.path).parent / "batches"
+
+
+class BatchPanel(Panel):
+    name = "batch"
+    title = "Batch"
+
+    def __init__(self, source=None, **kwargs):
+        super().__init__(source, **kwargs)
+        self.batch_name = W.Text(value="batch-1", description="Name", layout=W.Layout(width="260px"))
+        self.topics = W.Textarea(value=EXAMPLE, placeholder="topic,style,shots …",
+                                 layout=W.Layout(width="100%", height="140px"))
+        self.upload = W.FileUpload(accept=".csv,text/csv", multiple=False, description="Load CSV")
+        self.upload.observe(lambda _c: self.action(self._loaded)(), names="value")
+        self.concurrency = W.BoundedIntText(value=2, min=1, max=4, description="At once",
+                                            layout=W.Layout(width="150px"))
+        self.budget = W.BoundedFloatText(value=0, min=0, max=10000, step=0.5,
+                                         description="Budget $", layout=W.Layout(width="170px"),
+                                         tooltip="0 = no limit")
+        self.notebooks = W.Checkbox(value=True, description="report notebooks", indent=False)
+        self.start_b = self.button("▶ Run the batch", self.start_batch, style="success")
+        self.refresh_b = self.button("Refresh", self.redraw)
+        self.table = W.HTML()
+        self.table.add_class("storynb-batch-summary")
+        self.past = W.Dropdown(description="Batches", layout=W.Layout(width="360px"))
+        self.on_value(self.past, self._show_past)
+        self._thread: threading.Thread | None = None
+        self.body.children = [
+            W.HTML("<span class='storynb-help'>One line per topic under a header line with a "
+                   "<code>topic</code> column; optional columns: style, language, length, "
+                   "aspect, fps, shots, seed, size. Finished topics are skipped when you run the "
+                   "same batch again.</span>"),
+            W.HBox([self.batch_name, self.upload], layout=W.Layout(flex_flow="row wrap")),
+            self.topics,
+            W.HBox([self.concurrency, self.budget, self.notebooks, self.start_b, self.refresh_b],
+                   layout=W.Layout(align_items="center", flex_flow="row wrap")),
+            self.past, self.table]
+        self.redraw()
+
+    # reading -------------------------------------------------------------------------------
+    def _folder(self) -> Path:
+        name = text(self.batch_name.value, "batch name", max_len=60, required=True)
+        if not re.fullmatch(r"[\w\-\u4e00-\u9fff]+", name):
+            raise InvalidInput("a batch name is letters, digits, - and _ (it names a folder)")
+        return batch_root(self.session.studio) / name
+
+    def refresh(self) -> None:
+        from ..batch import batches, summary
+
+        studio = self.session.studio
+        known = [b for b in batches(studio)["batch"] if Path(b).parent == batch_root(studio)]
+        with self.quiet():
+            self.past.options = [Path(b).name for b in known]
+            try:
+                current = self._folder().name
+            except InvalidInput:
+                current = None
+            self.past.value = current if current in self.past.options else None
+        try:
+            folder = self._folder()
+        except InvalidInput as exc:
+            self.table.value = f"<span class='storynb-help'>{html.escape(str(exc))}</span>"
+            return
+        frame = summary(studio, folder) if folder.exists() else None
+        if frame is None or not len(frame):
+            self.table.value = "<span class='storynb-help'>Not run yet.</span>"
+            return
+        rows = []
+        for row in frame.to_dict("records"):
+            rows.append({**row, "topic": row["topic"][:60],
+                         "video": Path(row["video"]).name if row["video"] else "",
+                         "notebook": (f"{Path(row['notebook']).parent.name}/report.ipynb"
+                                      if row["notebook"] else ""),
+                         "cost": f"${row['cost']:.4f}", "error": (row["error"] or "")[:120]})
+        done = int((frame["status"] == "done").sum())
+        self.table.value = (f"<b>{done} of {len(frame)} done</b> · {html.escape(str(folder))}"
+                            + html_table(rows, ["row", "topic", "project_id", "status", "calls",
+                                                "cost", "video", "notebook", "error"]))
+
+    def _show_past(self) -> None:
+        if self.past.value:
+            self.batch_name.value = self.past.value
+            topics = self._folder() / "topics.csv"
+            if topics.exists():
+                self.topics.value = topics.read_text(encoding="utf-8")[:200_000]
+            self.redraw()
+
+    def _loaded(self) -> None:
+        files = self.upload.value
+        if not files:
+            return
+        item = files[0]
+        if item["size"] > 1_000_000:
+            raise InvalidInput("the CSV is larger than 1 MB: split it, or use `storynb batch`")
+        self.topics.value = bytes(item["content"]).decode("utf-8-sig")
+        self.ok(f"loaded {item['name']}")
+
+    # running -------------------------------------------------------------------------------
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start_batch(self) -> None:
+        from ..batch import read_topics
+
+        if self.running():
+            raise InvalidInput("a batch is already running: wait for it to finish")
+        folder = self._folder()
+        body = text(self.topics.value, "topics", max_len=200_000, required=True)
+        concurrency = integer(self.concurrency.value, "projects at once", 1, 4)
+        budget = number(self.budget.value, "budget", 0, 10000) or None
+        folder.mkdir(parents=True, exist_ok=True)
+        topics = folder / "topics.csv"
+        topics.write_text(body.rstrip("\n") + "\n", encoding="utf-8")
+        items = read_topics(topics)  # checked here, so a bad table is an error at once
+        if len(items) > MAX_TOPICS:
+            raise InvalidInput(f"{len(items)} topics: the app runs up to {MAX_TOPICS} at once; "
+                               "split the table or use `storynb batch`")
+        studio, notebooks = self.session.studio, bool(self.notebooks.value)
+
+        def work():
+            from ..batch import run_batch
+
+            worker = studio.for_thread()
+            try:
+                run_batch(worker, topics, folder, concurrency=concurrency, budget=budget,
+                          notebooks=notebooks,
+                          on_progress=lambda _item: self.session.call_main(self.redraw))
+                self.session.call_main(self.ok, f"batch {folder.name}: finished")
+            except Exception as exc:  # shown in the panel, not lost on a thread
+                self.session.call_main(self.error, f"batch {folder.name}: {exc}")
+            finally:
+                worker.close()
+                self.session.call_main(self._buttons)
+
+        self._thread = threading.Thread(target=work, name=f"storynb-batch-{folder.name}",
+                                        daemon=True)
+        self._thread.start()
+        self._buttons()
+        self.info(f"batch {folder.name}: {len(items)} topics, {concurrency} at a time…")
+
+    def _buttons(self) -> None:
+        self.start_b.disabled = self.running()
+        self.redraw()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the running batch (for scripts and tests); True when it has finished."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running()
