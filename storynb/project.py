@@ -62,20 +62,21 @@ class Project:
             _check_font(font, topic)
         stamp = now()
         # Never reuse the id of a deleted project: the call log and costs still name it.
-        last = studio.db.execute("select max(m) from (select max(id) as m from projects union all "
-                                 "select max(project_id) from calls)").fetchone()[0] or 0
-        project_id = studio.db["projects"].insert({"id": last + 1,
-            "name": (name or _name_from(topic)).strip(), "topic": topic, "language": language,
-            "style": style, "length": length, "audience": audience, "aspect": aspect,
-            "width": width, "height": height, "fps": fps, "shots_wanted": shots,
-            "seed": seed if seed is not None else random.randrange(1 << 30),
-            "status": "draft", "paused": 0, "prompt_set_id": chosen["id"],
-            "providers": json.dumps(providers or {}), "burn_subtitles": int(burn_subtitles),
-            "font": font or "", "created": stamp, "updated": stamp}).last_pk
-        studio.db["stages"].insert_all(
-            [{"project_id": project_id, "stage": s, "status": "pending", "retries": 0, "ran": 0,
-              "skipped": 0, "failed": 0}
-             for s in STAGES])
+        with writing(studio.db):  # two processes creating projects at once get two ids
+            last = studio.db.execute("select max(m) from (select max(id) as m from projects union all "
+                                     "select max(project_id) from calls)").fetchone()[0] or 0
+            project_id = studio.db["projects"].insert({"id": last + 1,
+                "name": (name or _name_from(topic)).strip(), "topic": topic, "language": language,
+                "style": style, "length": length, "audience": audience, "aspect": aspect,
+                "width": width, "height": height, "fps": fps, "shots_wanted": shots,
+                "seed": seed if seed is not None else random.randrange(1 << 30),
+                "status": "draft", "paused": 0, "prompt_set_id": chosen["id"],
+                "providers": json.dumps(providers or {}), "burn_subtitles": int(burn_subtitles),
+                "font": font or "", "created": stamp, "updated": stamp}).last_pk
+            studio.db["stages"].insert_all(
+                [{"project_id": project_id, "stage": s, "status": "pending", "retries": 0, "ran": 0,
+                  "skipped": 0, "failed": 0}
+                 for s in STAGES])
         return cls(studio, project_id)
 
     @classmethod
