@@ -19,7 +19,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from .db import now
 from .errors import InvalidInput, NotFound, PromptError
 
-PROMPT_STAGES = ("rewrite", "storyboard", "camera", "image")
+PROMPT_STAGES = ("rewrite", "storyboard", "camera", "image", "adapt", "storyboard_chunk")
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 # What each stage gives its template (and system prompt). Saving a template that uses anything

@@ -1,12 +1,13 @@
 """The six stages. Each stage is one or more planners run in order; a planner returns the
 stage's jobs (each keyed by what determines it)."""
+from .. import longform
 from . import camera, clips, export, images, narration, rewrite, storyboard
 
 PLANNERS = {
-    "rewrite": [rewrite.plan],
-    "storyboard": [storyboard.plan],
+    "rewrite": [longform.plan_rewrite, longform.plan_rewrite_join, rewrite.plan],
+    "storyboard": [longform.plan_storyboard, longform.plan_assemble, storyboard.plan],
     "images": [images.plan],
     "camera": [camera.plan],
     "clips": [narration.plan, clips.plan],  # narration first: shots fit their spoken lines
-    "export": [export.plan_video],
+    "export": [export.plan_video, longform.plan_chapter_videos],
 }
