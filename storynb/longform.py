@@ -341,8 +341,7 @@ def _rewrite_plan(project):
     target = row["target_length"] or default_target(source, zh)
     total = sum(c.weight for c in chunks) or 1.0
     common = {"template_id": tpl["id"], **provider_identity(project.provider("llm")),
-              "take": take(project, "rewrite"), "language": row["language"],
-              "style": row["style"] or "", "audience": row["audience"] or ""}
+              "take": take(project, "rewrite")}
     planned = []
     previous = ""
     for chunk in chunks:
@@ -355,7 +354,8 @@ def _rewrite_plan(project):
                       **common)
         planned.append((chunk, values, key))
         previous = chunk.pieces[-1].text
-    join_key = job_key("adapt-join", chunks=[k for _, _, k in planned], **common)
+    join_key = job_key("adapt-join", chunks=[k for _, _, k in planned], **common,
+                       language=row["language"])
     return tpl, planned, join_key
 
 

@@ -726,9 +726,9 @@ def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]
     for k, narration in enumerate(narrations):
         found = sorted(_visuals(narration, zh), key=lambda f: f[2])
         close = any(w in narration.lower() for w in (T.CLOSE_WORDS_ZH if zh else T.CLOSE_WORDS_EN))
-        if k == 0:
+        if k == 0 and str(variables.get("first_seq") or 1) == "1":  # (a later part: no opening)
             label = labels["first"]
-        elif k == len(narrations) - 1:
+        elif k == len(narrations) - 1 and variables.get("part", 1) == variables.get("parts", 1):
             label = labels["last"]
         elif close:
             label = labels["close"]
