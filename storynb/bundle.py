@@ -37,6 +37,7 @@ TABLES = (
     ("clips", {"shot_id": "shots", "image_id": "images"}),
     ("narrations", {"shot_id": "shots"}),
     ("exports", {}),
+    ("chunks", {"call_id": "calls"}),  # long form: stored answers of chunk jobs (paid once)
 )
 BUNDLE_TABLES = ("stages",) + tuple(name for name, _ in TABLES)
 # Columns that hold paths on the exporting machine: never carried over.

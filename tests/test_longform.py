@@ -209,3 +209,16 @@ def test_chunking_cuts_at_headings_and_scene_breaks():
     units = longform.pieces_of(text, False)
     assert [u.text for u in units] == ["One.", "Two.", "Three."] * 3 + ["Four.", "Five."]
     assert units[-1].para - units[-3].para == 2  # the scene break is a deeper cut
+
+
+def test_a_bundle_keeps_the_chunk_answers(studio, tmp_path):
+    project = studio.create_project("", text=EN, as_is=True, **TINY)
+    assert project.run(["rewrite", "storyboard"]).status == "done"
+    path = project.export_bundle(tmp_path / "long.zip")
+    other = Studio(tmp_path / "other" / "studio.db")
+    copy = other.import_bundle(path)
+    assert other.db["chunks"].count_where("project_id = ?", [copy.id]) == \
+        studio.db["chunks"].count_where("project_id = ?", [project.id])
+    report = copy.run(["rewrite", "storyboard"])
+    assert [r.ran for r in report.stages] == [0, 0], report.summary()
+    assert copy.storyboard().equals(project.storyboard())
