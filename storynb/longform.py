@@ -16,6 +16,8 @@ putting the shots together is a cheap last job.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import math
 import re
@@ -257,8 +259,6 @@ class Continuity:
         self.last_shot = ""
 
     def read(self, text: str) -> None:
-        from .providers.local import _visuals
-
         if self.zh:
             found = re.findall(rf"([\u4e00-\u9fff]{{2,3}}?)(?=(?:{_ZH_SAY}))", text)
             found += re.findall(r"名叫([\u4e00-\u9fff]{2,3}?)(?=[的，。,])", text)
@@ -267,12 +267,36 @@ class Continuity:
         else:
             found = re.findall(r"(?<=[a-z,;:] )([A-Z][a-z]{2,})\b", text)
             self.names.update(f for f in found if f not in _EN_NOT_NAMES)
-        self.places.update(term for term, category, _ in _visuals(text, self.zh) if category == "place")
+        self.places.update(_places(text, self.zh))
 
     def variables(self) -> dict:
         names = [n for n, c in self.names.most_common(12) if c >= 2][:6]
         return {"characters": names, "places": [p for p, _ in self.places.most_common(4)],
                 "last_shot": self.last_shot}
+
+
+@functools.lru_cache(maxsize=2)
+def _place_finder(zh: bool):
+    """One pattern for every place word of the draft writer's vocabulary, and its terms."""
+    from .providers.local_text import VISUALS
+
+    terms: dict[str, str] = {}
+    for term, category, en_words, zh_words in VISUALS:
+        if category == "place":
+            for word in (zh_words if zh else en_words):
+                terms.setdefault(word if zh else word.lower(), term)
+    words = sorted(terms, key=len, reverse=True)
+    body = "|".join(re.escape(w) for w in words)
+    pattern = re.compile(f"({body})" if zh else rf"\b({body})(?:s|es)?\b")
+    return pattern, terms
+
+
+def _places(text: str, zh: bool) -> list[str]:
+    """The places a text names (as the draft writer's English terms), once each."""
+    pattern, terms = _place_finder(zh)
+    found = {terms[m.group(1) if zh else m.group(1).lower()] for m in pattern.finditer(
+        text if zh else text.lower())}
+    return sorted(found)
 
 
 # ----------------------------------------------------------------------------- the project
@@ -470,16 +494,30 @@ def plan_story(project, story: str) -> list[Chunk]:
     return chunks
 
 
+_PLANS: dict[str, tuple] = {}  # the last few chunk plans (a stage plans twice: chunks, assembly)
+
+
 def _storyboard_plan(project):
     from .stages.common import provider_identity, take
     from .stages.storyboard import story_for
 
     row = project.row
     story = project.story() or source_of(project) or story_for(project)
-    chunks = plan_story(project, story)
     tpl = template(project, "storyboard_chunk")
     common = {"template_id": tpl["id"], **provider_identity(project.provider("llm")),
               "take": take(project, "storyboard"), "language": row["language"], "fps": row["fps"]}
+    memo = hashlib.sha256(json.dumps([story, common, row["shots_wanted"], row["as_is"]],
+                                     sort_keys=True, default=str).encode()).hexdigest()
+    if memo not in _PLANS:
+        _PLANS[memo] = (tpl, *_plan_chunks(project, story, common))
+        while len(_PLANS) > 4:
+            _PLANS.pop(next(iter(_PLANS)))
+    return _PLANS[memo]
+
+
+def _plan_chunks(project, story: str, common: dict):
+    row = project.row
+    chunks = plan_story(project, story)
     continuity = Continuity(row["language"] == "zh")
     planned, first = [], 1
     for chunk in chunks:
@@ -495,7 +533,7 @@ def _storyboard_plan(project):
         continuity.last_shot = chunk.narrations[-1]
         first += len(chunk.narrations)
     assemble_key = job_key("storyboard_assemble", chunks=[k for _, _, k in planned], **common)
-    return tpl, planned, assemble_key
+    return planned, assemble_key
 
 
 def _guard(project, assemble_key: str) -> bool:

@@ -108,7 +108,11 @@ class Project:
     # reading ---------------------------------------------------------------------------
     @property
     def row(self) -> dict:
-        return self.db["projects"].get(self.id)
+        cursor = self.db.execute("select * from projects where id = ?", [self.id])
+        found = cursor.fetchone()  # (a plain query: read per shot in plans of hundreds of shots)
+        if found is None:
+            raise NotFound(f"project {self.id} no longer exists")
+        return dict(zip([c[0] for c in cursor.description], found))
 
     def __repr__(self) -> str:
         row = self.row
