@@ -300,7 +300,9 @@ def _update_in_place(project, args) -> None:
 
 
 def _run(studio, args) -> int:
-    args.source_text = _read_text(args.text) if args.text else None
+    args.source_text = _read_text(args.text).strip() or None if args.text else None
+    if args.text and not args.source_text:
+        raise StorynbError(f"--text {args.text}: the text is empty; give a file with the story")
     if (args.as_is or args.target_length) and not args.text:
         raise StorynbError("--as-is and --target-length go with --text FILE")
     if args.source_text is not None and not args.topic and not args.project:

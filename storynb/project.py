@@ -62,6 +62,9 @@ class Project:
             raise InvalidInput("as_is needs a source text (text=...): a topic is always rewritten")
         if not topic:
             raise InvalidInput("the topic is empty: give a sentence or a paragraph to tell a story about")
+        if len(topic) > 4000:
+            raise InvalidInput(f"the topic is {len(topic)} characters long; keep it under 4000 "
+                               "(a longer text goes in text=...)")
         _check_target(target_length)
         language = language or detect_language(text or topic)
         _check_choice("language", language, LANGUAGES)

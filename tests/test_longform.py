@@ -58,6 +58,12 @@ def test_cli_text_as_is_narrates_every_sentence_of_a_chinese_chapter_once_in_ord
     sentences = [p.text for p in longform.pieces_of(ZH, True)]
     joined = "\n".join(narrated(project))
     assert all(sentence in joined for sentence in sentences)
+    again = storynb("run", "--text", str(source), "--as-is", "--stage", "rewrite", "--stage",
+                    "storyboard", "--size", "90x160", "--fps", "4", studio=tmp_path / "s.db")
+    assert again.returncode == 0 and "continuing" in again.stderr
+    assert "storyboard: skipped (0 ran" in again.stderr
+    estimate = storynb("estimate", "1", studio=tmp_path / "s.db")
+    assert estimate.returncode == 0, estimate.stderr
 
 
 def test_english_text_from_stdin_as_is_and_paged_shots(tmp_path):
