@@ -12,7 +12,7 @@ from storynb import longform
 from storynb.errors import InvalidInput
 from storynb.providers.local import DraftWriter
 
-from conftest import ffprobe
+from tests.conftest import ffprobe
 
 DATA = Path(__file__).parent / "data"
 ZH = (DATA / "chapter_zh.txt").read_text(encoding="utf-8")
