@@ -228,3 +228,17 @@ def test_a_bundle_keeps_the_chunk_answers(studio, tmp_path):
     report = copy.run(["rewrite", "storyboard"])
     assert [r.ran for r in report.stages] == [0, 0], report.summary()
     assert copy.storyboard().equals(project.storyboard())
+
+
+def test_chapters_without_headings_are_groups_of_chunks_and_chinese_is_condensed(studio):
+    plain = "\n".join(line for line in EN.splitlines() if not longform.is_heading(line))
+    project = studio.create_project("", text=plain, as_is=True, **TINY)
+    assert project.run(["rewrite", "storyboard"]).status == "done"
+    chapters = project.chapters()
+    assert len(chapters) >= 2 and [c["title"] for c in chapters][:2] == ["part 1", "part 2"]
+    assert chapters[0]["first_seq"] == 1 and chapters[-1]["last_seq"] == project.shot_count()
+    short = studio.create_project("", text=ZH, target_length=2000, **TINY)
+    assert short.run(["rewrite"]).status == "done"
+    story = short.story()
+    assert 1600 <= longform.weight(story, True) <= 2400
+    assert story.startswith("第一章 雨夜渡口") and "第三章 周府深院" in story
