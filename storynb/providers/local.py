@@ -680,9 +680,9 @@ def _scene_clause(narration: str, zh: bool) -> str:
 
 
 def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """The `storyboard` task: 4..12 shots covering the story's sentences in order (up to 300 when
-    asked for). Given `narrations` (one part of a long story, see storynb.longform), one shot per
-    narration, as given; `places` (the story's places so far) carries the setting over."""
+    """The `storyboard` task: 4..12 shots covering the story's sentences in order. Given
+    `narrations` (one part of a long story, see storynb.longform), one shot per narration, as
+    given; `places` (the story's places so far) carries the setting over."""
     story = str(variables.get("story") or "").strip()
     if not story:
         raise ProviderError("the draft writer needs the story text (variable 'story' is empty)")
@@ -703,7 +703,7 @@ def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]
         n = int(wanted) if wanted not in (None, "") else math.ceil(total / (32 if zh else 20))
     except (TypeError, ValueError):
         n = math.ceil(total / (32 if zh else 20))
-    n = max(4, min(300 if wanted not in (None, "") else 12, n))
+    n = max(4, min(12, n))
     while len(pieces) < n and not fixed:  # too few sentences: split the longest one that can be split
         for idx in sorted(range(len(pieces)), key=lambda k: -_weight(pieces[k][0], zh)):
             halves = _split_piece(pieces[idx][0], zh)
