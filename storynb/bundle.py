@@ -38,6 +38,7 @@ TABLES = (
     ("narrations", {"shot_id": "shots"}),
     ("exports", {}),
     ("characters", {}),  # the character sheet (reference images are media, shots name them)
+    ("chunks", {"call_id": "calls"}),  # long form: stored answers of chunk jobs (paid once)
 )
 BUNDLE_TABLES = ("stages",) + tuple(name for name, _ in TABLES)
 # Columns that hold paths on the exporting machine: never carried over.

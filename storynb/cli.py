@@ -54,7 +54,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--aspect", choices=["9:16", "16:9", "1:1"], help="default 9:16")
     run.add_argument("--fps", type=int, help="default 24")
     run.add_argument("--size", help="resolution WxH matching the aspect, e.g. 360x640 for a quick preview")
-    run.add_argument("--shots", type=int, help="number of shots, 4 to 12")
+    run.add_argument("--shots", type=int, help="number of shots, 4 to 300 (default: a topic gets "
+                     "4 to 12, a --text as many as it needs)")
+    run.add_argument("--text", metavar="FILE", help="make the video from this text (a chapter or "
+                     "a short novel, up to 200,000 characters; - reads standard input)")
+    run.add_argument("--as-is", action="store_true", help="with --text: narrate the text word for "
+                     "word (no rewrite)")
+    run.add_argument("--target-length", type=int, metavar="N", help="with --text: adapt it to "
+                     "about N characters (Chinese) or words (English)")
+    run.add_argument("--chapters", action="store_true", help="also export a video per chapter")
     run.add_argument("--seed", type=int, help="seed for a reproducible project")
     run.add_argument("--font", help="font file or family for the subtitles")
     run.add_argument("--burn", action=argparse.BooleanOptionalAction, default=None,
@@ -77,8 +85,15 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_check)
 
     commands.add_parser("projects", help="list projects").set_defaults(handler=_projects)
+    shots = commands.add_parser("shots", help="the storyboard of a project, a page at a time")
+    shots.add_argument("project", help="project id or name")
+    shots.add_argument("--page", type=int, default=1, help="which page (from 1)")
+    shots.add_argument("--limit", type=int, default=50, help="shots per page (default 50)")
+    shots.set_defaults(handler=_shots)
+    chapters = commands.add_parser("chapters", help="a project's chapters and their videos")
+    chapters.add_argument("project", help="project id or name")
+    chapters.set_defaults(handler=_chapters)
     for name, handler, text in (("status", _status, "stage status of a project"),
-                                ("shots", _shots, "the storyboard of a project"),
                                 ("calls", _calls, "the call log of a project"),
                                 ("export", _export, "export the video (runs what it needs)"),
                                 ("retry", _retry, "run again from the first failed stage"),
@@ -87,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("project", help="project id or name")
         sub.set_defaults(handler=handler)
+    export = commands.choices["export"]
+    export.add_argument("--chapters", action="store_true", help="also a video per chapter")
     for name, handler, text in (("skip", _skip, "leave a stage out of runs"),
                                 ("unskip", _unskip, "put a skipped stage back into runs"),
                                 ("rollback", _rollback, "redo a stage next run; later stages go stale")):
@@ -250,6 +267,13 @@ def _given(args) -> dict:
     """The run options given on the command line, as project settings."""
     values = {name: getattr(args, option) for option, name in SETTINGS.items()
               if getattr(args, option) is not None}
+    if getattr(args, "project", None):  # long form: --project may change these in place too
+        for option, name in (("source_text", "text"), ("target_length", "target_length")):
+            if getattr(args, option, None) is not None:
+                values[name] = getattr(args, option)
+        for option, name in (("as_is", "as_is"), ("chapters", "by_chapter")):
+            if getattr(args, option, False):
+                values[name] = True
     if "size" in values:
         values["size"] = _size(values["size"])
     return values
@@ -261,7 +285,10 @@ def _find_same(studio, args):
     wanted = {"topic": args.topic.strip(), "style": get("style"), "aspect": get("aspect"),
               "fps": get("fps"), "length": get("length"), "burn_subtitles": int(get("burn")),
               "font": args.font or ""}
-    optional = {"language": args.lang, "shots_wanted": args.shots, "seed": args.seed}
+    optional = {"language": args.lang, "shots_wanted": args.shots, "seed": args.seed,
+                "target_length": args.target_length}
+    wanted.update(source_text=getattr(args, "source_text", None),
+                  as_is=int(bool(getattr(args, "as_is", False))))
     size = _size(args.size)
     for row in studio.db.query("select * from projects where topic = ? order by id desc",
                                [wanted["topic"]]):
@@ -298,6 +325,8 @@ def _update_in_place(project, args) -> None:
             continue
         if key == "burn_subtitles":
             shown.append(f"burned subtitles {'on' if old else 'off'} → {'on' if new else 'off'}")
+        elif key == "source_text":
+            shown.append(f"text of {len(old or ''):,} → {len(new or ''):,} characters")
         else:
             shown.append(f"{key.replace('_wanted', '')} {old or ''!r} → {new!r}")
     if {"width", "height"} & set(changed):
@@ -309,6 +338,15 @@ def _update_in_place(project, args) -> None:
 
 
 def _run(studio, args) -> int:
+    args.source_text = _read_text(args.text).strip() or None if args.text else None
+    if args.text and not args.source_text:
+        raise StorynbError(f"--text {args.text}: the text is empty; give a file with the story")
+    if (args.as_is or args.target_length) and not args.text:
+        raise StorynbError("--as-is and --target-length go with --text FILE")
+    if args.source_text is not None and not args.topic and not args.project:
+        from .project import _name_from
+
+        args.topic = _name_from(args.source_text)
     if args.project:
         project = studio.project(args.project)
         _update_in_place(project, args)
@@ -320,12 +358,16 @@ def _run(studio, args) -> int:
             given = {"language": args.lang, "seed": args.seed, **_given(args)}
             if not args.template:  # a template brings its own; given ones override it
                 given = {**{SETTINGS[k]: v for k, v in DEFAULTS.items()}, **given}
+            given.update(text=args.source_text, as_is=args.as_is or None,
+                         target_length=args.target_length, by_chapter=args.chapters or None)
             project = studio.create_project(
                 args.topic, template=args.template,
                 **{k: v for k, v in given.items() if v is not None})
             print(f"project {project.id}: {project.row['name']}", file=sys.stderr)
         else:
             print(f"project {project.id}: continuing (same topic and settings)", file=sys.stderr)
+            if args.chapters:
+                project.update(by_chapter=True)
     sound = {k: v for k, v in (("loudness_lufs", args.loudness), ("music", args.music),
                                 ("music_level_db", args.music_level),
                                 ("highlight_words", True if args.highlight_words else None))
@@ -544,11 +586,48 @@ def _status(studio, args) -> int:
         print(project.video_path())
 
 
+def _read_text(path: str) -> str:
+    from pathlib import Path
+
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise StorynbError(f"--text {path}: not UTF-8 text; save it as UTF-8 and try again") from None
+    except OSError as exc:
+        raise StorynbError(f"--text {path}: cannot read it ({exc.strerror or exc})") from None
+
+
 def _shots(studio, args) -> int:
     import pandas as pd
 
+    if args.page < 1 or args.limit < 1:
+        raise StorynbError("--page and --limit are whole numbers from 1")
+    project = studio.project(args.project)
+    total = project.shot_count()
+    pages = max(1, -(-total // args.limit))
+    if args.page > pages:
+        raise StorynbError(f"project {project.id} has {total} shots: {pages} page(s) of {args.limit}")
+    offset = (args.page - 1) * args.limit
+    frame = project.storyboard(offset=offset, limit=args.limit)
+    if not frame["chapter"].notna().any():
+        frame = frame.drop(columns=["chapter"])
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
-        print(studio.project(args.project).storyboard().to_string(index=False))
+        print(frame.to_string(index=False))
+    if total > args.limit:
+        print(f"shots {offset + 1}–{offset + len(frame)} of {total} (page {args.page} of {pages}; "
+              f"--page {args.page + 1 if args.page < pages else 1} for more)", file=sys.stderr)
+
+
+def _chapters(studio, args) -> int:
+    project = studio.project(args.project)
+    videos = {v["chapter"]: v["path"] for v in project.chapter_videos()}
+    for part in project.chapters():
+        print(f"{part['chapter']:>3}  shots {part['first_seq']}–{part['last_seq']}  "
+              f"{part['duration_s']:.0f}s  {part['title']}  {videos.get(part['chapter'], '')}".rstrip())
+    if not videos:
+        print(f"(no chapter videos yet: `storynb export {project.id} --chapters`)", file=sys.stderr)
 
 
 def _calls(studio, args) -> int:
@@ -561,7 +640,13 @@ def _calls(studio, args) -> int:
 
 def _export(studio, args) -> int:
     project = studio.project(args.project)
-    return _finish(project, project.run(on_event=_Progress()))
+    if args.chapters:
+        project.update(by_chapter=True)
+    code = _finish(project, project.run(on_event=_Progress()))
+    if code == 0 and args.chapters:
+        for video in project.chapter_videos():
+            print(video["path"])
+    return code
 
 
 def _retry(studio, args) -> int:

@@ -372,3 +372,28 @@ def m712_characters(db: sqlite_utils.Database) -> None:
     db["characters"].create_index(["project_id", "name"], unique=True, if_not_exists=True)
     if "characters" not in db["shots"].columns_dict:
         db["shots"].add_column("characters", str)
+
+
+@migrations()
+def m715_long_form(db: sqlite_utils.Database) -> None:
+    """Long form (storynb.longform): a project's source text (a chapter or a short novel), whether
+    it is narrated as it is, the target length of its adaptation and whether the export also makes
+    a video per chapter; each shot's chapter; the stored answers of chunked rewrite and
+    storyboard jobs (so putting the shots together is cheap); one export row per chapter video."""
+    projects = db["projects"]
+    for column, kind, default in (("source_text", str, None), ("as_is", int, 0),
+                                  ("target_length", int, None), ("by_chapter", int, 0)):
+        if column not in projects.columns_dict:
+            if default is None:
+                projects.add_column(column, kind)
+            else:
+                projects.add_column(column, kind, not_null_default=default)
+    if "chapter" not in db["shots"].columns_dict:
+        db["shots"].add_column("chapter", str)
+    if "chapter" not in db["exports"].columns_dict:
+        db["exports"].add_column("chapter", str)
+    db["chunks"].create(
+        {"id": int, "project_id": int, "kind": str, "idx": int, "key": str, "chapter": str,
+         "text": str, "result": str, "repairs": str, "call_id": int, "created": str},
+        pk="id", foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
+    db["chunks"].create_index(["project_id", "kind", "key"], if_not_exists=True)

@@ -38,28 +38,48 @@ class Project:
                prompt_set: int | str | None = None, seed: int | None = None,
                burn_subtitles: bool = True, font: str | None = None,
                providers: dict[str, Any] | None = None,
-               size: tuple[int, int] | None = None) -> "Project":
-        """`size` overrides the aspect's full resolution (e.g. (360, 640) for a quick preview)."""
+               size: tuple[int, int] | None = None, text: str | None = None,
+               as_is: bool = False, target_length: int | None = None,
+               by_chapter: bool = False) -> "Project":
+        """`size` overrides the aspect's full resolution (e.g. (360, 640) for a quick preview).
+
+        `text`: a source text (a chapter or a short novel, up to 200,000 characters) that the
+        rewrite adapts (to about `target_length` characters for Chinese, words for English) or,
+        with `as_is`, that is narrated word for word. A topic longer than 4,000 characters is
+        taken as a source text. `by_chapter`: the export also makes a video per chapter."""
+        from .longform import MAX_SOURCE
+
         topic = (topic or "").strip()
+        text = (text or "").strip() or None
+        if text is None and len(topic) > 4000:  # a pasted chapter: a source text, not a topic
+            text, topic = topic, ""
+        if text is not None:
+            if len(text) > MAX_SOURCE:
+                raise InvalidInput(f"the text is {len(text):,} characters long; the limit is "
+                                   f"{MAX_SOURCE:,}: split it into several projects (by chapter)")
+            topic = topic or _name_from(text)
+        elif as_is:
+            raise InvalidInput("as_is needs a source text (text=...): a topic is always rewritten")
         if not topic:
             raise InvalidInput("the topic is empty: give a sentence or a paragraph to tell a story about")
         if len(topic) > 4000:
-            raise InvalidInput(f"the topic is {len(topic)} characters long; keep it under 4000")
-        language = language or detect_language(topic)
+            raise InvalidInput(f"the topic is {len(topic)} characters long; keep it under 4000 "
+                               "(a longer text goes in text=...)")
+        _check_target(target_length)
+        language = language or detect_language(text or topic)
         _check_choice("language", language, LANGUAGES)
         _check_choice("aspect", aspect, ASPECTS)
         _check_choice("length", length, LENGTHS)
         if not isinstance(fps, int) or not 1 <= fps <= 60:
             raise InvalidInput(f"fps must be a whole number from 1 to 60, not {fps!r}")
-        if shots is not None and not (isinstance(shots, int) and 4 <= shots <= 12):
-            raise InvalidInput(f"shots must be a whole number from 4 to 12, not {shots!r}")
+        _check_shots(shots)
         chosen = (studio.prompts.get_set(prompt_set) if prompt_set is not None
                   else studio.prompts.default_set(language))
         for kind, spec in (providers or {}).items():
             studio.route(kind, spec)  # fails early with the list of known names
         width, height = _check_size(size, aspect) if size else ASPECTS[aspect]
         if font:
-            _check_font(font, topic)
+            _check_font(font, (text or topic)[:4000])
         stamp = now()
         # Never reuse the id of a deleted project: the call log and costs still name it.
         with writing(studio.db):  # two processes creating projects at once get two ids
@@ -72,7 +92,9 @@ class Project:
                 "seed": seed if seed is not None else random.randrange(1 << 30),
                 "status": "draft", "paused": 0, "prompt_set_id": chosen["id"],
                 "providers": json.dumps(providers or {}), "burn_subtitles": int(burn_subtitles),
-                "font": font or "", "created": stamp, "updated": stamp}).last_pk
+                "font": font or "", "created": stamp, "updated": stamp, "source_text": text,
+                "as_is": int(bool(as_is)), "target_length": target_length,
+                "by_chapter": int(bool(by_chapter))}).last_pk
             studio.db["stages"].insert_all(
                 [{"project_id": project_id, "stage": s, "status": "pending", "retries": 0, "ran": 0,
                   "skipped": 0, "failed": 0}
@@ -90,7 +112,11 @@ class Project:
     # reading ---------------------------------------------------------------------------
     @property
     def row(self) -> dict:
-        return self.db["projects"].get(self.id)
+        cursor = self.db.execute("select * from projects where id = ?", [self.id])
+        found = cursor.fetchone()  # (a plain query: read per shot in plans of hundreds of shots)
+        if found is None:
+            raise NotFound(f"project {self.id} no longer exists")
+        return dict(zip([c[0] for c in cursor.description], found))
 
     def __repr__(self) -> str:
         row = self.row
@@ -119,12 +145,14 @@ class Project:
         return progress(self.db, self.id, STAGES)
 
     def update(self, **settings: Any) -> dict[str, tuple]:
-        """Change settings (style, aspect, size, fps, burn_subtitles, font, providers …).
+        """Change settings (style, aspect, size, fps, burn_subtitles, font, providers …; long
+        form: text, as_is, target_length, by_chapter).
         A new aspect keeps the size's scale (a 360x640 preview becomes 640x360, not full HD)
         unless `size` is given too. Returns what changed: {setting: (old, new)}."""
         allowed = {"name", "style", "length", "audience", "aspect", "size", "fps", "burn_subtitles",
                    "font", "providers", "prompt_set", "shots", "loudness_lufs", "music",
-                   "music_level_db", "highlight_words"}
+                   "music_level_db", "highlight_words", "text", "as_is", "target_length",
+                   "by_chapter"}
         unknown = set(settings) - allowed
         if unknown:
             raise InvalidInput(f"unknown setting(s) {sorted(unknown)}: use {sorted(allowed)}")
@@ -153,9 +181,21 @@ class Project:
             elif key == "prompt_set":
                 values["prompt_set_id"] = self.studio.prompts.get_set(value)["id"]
             elif key == "shots":
-                if value is not None and not (isinstance(value, int) and 4 <= value <= 12):
-                    raise InvalidInput(f"shots must be a whole number from 4 to 12, not {value!r}")
+                _check_shots(value)
                 values["shots_wanted"] = value
+            elif key == "text":  # the source text (None: back to the topic)
+                from .longform import MAX_SOURCE
+
+                value = (value or "").strip() or None
+                if value and len(value) > MAX_SOURCE:
+                    raise InvalidInput(f"the text is {len(value):,} characters long; the limit is "
+                                       f"{MAX_SOURCE:,}")
+                values["source_text"] = value
+            elif key in ("as_is", "by_chapter"):
+                values[key] = int(bool(value))
+            elif key == "target_length":
+                _check_target(value)
+                values[key] = value
             elif key == "name":
                 if not (isinstance(value, str) and value.strip()):
                     raise InvalidInput("a project needs a name (some text)")
@@ -253,15 +293,37 @@ class Project:
             f"version {new_row['version']}", lineterm=""))
 
     # shots -----------------------------------------------------------------------------
-    def shots(self) -> list[dict]:
-        return list(self.db["shots"].rows_where("project_id = ?", [self.id], order_by="seq"))
+    def shots(self, offset: int = 0, limit: int | None = None) -> list[dict]:
+        """The shots in order; `offset`/`limit` read one page of a long project (a page of
+        shots 51–100 is `shots(offset=50, limit=50)`)."""
+        where, args = _seq_window("project_id = ?", [self.id], offset, limit, column="seq")
+        return list(self.db["shots"].rows_where(where, args, order_by="seq"))
 
-    def storyboard(self):
-        """The shots as a DataFrame (sequence, scene, narration, image_prompt, duration_s …)."""
+    def shot_count(self) -> int:
+        return self.db["shots"].count_where("project_id = ?", [self.id])
+
+    def storyboard(self, offset: int = 0, limit: int | None = None):
+        """The shots as a DataFrame (sequence, scene, narration, image_prompt, duration_s,
+        chapter); `offset`/`limit` page through a long project."""
         import pandas as pd
 
-        columns = ["seq", "scene", "narration", "image_prompt", "negative_prompt", "duration_s"]
-        return pd.DataFrame([{c: s[c] for c in columns} for s in self.shots()], columns=columns)
+        columns = ["seq", "scene", "narration", "image_prompt", "negative_prompt", "duration_s",
+                   "chapter"]
+        return pd.DataFrame([{c: s[c] for c in columns} for s in self.shots(offset, limit)],
+                            columns=columns)
+
+    def chapters(self) -> list[dict]:
+        """The chapters (from the source's headings, or groups of chunks): chapter number,
+        title, first_seq, last_seq, shots, duration_s."""
+        from .longform import chapters
+
+        return chapters(self)
+
+    def chapter_videos(self) -> list[dict]:
+        """The video of each chapter (made by the export when `by_chapter` is on)."""
+        from .longform import chapter_videos
+
+        return chapter_videos(self)
 
     def shot(self, seq: int) -> dict:
         rows = list(self.db["shots"].rows_where("project_id = ? and seq = ?", [self.id, seq]))
@@ -377,12 +439,15 @@ class Project:
         return CharacterSheet(self)
 
     # images and camera -----------------------------------------------------------------
-    def images(self, seq: int | None = None):
+    def images(self, seq: int | None = None, *, offset: int = 0, limit: int | None = None):
+        """Every image (candidates too) by shot; `offset`/`limit` count shots, so a gallery
+        page of 24 shots is `images(offset=24 * page, limit=24)`."""
         import pandas as pd
 
         where, args = "i.project_id = ?", [self.id]
         if seq is not None:
             where, args = where + " and s.seq = ?", args + [seq]
+        where, args = _seq_window(where, args, offset, limit)
         rows = self.db.query(
             "select s.seq, i.id, i.chosen, i.status, i.media, i.thumb, i.prompt, i.provider, "
             f"i.error, i.created from images i join shots s on s.id = i.shot_id where {where} "
@@ -466,19 +531,21 @@ class Project:
         return row
 
     # clips and export ------------------------------------------------------------------
-    def clips(self):
+    def clips(self, *, offset: int = 0, limit: int | None = None):
+        """Every clip by shot; `offset`/`limit` count shots (one page of a gallery)."""
         import pandas as pd
 
+        where, args = _seq_window("c.project_id = ?", [self.id], offset, limit)
         rows = self.db.query(
             "select s.seq, c.id, c.status, c.media, c.movement, c.duration_s, c.width, c.height, "
             "c.fps, c.error, c.created from clips c join shots s on s.id = c.shot_id "
-            "where c.project_id = ? order by s.seq, c.id", [self.id])
+            f"where {where} order by s.seq, c.id", args)
         return pd.DataFrame(self._with_paths(rows))
 
     def latest_export(self) -> dict | None:
         rows = list(self.db["exports"].rows_where(
-            "project_id = ? and status = 'done'", [self.id], order_by="published desc, id desc",
-            limit=1))
+            "project_id = ? and status = 'done' and chapter is null", [self.id],
+            order_by="published desc, id desc", limit=1))
         return rows[0] if rows else None
 
     def video_path(self):
@@ -690,6 +757,35 @@ _STAGE_ORDER = "case stage " + " ".join(f"when '{s}' then {i}" for i, s in enume
 def _check_choice(field: str, value, choices) -> None:
     if value not in choices:
         raise InvalidInput(f"{field} {value!r} is not one of: {', '.join(map(str, choices))}")
+
+
+def _check_shots(shots) -> None:
+    from .longform import MAX_SHOTS
+
+    if shots is not None and not (isinstance(shots, int) and not isinstance(shots, bool)
+                                  and 4 <= shots <= MAX_SHOTS):
+        raise InvalidInput(f"shots must be a whole number from 4 to {MAX_SHOTS}, not {shots!r} "
+                           "(or leave it out: a topic gets 4 to 12, a text as many as it needs)")
+
+
+def _check_target(value) -> None:
+    if value is not None and not (isinstance(value, int) and 50 <= value <= 200_000):
+        raise InvalidInput(f"target_length is the adapted story's length in characters (Chinese) "
+                           f"or words (English), from 50 to 200000, not {value!r}")
+
+
+def _seq_window(where: str, args: list, offset: int, limit: int | None,
+                column: str = "s.seq") -> tuple[str, list]:
+    """Restrict a query to shots offset+1 … offset+limit (shots are numbered 1…N)."""
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidInput(f"offset must be a whole number ≥ 0, not {offset!r}")
+    if limit is not None and not (isinstance(limit, int) and limit >= 1):
+        raise InvalidInput(f"limit must be a whole number ≥ 1 (or None for all), not {limit!r}")
+    if offset:
+        where, args = where + f" and {column} > ?", args + [offset]
+    if limit is not None:
+        where, args = where + f" and {column} <= ?", args + [offset + limit]
+    return where, args
 
 
 def _check_font(font: str, sample: str) -> None:

@@ -19,7 +19,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from .db import now
 from .errors import InvalidInput, NotFound, PromptError
 
-PROMPT_STAGES = ("rewrite", "storyboard", "camera", "image")
+PROMPT_STAGES = ("rewrite", "storyboard", "camera", "image", "adapt", "storyboard_chunk")
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 # What each stage gives its template (and system prompt). Saving a template that uses anything
@@ -29,6 +29,11 @@ STAGE_VARIABLES = {
     "storyboard": ("story", "shots", "language", "fps"),
     "camera": ("shots", "language"),
     "image": ("image_prompt", "style", "scene"),
+    # long form (storynb.longform): a part of a source text adapted, a part of a story storyboarded
+    "adapt": ("source", "part", "parts", "target_length", "previous", "chapter", "topic",
+              "language", "style", "audience", "length"),
+    "storyboard_chunk": ("story", "narrations", "shots", "chapter", "language", "fps", "part",
+                         "parts", "first_seq", "last_seq", "characters", "places", "last_shot"),
 }
 
 # Limits of the template sandbox. Prompts are a few kB; these leave room for any real template
@@ -383,13 +388,19 @@ def check_variables(stage: str, body: str, system: str = "") -> list[str]:
     return used
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(body: str):
+    """A template compiled once (a stage renders the same template for hundreds of shots)."""
+    return _env.from_string(body)
+
+
 def render(body: str, variables: dict[str, Any], *, label: str = "template",
            seconds: float = MAX_SECONDS) -> str:
     """Render a template in the limited sandbox; an undefined variable is an error naming it,
     and so is anything the sandbox forbids or a render that is too long or too slow."""
     token = _BUDGET.set(_Budget(seconds))
     try:
-        return _env.from_string(body).render(**variables).strip()
+        return _compiled(body).render(**variables).strip()
     except jinja2.UndefinedError as exc:
         try:
             missing = sorted(set(declared_variables(body)) - set(variables))

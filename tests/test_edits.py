@@ -206,7 +206,7 @@ def test_cli_bad_studio_path_is_one_line(capsys):
 def test_update_validates(make_project):
     project = make_project()
     with pytest.raises(InvalidInput, match="shots"):
-        project.update(shots=100)
+        project.update(shots=301)  # 4 to 300 (long form)
     with pytest.raises(InvalidInput, match="name"):
         project.update(name=None)
 

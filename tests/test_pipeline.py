@@ -232,7 +232,7 @@ def test_bad_project_settings_are_explained(studio):
     with pytest.raises(InvalidInput, match="aspect '4:3' is not one of"):
         studio.create_project("x", aspect="4:3")
     with pytest.raises(InvalidInput, match="shots must be"):
-        studio.create_project("x", shots=40)
+        studio.create_project("x", shots=400)  # 4 to 300 (long form)
 
 
 def test_gc_removes_only_unreferenced_media(finished):

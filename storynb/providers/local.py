@@ -680,7 +680,9 @@ def _scene_clause(narration: str, zh: bool) -> str:
 
 
 def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """The `storyboard` task: 4..12 shots covering the story's sentences in order."""
+    """The `storyboard` task: 4..12 shots covering the story's sentences in order. Given
+    `narrations` (one part of a long story, see storynb.longform), one shot per narration, as
+    given; `places` (the story's places so far) carries the setting over."""
     story = str(variables.get("story") or "").strip()
     if not story:
         raise ProviderError("the draft writer needs the story text (variable 'story' is empty)")
@@ -690,8 +692,9 @@ def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]
         fps = int(variables.get("fps") or 0) or None
     except (TypeError, ValueError):
         fps = None
+    fixed = variables.get("narrations")
     pieces: list[tuple[str, int]] = []
-    for p_index, para in enumerate(re.split(r"\n\s*\n", story)):
+    for p_index, para in enumerate([] if fixed else re.split(r"\n\s*\n", story)):
         para = re.sub(r"\s*\n\s*", "", para.strip()) if zh else " ".join(para.split())
         pieces += [(s, p_index) for s in _split_sentences(para, zh)]
     total = sum(_weight(s, zh) for s, _ in pieces)
@@ -701,7 +704,7 @@ def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]
     except (TypeError, ValueError):
         n = math.ceil(total / (32 if zh else 20))
     n = max(4, min(12, n))
-    while len(pieces) < n:  # too few sentences: split the longest one that can be split
+    while len(pieces) < n and not fixed:  # too few sentences: split the longest one that can be split
         for idx in sorted(range(len(pieces)), key=lambda k: -_weight(pieces[k][0], zh)):
             halves = _split_piece(pieces[idx][0], zh)
             if halves:
@@ -709,20 +712,23 @@ def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]
                 break
         else:
             break
-    groups = _group([_weight(s, zh) for s, _ in pieces], [p for _, p in pieces], min(n, len(pieces)))
-    narrations = [("" if zh else " ").join(s for s, _ in pieces[i:j]) for i, j in groups]
+    if fixed:
+        narrations = [str(line).strip() for line in fixed if str(line).strip()]
+    else:
+        groups = _group([_weight(s, zh) for s, _ in pieces], [p for _, p in pieces], min(n, len(pieces)))
+        narrations = [("" if zh else " ").join(s for s, _ in pieces[i:j]) for i, j in groups]
     # (a story of fewer than four words or characters gives fewer than four shots)
 
     hero_term, hero_name = _hero_visual(story, zh)
     style_words = _mood_style(story)
     labels = T.SHOT_LABELS[lang]
-    shots, last_place = [], None
+    shots, last_place = [], next(iter(variables.get("places") or []), None)
     for k, narration in enumerate(narrations):
         found = sorted(_visuals(narration, zh), key=lambda f: f[2])
         close = any(w in narration.lower() for w in (T.CLOSE_WORDS_ZH if zh else T.CLOSE_WORDS_EN))
-        if k == 0:
+        if k == 0 and str(variables.get("first_seq") or 1) == "1":  # (a later part: no opening)
             label = labels["first"]
-        elif k == len(narrations) - 1:
+        elif k == len(narrations) - 1 and variables.get("part", 1) == variables.get("parts", 1):
             label = labels["last"]
         elif close:
             label = labels["close"]
@@ -845,7 +851,14 @@ class DraftWriter:
     tasks = ("rewrite", "storyboard", "camera")
 
     async def complete(self, request: LLMRequest) -> LLMResult:
-        if request.task == "rewrite":
+        if request.task == "rewrite" and request.variables.get("source"):  # adapt a long text
+            from ..longform import condense
+
+            values = request.variables
+            text = await asyncio.to_thread(condense, str(values["source"]),
+                                           int(values.get("target_length") or 10 ** 6),
+                                           values.get("language"))
+        elif request.task == "rewrite":
             text = await asyncio.to_thread(write_story, dict(request.variables))
         elif request.task in ("storyboard", "camera"):
             work = make_storyboard if request.task == "storyboard" else plan_camera

@@ -217,26 +217,24 @@ def narration_track(wavs: list, durations: list[float], out_path, sample_rate: i
         raise ValueError(f"narration_track needs one wav (or None) per duration, got {len(wavs)} "
                          f"and {len(durations)}")
     bounds = np.rint(np.concatenate([[0], np.cumsum(durations)]) * sample_rate).astype(np.int64)
-    track = np.zeros(int(bounds[-1]), np.float32)
     fade = int(0.03 * sample_rate)
-    for wav, a, b in zip(wavs, bounds[:-1], bounds[1:]):
-        if wav is None or b <= a:
-            continue
-        data = read_wav(wav, sample_rate)
-        n = int(b - a)
-        if len(data) > n:
-            data = data[:n].copy()
-            k = min(fade, n)
-            data[n - k:] *= np.linspace(1, 0, k, dtype=np.float32)
-        track[a:a + len(data)] = data
-    pcm = (np.clip(track, -1, 1) * 32767).astype("<i2")
     out_path, tmp = _atomic_target(out_path)
     try:
-        with wave.open(tmp, "wb") as w:
+        with wave.open(tmp, "wb") as w:  # written shot by shot: memory holds one shot, not the track
             w.setnchannels(1)
             w.setsampwidth(2)
             w.setframerate(sample_rate)
-            w.writeframes(pcm.tobytes())
+            for wav, a, b in zip(wavs, bounds[:-1], bounds[1:]):
+                n = int(max(0, b - a))
+                segment = np.zeros(n, np.float32)
+                if wav is not None and n:
+                    data = read_wav(wav, sample_rate)
+                    if len(data) > n:
+                        data = data[:n].copy()
+                        k = min(fade, n)
+                        data[n - k:] *= np.linspace(1, 0, k, dtype=np.float32)
+                    segment[:len(data)] = data
+                w.writeframes((np.clip(segment, -1, 1) * 32767).astype("<i2").tobytes())
         return _finish(tmp, out_path)
     finally:
         if os.path.exists(tmp):

@@ -17,6 +17,8 @@ def user_story_key(project) -> str:
 
 
 def plan(project) -> list[Job]:
+    if project.row["source_text"]:  # a source text is adapted chunk by chunk (storynb.longform)
+        return []
     tpl = template(project, "rewrite")
     values = variables(project)
     key = job_key("rewrite", **values, template_id=tpl["id"],

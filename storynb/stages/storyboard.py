@@ -278,6 +278,10 @@ def story_for(project) -> str:
 
 
 def plan(project) -> list[Job]:
+    from ..longform import wants_chunks
+
+    if wants_chunks(project):  # a long story is storyboarded chunk by chunk (storynb.longform)
+        return []
     tpl = template(project, "storyboard")
     row = project.row
     story = story_for(project)
