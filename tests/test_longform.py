@@ -140,7 +140,7 @@ def test_a_failed_chunk_is_retried_alone_and_continuity_is_carried(studio):
     assert report.status == "done", report.summary()
     assert len(writer.prompts) == asked + 1  # only part 3 was asked again
     board = report.stages[1]
-    assert board.ran == 2  # part 3 and the assembly; the finished parts were skipped
+    assert board.ran == 3  # part 3, the assembly and the characters step; the finished parts were skipped
     parts = [p for p in writer.prompts if "第 2 部分" in p]
     # part 2 knows the characters so far and the shot before it
     first_part_last = [s for s in project.shots() if s["narration"] in parts[0]]

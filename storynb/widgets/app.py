@@ -160,8 +160,9 @@ class App(W.VBox):
         self.panels["Projects"].on_created.append(lambda _p: self.show("Run"))
         self.page = PageSupport()
         self.page.observe(self._page_ready, names="ready")
-        super().__init__([W.HTML(STYLE + APP_STYLE), W.HTML(HEADER), self.runbar, self.tabs,
-                          self.page])
+        # the page support first: it sets the page's cookie before a visitor can close it
+        super().__init__([self.page, W.HTML(STYLE + APP_STYLE), W.HTML(HEADER), self.runbar,
+                          self.tabs])
         self.add_class("storynb-app")
 
     def _open_newest(self) -> None:
