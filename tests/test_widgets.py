@@ -95,7 +95,8 @@ def test_create_from_the_form_runs_in_the_background_and_the_bars_move(studio):
     project = panel.session.project
     assert (project.row["width"], project.row["height"]) == (144, 256)
     assert len(project.shots()) == 4
-    assert len(set(seen["images"])) >= 3 and len(set(seen["clips"])) >= 3  # it moved, step by step
+    # it moved (the view samples the studio twice a second, so fast jobs may skip a step)
+    assert len(set(seen["images"])) >= 2 and len(set(seen["clips"])) >= 2
     for row in pipeline.rows.values():
         assert "done" in row.status.value and row.bar.value == row.bar.max
     assert "storynb-chip" in panel.status.value and "video ready" in panel.status.value
