@@ -1,4 +1,3 @@
-import pytest
 """The app at a phone's width (issue 10): at 390×844 no tab scrolls sideways, and the run bar,
 the form and the tabs fit the screen. Screenshots of every tab: tests/browser/screenshots/."""
 import time
@@ -18,8 +17,6 @@ OVERFLOW = """() => {
 }"""
 
 
-@pytest.mark.xfail(strict=False, reason="the Batch, Characters and Prompt lab tabs merged in "
-                   "session 2 have controls wider than 390 px (issue 10 stays open)")
 def test_every_tab_fits_a_phone(browser, voila_url, browser_studio, screenshot):
     project = browser_studio.create_project("A small robot waters the city's last garden",
                                             name="Phone", size=(180, 320), fps=12, shots=4, seed=2)
