@@ -20,7 +20,6 @@ import csv
 import hashlib
 import json
 import os
-import shutil
 import time
 from importlib import resources
 from pathlib import Path
@@ -251,18 +250,9 @@ def _place_video(project, out: Path, item: dict) -> Path | None:
     source = project.video_path()
     if not source or not Path(source).exists():
         return None
-    target = folder_for(out, item, project) / "video.mp4"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and target.stat().st_ino == Path(source).stat().st_ino:
-        return target
-    temp = target.with_name(".video.mp4.tmp")
-    temp.unlink(missing_ok=True)
-    try:
-        os.link(source, temp)
-    except OSError:
-        shutil.copyfile(source, temp)
-    os.replace(temp, target)
-    return target
+    from .media import place
+
+    return place(source, folder_for(out, item, project) / "video.mp4")
 
 
 def report_template() -> Path:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInput
+from .media import place
 
 TASK = "storynb.execute"
 CLAIM_TTL_S = float(os.environ.get("STORYNB_CLAIM_TTL", 15))  # a dead worker's job is resent
@@ -178,7 +179,7 @@ class CeleryExecutor:
         if answer.get("error"):
             raise _rebuild_error(answer["error"])
         if out_path is not None and answer.get("media"):
-            _place(studio.media.path(answer["media"]), Path(out_path))
+            place(studio.media.path(answer["media"]), Path(out_path))
         return _result_from(method, answer.get("result"))
 
     def _dispatch(self, spec: dict) -> dict:
@@ -210,16 +211,6 @@ class CeleryExecutor:
         spec = {"id": uuid.uuid4().hex, "provider": None, "method": "ping", "request": None,
                 "job_key": "", "ext": None}
         return self._dispatch(spec) if queue == "api" else self._dispatch({**spec, "method": "ping"})
-
-
-def _place(source: Path, target: Path) -> None:
-    target.unlink(missing_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        import shutil
-
-        shutil.copyfile(source, target)
 
 
 def _result_from(method: str, value):

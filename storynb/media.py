@@ -151,3 +151,22 @@ class MediaStore:
             freed += stat.st_size
             count += 1
         return count, freed
+
+
+def place(source, target) -> Path:
+    """Put a stored file at a readable path: a hard link (a copy across file systems), replaced
+    atomically, and left alone when it is already that file."""
+    import shutil
+
+    source, target = Path(source), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and target.stat().st_ino == source.stat().st_ino:
+        return target
+    temp = target.with_name(f".{target.name}.tmp")
+    temp.unlink(missing_ok=True)
+    try:
+        os.link(source, temp)
+    except OSError:
+        shutil.copyfile(source, temp)
+    os.replace(temp, target)
+    return target

@@ -25,6 +25,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from .media import place
+
 ADAPTERS = {"otio": "otio_json", "fcp.xml": "fcp_xml", "edl": "cmx_3600"}
 SMPTE_RATES = (24, 25, 30, 48, 50, 60)  # whole-frame rates SMPTE timecode (FCP XML, EDL) counts
 
@@ -194,17 +196,7 @@ def _write(timeline, path: Path, adapter: str) -> None:
 
 
 def _place(source: Path, target: Path) -> Path:
-    """A hard link to a media file (a copy across file systems); replaced atomically."""
-    if target.exists() and target.stat().st_ino == source.stat().st_ino:
-        return target
-    temp = target.with_name(f".{target.name}.tmp")
-    temp.unlink(missing_ok=True)
-    try:
-        os.link(source, temp)
-    except OSError:
-        shutil.copyfile(source, temp)
-    os.replace(temp, target)
-    return target
+    return place(source, target)
 
 
 def _wav_seconds(path: Path) -> float:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..db import now
+from ..media import place
 from ..runner import Job, job_key
 from ..timeline import write_handoff
 from .clips import clip_settings, current_key, timed_shot
@@ -202,16 +201,7 @@ def _publish(media, video: str, subtitles: str, destination: Path, ass: str | No
                          (ass, destination.with_suffix(".ass"))):
         if not name:
             continue
-        source = media.path(name)
-        if target.exists() and target.stat().st_ino == source.stat().st_ino:
-            continue
-        temp = target.with_name(f".{target.name}.tmp")
-        temp.unlink(missing_ok=True)
-        try:
-            os.link(source, temp)
-        except OSError:
-            shutil.copyfile(source, temp)
-        os.replace(temp, target)
+        place(media.path(name), target)
 
 
 def _slug(name: str) -> str:
