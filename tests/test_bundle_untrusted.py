@@ -56,10 +56,13 @@ def stored(studio) -> set:
 
 
 def run_cli(db, *args, env=None):
-    code = ("import resource, sys\n"
+    # Peak memory from VmHWM (this process's own address space): getrusage's ru_maxrss carries
+    # the parent's peak over fork and exec, so it reported the size of the pytest process.
+    code = ("import sys\n"
             "from storynb.cli import main\n"
             "rc = main(sys.argv[1:])\n"
-            "print('MAXRSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+            "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+            "print('MAXRSS_KB', hwm.split()[1])\n"
             "sys.exit(rc)\n")
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", code, "--studio", str(db), *map(str, args)],
