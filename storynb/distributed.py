@@ -185,9 +185,10 @@ class CeleryExecutor:
     def _dispatch(self, spec: dict) -> dict:
         queue = "render" if spec["method"] in RENDER_METHODS else "api"
         dispatch = spec["id"]
-        self.app.send_task(TASK, args=[spec], queue=queue)
+        self.app.send_task(TASK, args=[spec], queue=queue, task_id=dispatch)
         claimed_once = False
         lapsed_since = None
+        unclaimed_since = time.monotonic()
         while True:
             found = self.redis.blpop([f"storynb:done:{dispatch}"], timeout=1)
             if found:
@@ -196,11 +197,26 @@ class CeleryExecutor:
                 claimed_once, lapsed_since = True, None
                 continue
             if not claimed_once:
-                continue  # still queued: workers are busy
-            lapsed_since = lapsed_since or time.monotonic()
-            if time.monotonic() - lapsed_since >= 1.0:  # the worker died: send it again
-                self.app.send_task(TASK, args=[spec], queue=queue)
-                claimed_once, lapsed_since = False, None
+                # Still queued (workers are busy), or taken from the queue by a worker that died
+                # before claiming it: such a message waits out the broker's visibility timeout (an
+                # hour), so a dispatch neither queued nor claimed for a claim's lifetime is resent.
+                if time.monotonic() - unclaimed_since < CLAIM_TTL_S:
+                    continue
+                if self._queued(queue, dispatch):
+                    unclaimed_since = time.monotonic()
+                    continue
+            else:
+                lapsed_since = lapsed_since or time.monotonic()
+                if time.monotonic() - lapsed_since < 1.0:
+                    continue
+            # the worker died: send it again (a copy that turns up later finds the answer stored)
+            self.app.send_task(TASK, args=[spec], queue=queue, task_id=dispatch)
+            claimed_once, lapsed_since, unclaimed_since = False, None, time.monotonic()
+
+    def _queued(self, queue: str, dispatch: str) -> bool:
+        """Whether a dispatch's message still waits in the broker's queue (a Redis list)."""
+        needle = dispatch.encode()
+        return any(needle in message for message in self.redis.lrange(queue, 0, -1))
 
     async def pace(self, provider: str, interval: float) -> None:
         """Take a provider's next turn (requests per minute) in Redis, shared by every worker."""

@@ -154,3 +154,37 @@ def test_a_worker_killed_mid_clip_and_each_clip_rendered_once(tmp_path, broker, 
     clips = _clip_calls(studio)
     assert len(clips) == 8 and all(row["n"] == 1 for row in clips)
     assert os.path.exists(studio.project(1).video_path())
+
+
+def test_a_message_taken_by_a_worker_that_died_before_claiming_it_is_sent_again(broker, monkeypatch):
+    """A worker killed between taking a message from the queue and claiming it leaves the message
+    unacknowledged in the broker for an hour: the coordinator notices it is neither queued nor
+    claimed and sends it again."""
+    import json
+    import threading
+
+    import redis
+
+    from storynb import distributed
+
+    monkeypatch.setattr(distributed, "CLAIM_TTL_S", 2.0)
+    executor = distributed.CeleryExecutor(broker, media_root=os.getcwd())
+    client = redis.Redis.from_url(broker)
+    answers = []
+    spec = {"id": "lost-one", "provider": None, "method": "ping", "request": None,
+            "job_key": "", "ext": None}
+    sender = threading.Thread(target=lambda: answers.append(executor._dispatch(spec)), daemon=True)
+    sender.start()
+    deadline = time.time() + 10
+    while time.time() < deadline and not client.llen("api"):
+        time.sleep(0.05)
+    assert client.rpop("api"), "the dispatch never reached the queue"  # a worker took it and died
+    deadline = time.time() + 15
+    while time.time() < deadline and not client.llen("api"):
+        time.sleep(0.1)
+    again = client.rpop("api")
+    assert again and b"lost-one" in again, "the lost dispatch was not sent again"
+    client.set("storynb:result:lost-one", json.dumps({"worker": "w9@test"}))  # a worker answers
+    client.rpush("storynb:done:lost-one", 1)
+    sender.join(10)
+    assert answers == [{"worker": "w9@test"}]
