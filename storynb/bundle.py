@@ -196,7 +196,7 @@ def _validate(studio, document, label: str) -> _Plan:
             raise InvalidInput(f"{label}: stage {row['stage']} has no valid status")
         row["status"] = _settled(row["status"])
         plan.tables.setdefault("stages", []).append(row)
-    for table, refs in TABLES:
+    for table, _refs in TABLES:
         ids = set()
         rows = []
         for raw in _list(tables.get(table), label, f"the {table}"):

@@ -151,7 +151,7 @@ def split_chunks(pieces: list[Piece], zh: bool, target: float | None = None) -> 
     chunks: list[list[Piece]] = []
     current: list[Piece] = []
     size = 0.0
-    for k, piece in enumerate(pieces):
+    for piece in pieces:
         if current:
             new_para = piece.para != current[-1].para
             scene_cut = new_para and piece.para - current[-1].para > 1

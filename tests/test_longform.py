@@ -1,5 +1,4 @@
 """Long form: a chapter becomes a project of many shots, storyboarded chunk by chunk."""
-import json
 import re
 import subprocess
 import sys

@@ -1,6 +1,5 @@
 """The Batch and Characters panels, driven as the browser drives them (values set on widgets,
 button clicks, an upload), without a browser."""
-import time
 from pathlib import Path
 
 import pytest

@@ -77,7 +77,7 @@ class Judging:
         frame = frame[frame["status"] == "ok"]
         rng = random.Random(seed)
         groups = []
-        for (case, sample), part in frame.groupby(["case_id", "sample"], sort=False):
+        for (_case, sample), part in frame.groupby(["case_id", "sample"], sort=False):
             runs = [{"id": int(r["id"]), "output": r["output"]} for _, r in part.iterrows()]
             rng.shuffle(runs)
             groups.append({"topic": part["topic"].iloc[0], "sample": int(sample), "runs": runs})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 

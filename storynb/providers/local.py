@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import subprocess
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from . import local_text as T
-from .base import ImageRequest, LLMRequest, LLMResult, ProviderError, SpeechRequest
+from .base import ImageRequest, LLMRequest, LLMResult, ProviderError
 
 __all__ = ["DraftWriter", "Painter", "LocalNarrator", "offline_providers", "write_story",
            "make_storyboard", "plan_camera", "paint", "shot_duration", "MOVEMENTS"]

@@ -254,7 +254,7 @@ def cover_text(text: str, words: list[dict]) -> list[dict]:
     next word's (so punctuation and anything the engine skipped stays with a spoken word)."""
     words = sorted((w for w in words if 0 <= w.get("char", -1) < len(text)), key=lambda w: w["char"])
     out = []
-    for i, w in enumerate(words):
+    for w in words:
         if out and w["char"] <= out[-1]["char"]:
             continue
         out.append(dict(w))

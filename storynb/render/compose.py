@@ -202,7 +202,8 @@ def read_wav(path, sample_rate: int) -> np.ndarray:
         out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1",
                               "-ar", str(sample_rate), "-"], capture_output=True)
         if out.returncode != 0:
-            raise ValueError(f"cannot read the audio file {path}: {out.stderr.decode(errors='replace')[-500:]}")
+            raise ValueError(f"cannot read the audio file {path}: {out.stderr.decode(errors='replace')[-500:]}") \
+                from None
         return np.frombuffer(out.stdout, "<f4").copy()
     if rate != sample_rate and len(data):
         n = max(1, round(len(data) * sample_rate / rate))
