@@ -7,7 +7,8 @@ import sqlite3
 import sys
 
 from .errors import StorynbError
-from .project import ASPECTS
+from .settings import (ASPECTS, DEFAULTS, EXECUTORS, KINDS, LANGUAGES, LENGTHS, STRATEGIES, STYLES, USAGE_BY,
+                       normalize_style)
 from .runner import STAGES
 
 
@@ -46,13 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("topic", nargs="?", help="what the story is about (Chinese or English)")
     run.add_argument("--project", help="continue this project (id or name) instead of a topic")
     run.add_argument("--new", action="store_true", help="always start a new project")
-    run.add_argument("--lang", choices=["en", "zh"], help="story language (default: the topic's)")
+    run.add_argument("--lang", choices=LANGUAGES, help="story language (default: the topic's)")
     # Settings default to None so that what was given can be told from what was not: a new
     # project gets DEFAULTS for the rest, a template its own, --project changes only these.
-    run.add_argument("--style", help="story style: warm (default), suspense, epic, whimsical …")
-    run.add_argument("--length", choices=["short", "medium", "long"], help="default short")
-    run.add_argument("--aspect", choices=["9:16", "16:9", "1:1"], help="default 9:16")
-    run.add_argument("--fps", type=int, help="default 24")
+    run.add_argument("--style", help=f"story style: {', '.join(STYLES)} … (default {DEFAULTS['style']})")
+    run.add_argument("--length", choices=LENGTHS, help=f"default {DEFAULTS['length']}")
+    run.add_argument("--aspect", choices=list(ASPECTS), help=f"default {DEFAULTS['aspect']}")
+    run.add_argument("--fps", type=int, help=f"default {DEFAULTS['fps']}")
     run.add_argument("--size", help="resolution WxH matching the aspect, e.g. 360x640 for a quick preview")
     run.add_argument("--shots", type=int, help="number of shots, 4 to 300 (default: a topic gets "
                      "4 to 12, a --text as many as it needs)")
@@ -69,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="burn subtitles into the video (default), or not (--no-burn)")
     run.add_argument("--stage", action="append", choices=STAGES, help="run only this stage (repeatable)")
     run.add_argument("--template", help="start from a saved project template (`storynb templates`)")
-    run.add_argument("--executor", choices=["inline", "celery", "worker"], default="inline",
+    run.add_argument("--executor", choices=EXECUTORS, default="inline",
                      help="inline: here (default); celery: provider calls on Celery workers "
                           "(--broker or $STORYNB_BROKER); worker: queue the run for the studio's "
                           "local worker and return at once (follow it with `storynb watch`)")
@@ -257,7 +258,6 @@ def _finish(project, report) -> int:
     return 0
 
 
-DEFAULTS = {"style": "warm", "length": "short", "aspect": "9:16", "fps": 24, "burn": True}
 # run options → Project settings (what `--project` may change in place)
 SETTINGS = {"style": "style", "length": "length", "aspect": "aspect", "fps": "fps", "size": "size",
             "shots": "shots", "font": "font", "burn": "burn_subtitles"}
@@ -282,7 +282,7 @@ def _given(args) -> dict:
 def _find_same(studio, args):
     """The latest project made from the same topic with the same settings, if any."""
     get = lambda name: getattr(args, name) if getattr(args, name) is not None else DEFAULTS[name]
-    wanted = {"topic": args.topic.strip(), "style": get("style"), "aspect": get("aspect"),
+    wanted = {"topic": args.topic.strip(), "style": normalize_style(get("style")), "aspect": get("aspect"),
               "fps": get("fps"), "length": get("length"), "burn_subtitles": int(get("burn")),
               "font": args.font or ""}
     optional = {"language": args.lang, "shots_wanted": args.shots, "seed": args.seed,
@@ -749,7 +749,7 @@ def _provider_commands(commands) -> None:
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("name")
         if name == "add":
-            cmd.add_argument("--kind", required=True, choices=["llm", "text2image", "image2video", "tts"])
+            cmd.add_argument("--kind", required=True, choices=KINDS)
             cmd.add_argument("--type", required=True, help="adapter type: `storynb providers types`")
         cmd.add_argument("--url", help="the API's base URL")
         cmd.add_argument("--model")
@@ -781,17 +781,17 @@ def _provider_commands(commands) -> None:
         cmd.set_defaults(handler=handler)
     route = sub.add_parser("route", help="set the providers (and strategy) a project uses for a kind")
     route.add_argument("project")
-    route.add_argument("kind", choices=["llm", "text2image", "image2video", "tts"])
+    route.add_argument("kind", choices=KINDS)
     route.add_argument("names", nargs="+", metavar="NAME")
     route.add_argument("--strategy", default="round_robin",
-                       choices=["round_robin", "random", "weighted", "least_loaded"])
+                       choices=STRATEGIES)
     route.set_defaults(handler=_providers_route)
     sub.add_parser("rotate-keys", help="re-encrypt stored keys under a new master key").set_defaults(
         handler=_providers_rotate)
     providers.set_defaults(handler=_providers_list)
 
     usage = commands.add_parser("usage", help="calls, tokens and cost per provider, project or day")
-    usage.add_argument("--by", default="provider", choices=["provider", "project", "day", "stage", "kind"])
+    usage.add_argument("--by", default="provider", choices=USAGE_BY)
     usage.add_argument("--project", help="only this project (id or name)")
     usage.add_argument("--since", help="from this date (YYYY-MM-DD, UTC)")
     usage.set_defaults(handler=_usage)
@@ -878,10 +878,8 @@ def _providers_list(studio, args) -> int:
 
 
 def _providers_types(studio, args) -> int:
-    from .providers.registry import adapter_types
-
-    for kind in ("llm", "text2image", "image2video", "tts"):
-        print(f"{kind}: {', '.join(adapter_types(kind))}")
+    for kind in KINDS:
+        print(f"{kind}: {', '.join(studio.providers.types(kind))}")
 
 
 def _providers_add(studio, args) -> int:

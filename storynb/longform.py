@@ -107,7 +107,7 @@ def pieces_of(text: str, zh: bool) -> list[Piece]:
     """The story's sentences in order, each knowing its paragraph and chapter; a chapter heading is
     a piece of its own. Paragraphs are separated by blank lines (or by line breaks in a text with
     no blank lines); scene breaks (***, ——) end a paragraph and are not narrated."""
-    from .providers.local import _split_sentences
+    from .providers.offline.storyboarder import split_sentences as _split_sentences
 
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     blank_mode = any(not line.strip() for line in lines[1:-1])
@@ -198,7 +198,7 @@ def group_narrations(pieces: list[Piece], n: int, zh: bool) -> list[str]:
     """The chunk's sentences as n narrations of similar length, in order, each sentence once. A
     heading is a narration of its own; a sentence may be cut at a clause mark when there are
     fewer sentences than shots."""
-    from .providers.local import _split_piece
+    from .providers.offline.storyboarder import split_piece as _split_piece
 
     head: list[str] = []
     if pieces and pieces[0].heading:
@@ -278,7 +278,7 @@ class Continuity:
 @functools.lru_cache(maxsize=2)
 def _place_finder(zh: bool):
     """One pattern for every place word of the draft writer's vocabulary, and its terms."""
-    from .providers.local_text import VISUALS
+    from .providers.offline.words import VISUALS
 
     terms: dict[str, str] = {}
     for term, category, en_words, zh_words in VISUALS:

@@ -13,15 +13,12 @@ from .errors import InvalidInput, NotFound
 from .jobs import latest_run
 from .runner import STAGES
 
-ASPECTS = {"9:16": (1080, 1920), "16:9": (1920, 1080), "1:1": (1080, 1080)}
-LANGUAGES = ("en", "zh")
-LENGTHS = ("short", "medium", "long")
+from .settings import ASPECTS, LANGUAGES, LENGTHS, fps_ok, normalize_style, size_problem
+from .text import detect_language as detect_language  # (the CLI and long stories use it from here)
+from .settings import size_for as size_for  # (aspect, width, height): the size at another aspect
 SHOT_FIELDS = ("scene", "narration", "image_prompt", "negative_prompt", "duration_s")
 
 
-def detect_language(text: str) -> str:
-    cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
-    return "zh" if cjk and cjk >= len(re.findall(r"[A-Za-z]+", text)) else "en"
 
 
 class Project:
@@ -70,7 +67,7 @@ class Project:
         _check_choice("language", language, LANGUAGES)
         _check_choice("aspect", aspect, ASPECTS)
         _check_choice("length", length, LENGTHS)
-        if not isinstance(fps, int) or not 1 <= fps <= 60:
+        if not fps_ok(fps):
             raise InvalidInput(f"fps must be a whole number from 1 to 60, not {fps!r}")
         _check_shots(shots)
         chosen = (studio.prompts.get_set(prompt_set) if prompt_set is not None
@@ -87,7 +84,7 @@ class Project:
                                      "select max(project_id) from calls)").fetchone()[0] or 0
             project_id = studio.db["projects"].insert({"id": last + 1,
                 "name": (name or _name_from(topic)).strip(), "topic": topic, "language": language,
-                "style": style, "length": length, "audience": audience, "aspect": aspect,
+                "style": normalize_style(style), "length": length, "audience": audience, "aspect": aspect,
                 "width": width, "height": height, "fps": fps, "shots_wanted": shots,
                 "seed": seed if seed is not None else random.randrange(1 << 30),
                 "status": "draft", "paused": 0, "prompt_set_id": chosen["id"],
@@ -210,7 +207,9 @@ class Project:
                 from .audio import sound_setting  # the export's sound settings (storynb.audio)
 
                 values.update(sound_setting(self.studio, key, value))
-            elif key == "fps" and not (isinstance(value, int) and 1 <= value <= 60):
+            elif key == "style":
+                values[key] = normalize_style(value)
+            elif key == "fps" and not fps_ok(value):
                 raise InvalidInput(f"fps must be a whole number from 1 to 60, not {value!r}")
             else:
                 values[key] = value
@@ -798,25 +797,11 @@ def _check_font(font: str, sample: str) -> None:
         raise InvalidInput(str(exc)) from None
 
 
-def size_for(aspect: str, width: int, height: int) -> tuple[int, int]:
-    """The size for `aspect` at the scale of width x height (its short side kept): a 360x640
-    preview is 640x360 in 16:9, 360x360 in 1:1; full HD stays full HD."""
-    aw, ah = ASPECTS[aspect]
-    scale = min(width, height) / min(aw, ah)
-    return max(64, round(aw * scale / 2) * 2), max(64, round(ah * scale / 2) * 2)
-
-
 def _check_size(size, aspect: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in size)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"size must be (width, height), not {size!r}") from None
-    if width < 64 or height < 64 or width % 2 or height % 2:
-        raise InvalidInput(f"size {width}x{height}: both sides must be even and at least 64")
-    aw, ah = ASPECTS[aspect]
-    if abs(width / height - aw / ah) > 0.02:
-        raise InvalidInput(f"size {width}x{height} does not have the {aspect} aspect ratio")
-    return width, height
+    found, problem = size_problem(size, aspect)
+    if found is None:
+        raise InvalidInput(problem)
+    return found
 
 
 def _as_int(ref) -> int:

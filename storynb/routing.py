@@ -50,14 +50,13 @@ from .errors import InvalidInput
 from .providers.base import (AuthError, BadRequest, ContentPolicy, InvalidOutput, ProviderError,
                              QuotaExhausted, RateLimited, TaskFailed, Transient)
 from .providers.http import CALL, CallContext, DBTaskStore, Spool
+from .providers.specs import check_price, parse_route_spec  # noqa: F401  (routing's own API too)
 from .secrets import redact
+from .settings import STRATEGIES
 
-STRATEGIES = ("round_robin", "random", "weighted", "least_loaded")
 # Calls are spaced 5 % wider than 60/rpm: what a loaded machine adds between a call's turn and
 # the moment it reaches the service must not bring two calls closer than the limit.
 PACING_MARGIN = 0.05
-PRICE_KEYS = ("per_call", "per_1k_tokens", "per_1k_input", "per_1k_output", "per_second",
-              "per_unit", "per_1k_characters", "per_1k_cached_input", "currency")
 
 
 class NoProviderAvailable(ProviderError):
@@ -159,32 +158,6 @@ class Route:
 
     async def speak(self, request, out_path):
         return await self._direct("speak", request, out_path)
-
-
-def parse_route_spec(spec) -> tuple[list[str], str]:
-    """A project's `providers` setting for one kind: "name", ["a", "b"], or
-    {"providers": ["a", "b"], "strategy": "weighted"}. Returns (names, strategy)."""
-    if spec is None or spec == "":
-        return [], "round_robin"
-    if isinstance(spec, str):
-        return [spec], "round_robin"
-    if isinstance(spec, (list, tuple)):
-        names, strategy = list(spec), "round_robin"
-    elif isinstance(spec, dict):
-        unknown = set(spec) - {"providers", "strategy"}
-        if unknown:
-            raise InvalidInput(f"unknown route field(s) {sorted(unknown)}: use providers, strategy")
-        names = spec.get("providers") or []
-        names = [names] if isinstance(names, str) else list(names)
-        strategy = spec.get("strategy") or "round_robin"
-    else:
-        raise InvalidInput(f"a route is a provider name, a list of names or "
-                           f"{{'providers': [...], 'strategy': ...}}, not {spec!r}")
-    if strategy not in STRATEGIES:
-        raise InvalidInput(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
-    if not all(isinstance(n, str) and n for n in names):
-        raise InvalidInput(f"provider names must be non-empty text: {names!r}")
-    return list(dict.fromkeys(names)), strategy
 
 
 @dataclass
@@ -590,21 +563,6 @@ def cost_of(price: dict, tokens_in: int, tokens_out: int, units: dict, request=N
     total += p.get("per_unit", 0.0) * float(units.get("units") or 0)
     total += p.get("per_1k_characters", 0.0) * float(characters or 0) / 1000
     return round(total, 6)
-
-
-def check_price(price) -> dict:
-    if price is None:
-        return {}
-    if not isinstance(price, dict):
-        raise InvalidInput(f"price must be a dict like {{'per_call': 0.04}}, not {price!r}")
-    unknown = set(price) - set(PRICE_KEYS)
-    if unknown:
-        raise InvalidInput(f"unknown price field(s) {sorted(unknown)}: use {', '.join(PRICE_KEYS)}")
-    for key, value in price.items():
-        if key != "currency" and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or value < 0):
-            raise InvalidInput(f"price {key} must be a number ≥ 0, not {value!r}")
-    return dict(price)
 
 
 def _describe_request(request) -> dict:

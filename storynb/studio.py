@@ -22,7 +22,7 @@ DEFAULT_PROVIDERS = {"llm": "draft-writer", "text2image": "local-painter",
 
 
 def _builtin_providers() -> dict[str, Any]:
-    from .providers.local import offline_providers
+    from .providers.offline import offline_providers
     from .providers.motion import LocalMotion
 
     found = dict(offline_providers())

@@ -39,7 +39,7 @@ def template_settings(studio, name: str) -> dict:
 def with_template(studio, name: str, settings: dict) -> dict:
     """A template's settings with the ones given on top. A different aspect given without a size
     keeps the template's scale in the new shape (its 360x640 preview becomes 640x360)."""
-    from .project import ASPECTS, size_for
+    from .settings import ASPECTS, size_for
 
     merged = {**template_settings(studio, name), **settings}
     size, aspect = merged.get("size"), merged.get("aspect")

@@ -130,7 +130,7 @@ def test_every_shot_naming_a_character_sends_its_reference_images(tmp_path, monk
 def _figure(project, seq):
     """(the painted shot, the same shot painted without its characters) as arrays."""
     from storynb.characters import for_image, painter_prompt
-    from storynb.providers.local import paint
+    from storynb.providers.offline import paint
 
     shot = project.shot(seq)
     image = project.chosen_image(seq)

@@ -11,8 +11,8 @@ from PIL import Image
 
 from storynb.providers.base import (LLM, ImageRequest, LLMRequest, ProviderError, SpeechRequest,
                                     TextToImage, TextToSpeech)
-from storynb.providers.local import (MOVEMENTS, DraftWriter, LocalNarrator, Painter, offline_providers,
-                                     shot_duration)
+from storynb.providers.offline import (MOVEMENTS, DraftWriter, LocalNarrator, Painter, offline_providers,
+                                       shot_duration)
 
 
 def ask(task, **variables):
@@ -287,7 +287,7 @@ def test_painter_caption_sits_in_the_safe_area(tmp_path, monkeypatch):
 
 
 def test_captions_are_shortened_at_word_boundaries():
-    from storynb.providers.local import _shorten
+    from storynb.providers.offline.painter import _shorten
     fits = lambda s: len(s) <= 40  # noqa: E731
     text = "Establishing wide shot: It was home to a lighthouse keeper"
     short = _shorten(text, fits)
@@ -299,7 +299,7 @@ def test_captions_are_shortened_at_word_boundaries():
 
 def subjects_only(tmp_path, monkeypatch, prompt, width, height):
     """The pixels the subjects change: the picture with and without them (nothing else differs)."""
-    from storynb.providers import local
+    from storynb.providers.offline import painter as local
     with_them = np.asarray(local.paint(prompt, width, height, seed=2), np.int16)
     for step in ("_paint_water_subjects", "_paint_buildings", "_paint_figures", "_paint_trees"):
         monkeypatch.setattr(local, step, lambda c, draw: None)
@@ -364,7 +364,7 @@ def test_narrator_speaks_from_wheels_without_system_espeak(tmp_path, monkeypatch
     assert 20 * np.log10(np.sqrt(np.mean(pcm ** 2))) > -35  # audible speech, not silence
     words = spoken.words
     assert "".join(w["text"] for w in words).replace(" ", "") == text.replace(" ", "")
-    from storynb.providers.narrator import read_info
+    from storynb.providers.offline.narrator import read_info
 
     assert read_info(out)["words"] == words  # the timings travel inside the WAV (any executor)
     starts = [w["start"] for w in words]
@@ -379,7 +379,7 @@ def test_narrator_speaks_from_wheels_without_system_espeak(tmp_path, monkeypatch
 
 
 def test_narrator_without_the_voices_says_so(tmp_path, monkeypatch):
-    from storynb.providers import narrator as module
+    from storynb.providers.offline import narrator as module
 
     monkeypatch.setattr(module, "installed", lambda engine: "piper is not installed: install storynb[voice]")
     narrator = LocalNarrator()
@@ -402,7 +402,7 @@ def test_narrator_gives_silence_for_no_words(tmp_path):
 def test_painter_draws_what_the_prompt_names(tmp_path):
     """A storm has dark clouds and rain and no sun; a stranger at a door is a person and a house;
     a road and a car are there (measured against the same scene without them)."""
-    from storynb.providers.local import _Canvas, _palette, _plan  # the layout the painter follows
+    from storynb.providers.offline.painter import _Canvas, _palette, _plan  # the layout the painter follows
     import random
 
     def planned(prompt):

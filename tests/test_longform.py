@@ -9,7 +9,7 @@ import pytest
 from storynb import Studio
 from storynb import longform
 from storynb.errors import InvalidInput
-from storynb.providers.local import DraftWriter
+from storynb.providers.offline import DraftWriter
 
 from tests.conftest import ffprobe
 

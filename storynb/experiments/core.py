@@ -205,7 +205,7 @@ class ABTests(Judging, Improving, Reading):
 
     def _offline(self, llm) -> bool:
         row = self.studio._provider_row(llm.name) or {}
-        from ..providers.local import DraftWriter
+        from ..providers.offline import DraftWriter
 
         return isinstance(llm, DraftWriter) or (row.get("type") == "local" and row.get("kind") == "llm")
 

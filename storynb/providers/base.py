@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
-KINDS = ("llm", "text2image", "image2video", "tts")
+from ..settings import KINDS as KINDS  # the four provider kinds: one list for every layer
 
 
 class ProviderError(Exception):

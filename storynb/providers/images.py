@@ -17,21 +17,12 @@ from pathlib import Path
 from . import capabilities
 from .base import BadRequest, ImageRequest, TaskFailed, Transient
 from .http import CALL, HTTPAdapter, decode_b64, save_png
+from ..settings import closest_size as closest_size  # (the adapters and their tests use it by this name)
 from .references import openai_edit, openai_takes_references
 
 OPENAI_SIZES = {"dall-e-2": ["256x256", "512x512", "1024x1024"],
                 "dall-e-3": ["1024x1024", "1792x1024", "1024x1792"],
                 "default": ["1024x1024", "1536x1024", "1024x1536"]}
-
-
-def closest_size(width: int, height: int, sizes: list[str]) -> str:
-    want = width / height
-
-    def score(size: str):
-        w, h = (int(v) for v in size.lower().split("x"))
-        return abs(w / h - want), -w * h
-
-    return min(sizes, key=score)
 
 
 def _scaled(width: int, height: int, max_side: int, multiple: int = 8) -> tuple[int, int]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 
+from ..llmjson import extract_json
 from . import capabilities
 from .base import BadRequest, ContentPolicy, InvalidOutput, LLMRequest, LLMResult
 from .http import CALL, HTTPAdapter
@@ -197,8 +198,6 @@ class OpenAIChat(HTTPAdapter):
             if request.validate is not None:
                 request.validate(text)
             elif request.json:
-                from ..stages.common import extract_json
-
                 extract_json(text)
         except ValueError as exc:
             return str(exc)[:500]

@@ -24,14 +24,14 @@ from ..errors import InvalidInput, NotFound
 from ..secrets import Secret, check_key_text, hint, redact
 from .base import KINDS, ProviderError
 from .http import Config
-from .images import DEFAULT_WORKFLOW, ComfyUI, OpenAIImages, SDWebUI
-from .openai_compat import OpenAIChat
-from .speech import OpenAISpeech
-from .tasks import DashScopeWan, Kling, Runway
+from .images import DEFAULT_WORKFLOW
+from .plugins import adapter_class, discover, why_missing
+from .specs import check_price, parse_route_spec
 from .urls import check_provider_url
 
-ADAPTERS: dict[str, type] = {cls.type: cls for cls in (
-    OpenAIChat, OpenAIImages, SDWebUI, ComfyUI, Runway, Kling, DashScopeWan, OpenAISpeech)}
+# The adapter types are plugins (entry point group "storynb.providers", see .plugins): storynb's
+# own (openai_chat, openai_images, sdwebui, comfyui, runway, kling, dashscope_wan, openai_tts)
+# are registered in its pyproject.toml exactly as a third-party package registers its own.
 KIND_PARAMS = {  # the kind defaults a user is expected to set (others are accepted as is)
     "llm": ("temperature", "max_tokens", "top_p"),
     "text2image": ("size", "steps", "count"),
@@ -94,8 +94,9 @@ def check_workflow(flow) -> dict:
 
 
 def adapter_types(kind: str | None = None) -> dict[str, str]:
-    """Adapter type → kind (what `add(type=...)` accepts)."""
-    return {t: cls.kind for t, cls in ADAPTERS.items() if kind in (None, cls.kind)}
+    """Adapter type → kind (what `add(type=...)` accepts): every installed plugin's types."""
+    return {t: getattr(cls, "kind") for t, cls in sorted(discover().adapters.items())
+            if kind in (None, getattr(cls, "kind"))}
 
 
 class Providers:
@@ -107,6 +108,11 @@ class Providers:
     @property
     def db(self):
         return self.studio.db
+
+    @staticmethod
+    def types(kind: str | None = None) -> dict[str, str]:
+        """Adapter type → kind: what `add(type=...)` accepts (the installed plugins' types)."""
+        return adapter_types(kind)
 
     # reading -----------------------------------------------------------------------------
     def _row(self, name: str) -> dict:
@@ -135,7 +141,7 @@ class Providers:
         return {
             "name": row["name"], "kind": row["kind"], "type": row["type"],
             "model": row["model"] or "",
-            "url": redact(row["url"] or getattr(ADAPTERS.get(row["type"]), "default_url", "")),
+            "url": redact(row["url"] or getattr(adapter_class(row["type"]), "default_url", "")),
             "key": row.get("key_hint") or ("set" if row.get("key_encrypted") else ""),
             "active": bool(row["active"]), "weight": row["weight"], "priority": row["priority"],
             "rpm": row["rpm"], "rpd": row["rpd"], "used_today": router.used_today(self.db, row["name"]),
@@ -157,11 +163,13 @@ class Providers:
             raise InvalidInput(f"there is already a provider named {name!r}: edit it, or choose another name")
         if kind not in KINDS:
             raise InvalidInput(f"unknown provider kind {kind!r}: use one of {', '.join(KINDS)}")
-        if type not in ADAPTERS:
+        cls = adapter_class(type)
+        if cls is None:
             raise InvalidInput(f"unknown adapter type {type!r}; for {kind}: "
-                               f"{', '.join(adapter_types(kind)) or 'none'}")
-        if ADAPTERS[type].kind != kind:
-            raise InvalidInput(f"adapter type {type!r} is for {ADAPTERS[type].kind}, not {kind}; "
+                               f"{', '.join(adapter_types(kind)) or 'none'}"
+                               + (f" ({why_missing(type)})" if type in discover().broken else ""))
+        if getattr(cls, "kind") != kind:
+            raise InvalidInput(f"adapter type {type!r} is for {getattr(cls, 'kind')}, not {kind}; "
                                f"for {kind}: {', '.join(adapter_types(kind))}")
         values = self._clean({"url": url, "model": model, "params": params or {}, "weight": weight,
                               "priority": priority, "rpm": rpm, "rpd": rpd,
@@ -212,8 +220,6 @@ class Providers:
         return self.edit(name, active=False)
 
     def used_by(self, name: str) -> list[int]:
-        from ..routing import parse_route_spec
-
         users = []
         for project in self.db.query("select id, providers from projects"):
             for spec in json.loads(project["providers"] or "{}").values():
@@ -271,8 +277,6 @@ class Providers:
                     raise InvalidInput(f"params must be plain JSON values (text, finite numbers, "
                                        f"lists, dicts): {exc}") from None
             elif field == "price":
-                from ..routing import check_price
-
                 clean[field] = json.dumps(check_price(value), sort_keys=True)
             elif field in ("rpm", "rpd", "concurrency"):
                 if value is not None and (isinstance(value, bool) or not isinstance(value, int)
@@ -326,17 +330,18 @@ class Providers:
 
 
 def _default_concurrency(studio, row: dict) -> int:
-    if row["type"] in ADAPTERS:
-        return ADAPTERS[row["type"]].default_concurrency
+    cls = adapter_class(row["type"])
+    if cls is not None:
+        return getattr(cls, "default_concurrency", None) or 2
     return getattr(studio._providers.get(row["name"]), "concurrency", None) or 2
 
 
 def build(row: dict, secrets) -> Any:
     """An adapter from a `providers` row (the key decrypted into a Secret)."""
-    cls = ADAPTERS.get(row["type"])
+    cls = adapter_class(row["type"])
     if cls is None:
-        raise NotFound(f"provider {row['name']!r} has adapter type {row['type']!r}, which this "
-                       f"version does not know; types: {', '.join(ADAPTERS)}")
+        raise NotFound(f"provider {row['name']!r} has adapter type {row['type']!r}, which cannot be "
+                       f"used: {why_missing(row['type'])}")
     key = Secret(secrets.decrypt(row["key_encrypted"])) if row.get("key_encrypted") else None
     return cls(Config(name=row["name"], kind=row["kind"], type=row["type"], url=row["url"] or "",
                       key=key, model=row["model"] or "", params=json.loads(row["params"] or "{}"),

@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..settings import closest_ratio
 from . import capabilities
 from .base import (AuthError, BadRequest, ContentPolicy, ProviderError, QuotaExhausted,
                    RateLimited, TaskFailed, Transient, VideoRequest)
@@ -88,11 +89,6 @@ def kling_camera(movement: str, params: dict, zoom_sign: int = 1) -> dict | None
 def pick_duration(wanted: float, allowed) -> float:
     """The shortest allowed duration (a list, or {"min", "max", "step"}) that covers `wanted`."""
     return capabilities.snap_duration(wanted, allowed)
-
-
-def closest_ratio(width: int, height: int, ratios: list[str]) -> str:
-    want = width / height
-    return min(ratios, key=lambda r: abs(int(r.split(":")[0]) / int(r.split(":")[1]) - want))
 
 
 class ResultLost(TaskFailed):

@@ -122,7 +122,7 @@ def plan_video(project) -> list[Job]:
         if (shot["narration"] or "").strip() and (not spoken or spoken["engine"] == "silent"):
             warnings.append(f"shot {shot['seq']}: no narration voice (the line is silent)")
     if any(w.endswith("(the line is silent)") for w in warnings):
-        from ..providers.narrator import LocalNarrator
+        from ..providers.offline.narrator import LocalNarrator
 
         why = LocalNarrator.missing(row["language"])
         warnings = [f"the video is NOT narrated: {why or 'the voice produced silence'}"] + warnings

@@ -2,7 +2,7 @@
 
 It is the first phase of the clips stage because the clips need it: a shot lasts at least as
 long as its spoken line (see `shot_length`), and the burned-in captions follow the real speech
-timing (the word timings the narrator gives, see storynb.providers.narrator).
+timing (the word timings the narrator gives, see storynb.providers.offline.narrator).
 
 Rule for shot lengths: the storyboard's `duration_s` is a minimum. A shot lasts
 max(duration_s, LEAD_S + speech + TAIL_S), rounded up to whole frames, where speech is the
@@ -63,7 +63,7 @@ def _job(project, provider, shot) -> Job:
         return True
 
     async def run() -> None:
-        from ..providers.narrator import read_info
+        from ..providers.offline.narrator import read_info
 
         seconds, call_id, name = await produce(project, provider, "speak", request,
                                                stage="clips", key=key, ext="wav")

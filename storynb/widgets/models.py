@@ -11,7 +11,7 @@ import threading
 
 import ipywidgets as W
 
-from ..providers.base import KINDS
+from ..settings import KINDS
 from .base import Panel, choice, html_table, number, text
 
 SHOWN = ["name", "kind", "type", "model", "url", "key", "active", "weight", "priority", "rpm",
@@ -118,7 +118,7 @@ class ModelsPanel(Panel):
         self.redraw()
 
     def _add_form(self) -> W.Widget:
-        from ..providers.registry import adapter_types
+        adapter_types = self.session.studio.providers.types
 
         self.add_name = W.Text(description="Name", placeholder="my-deepseek")
         self.add_kind = W.Dropdown(options=list(KINDS), value="llm", description="Kind")
@@ -218,9 +218,7 @@ class ModelsPanel(Panel):
         self.add_key.value = ""  # never kept in the page
         name = text(self.add_name.value, "name", max_len=64, required=True)
         kind = choice(self.add_kind.value, "kind", KINDS)
-        from ..providers.registry import adapter_types
-
-        adapter = choice(self.add_type.value, "adapter", list(adapter_types(kind)))
+        adapter = choice(self.add_type.value, "adapter", list(registry.types(kind)))
         url = text(self.add_url.value, "API URL", max_len=500)
         model = text(self.add_model.value, "model", max_len=200)
         weight = number(self.add_weight.value, "weight", 0.0, 1000.0)

@@ -11,45 +11,18 @@ import ipywidgets as W
 
 from .. import intake
 from ..errors import InvalidInput, StorynbError
-from ..project import ASPECTS, LENGTHS
-from ..providers.base import KINDS
+from ..settings import (ASPECT_LABELS, ASPECTS, KIND_LABELS, KINDS, LENGTHS, QUALITIES, STYLES,  # noqa: F401
+                        normalize_style, quality_for)
+from ..settings import preset_size as size_for  # (aspect, quality) → size or None
 from .base import Panel, chip, choice, integer, stage_chips, text
 
 log = logging.getLogger("storynb.widgets")
 
-# Output sizes a person picks by name; the engine checks the size against the aspect.
-QUALITIES = {
-    "draft": ("Draft: small and fast (144 px, 12 fps)", 144, 12),
-    "preview": ("Preview (360 px, 24 fps)", 360, 24),
-    "full": ("Full HD (1080 px, 24 fps)", None, 24),
-}
-STYLES = ["warm", "whimsical", "suspenseful", "melancholic", "epic", "playful", "documentary"]
-KIND_LABELS = {"llm": "Writer (LLM)", "text2image": "Images", "image2video": "Video",
-               "tts": "Narration"}
 # The largest bundle the upload accepts (bigger ones: `storynb import PATH` on the server).
 MAX_BUNDLE_BYTES = 2 * 1024 ** 3
 # A dropdown value meaning "what the chosen template says" (a size or a provider route the
 # form's choices cannot show).
 FROM_TEMPLATE = "@template"
-
-
-def size_for(aspect: str, quality: str) -> tuple[int, int] | None:
-    """The (width, height) of a quality preset at an aspect ratio (None: the aspect's full size)."""
-    short = QUALITIES[quality][1]
-    if short is None:
-        return None
-    w, h = ASPECTS[aspect]
-    scale = short / min(w, h)
-    return round(w * scale / 2) * 2, round(h * scale / 2) * 2
-
-
-def quality_for(aspect: str, size, fps: int) -> str | None:
-    """The quality preset that gives `size` (None: the aspect's full size) and `fps`, if any."""
-    size = tuple(size) if size else ASPECTS[aspect]
-    for key, (_, _, preset_fps) in QUALITIES.items():
-        if preset_fps == fps and (size_for(aspect, key) or ASPECTS[aspect]) == size:
-            return key
-    return None
 
 
 def template_names(studio) -> list[str]:
@@ -126,8 +99,7 @@ class ProjectPanel(Panel):
         self.length = W.Dropdown(options=list(LENGTHS), value="short", description="Length",
                                  layout=wide)
         self.audience = W.Text(placeholder="(anyone)", description="Audience", layout=wide)
-        self.aspect = W.Dropdown(options=[("9:16 vertical", "9:16"), ("16:9 wide", "16:9"),
-                                          ("1:1 square", "1:1")], value="9:16",
+        self.aspect = W.Dropdown(options=[(label, key) for key, label in ASPECT_LABELS.items()], value="9:16",
                                  description="Aspect", layout=wide)
         self.shots = W.Dropdown(options=[("automatic", 0)] + [(str(n), n) for n in range(4, 13)],
                                 value=0, description="Shots", layout=wide)
@@ -359,7 +331,7 @@ class ProjectPanel(Panel):
         notes = []
         self.language.value = settings["language"] if settings.get("language") in ("en", "zh") \
             else "auto"
-        self.style.value = settings.get("style") or "warm"
+        self.style.value = normalize_style(settings.get("style")) or "warm"
         if settings.get("length") in LENGTHS:
             self.length.value = settings["length"]
         self.audience.value = settings.get("audience") or ""

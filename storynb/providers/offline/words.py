@@ -14,13 +14,16 @@ a list of sentences. Sentences are `str.format` templates over the story's cast:
 """
 from __future__ import annotations
 
-STYLES = ("warm", "suspense", "epic", "whimsical")
+# The styles (storynb.settings.STYLES) with a phrase bank of their own; the others, and any words
+# a user types, pick the bank whose words they contain (STYLE_ALIASES), else "warm".
+BANK_STYLES = ("warm", "suspenseful", "epic", "whimsical")
 
-# Words (lowercase) that pick a style when the requested one is not one of STYLES.
+# Words (lowercase) that pick a bank when the requested style is not one of BANK_STYLES.
 STYLE_ALIASES = {
     "warm": ["warm", "heartwarming", "gentle", "cozy", "cosy", "tender", "healing", "family",
-             "温暖", "温馨", "治愈", "感人", "亲情"],
-    "suspense": ["suspense", "mystery", "thriller", "dark", "horror", "noir", "tense", "creepy",
+             "温暖", "温馨", "治愈", "感人", "亲情", "melancholic", "bittersweet", "nostalgic", "documentary",
+             "伤感", "怀旧", "纪实"],
+    "suspenseful": ["suspense", "mystery", "thriller", "dark", "horror", "noir", "tense", "creepy",
                  "悬疑", "惊悚", "神秘", "紧张", "恐怖", "推理"],
     "epic": ["epic", "heroic", "adventure", "grand", "legend", "war", "myth", "史诗", "宏大",
              "冒险", "英雄", "传奇", "热血"],
@@ -70,7 +73,7 @@ EN_PLACES = {
              ("a village at the edge of the tea hills", "the village"),
              ("a quiet street of bakeries and bookshops", "the little street"),
              ("a farmhouse beside a slow river", "the farmhouse")],
-    "suspense": [("a fog-bound port town", "the port town"),
+    "suspenseful": [("a fog-bound port town", "the port town"),
                  ("an old hillside town with one locked tower", "the old town"),
                  ("a village where the bells rang at midnight", "the village"),
                  ("a half-empty hotel by the sea", "the hotel")],
@@ -99,7 +102,7 @@ EN_BEATS = {
             "warm": ["In {place}, mornings began with the smell of fresh bread and the cry of gulls.",
                      "Life in {place} moved slowly, and most people liked it that way.",
                      "{Place} was the kind of place where someone always left a light on for you."],
-            "suspense": ["In {place}, the fog arrived every evening at the same minute, and nobody asked why.",
+            "suspenseful": ["In {place}, the fog arrived every evening at the same minute, and nobody asked why.",
                          "{Place} had one rule that no one ever wrote down: do not go out after the bells.",
                          "Nothing ever happened in {place}, and that was exactly what made the silence feel wrong."],
             "epic": ["Long ago, when {place} still stood against the wind, people sang of braver days.",
@@ -117,7 +120,7 @@ EN_BEATS = {
         ("mood", 2, {
             "warm": ["Lamps glowed in the windows, and the air smelled of rain and cinnamon.",
                      "Neighbours waved from their doorsteps, and the days were full of small kindnesses."],
-            "suspense": ["Some nights, footsteps echoed in streets that were supposed to be empty.",
+            "suspenseful": ["Some nights, footsteps echoed in streets that were supposed to be empty.",
                          "The old clock in the square had stopped at a quarter past three, years ago."],
             "epic": ["Banners cracked in the wind, and the old songs still spoke of a promise unkept.",
                      "On clear days you could see the far peaks, white and silent, like sleeping giants."],
@@ -145,7 +148,7 @@ EN_BEATS = {
         ("obstacle", 0, {
             "warm": ["But the road out of {the_place} was long, and winter came early that year.",
                      "But {hero} was afraid, and the fear grew a little bigger every day."],
-            "suspense": ["One night, {hero} found a door that had not been there the day before.",
+            "suspenseful": ["One night, {hero} found a door that had not been there the day before.",
                          "That winter the lights went out all across {the_place}, and someone knocked three times."],
             "epic": ["But a storm rose in the north, and the old bridges fell one by one.",
                      "But an army of shadows gathered at the border, and hope grew thin."],
@@ -163,7 +166,7 @@ EN_BEATS = {
         ("turn", 0, {
             "warm": ["Then {companion} sat down beside {hero} and said, \"You don't have to do this alone.\"",
                      "Then {companion} knocked on the door with a cup of tea and an idea."],
-            "suspense": ["Then {hero} noticed what everyone else had missed: the footprints led backwards.",
+            "suspenseful": ["Then {hero} noticed what everyone else had missed: the footprints led backwards.",
                          "Then {companion} stepped out of the fog and whispered a name {hero} had never heard."],
             "epic": ["Then {hero} climbed the broken tower and saw the whole land laid out like a promise.",
                      "Then {companion} rode in at dawn, carrying a banner everyone had thought lost."],
@@ -189,7 +192,7 @@ EN_BEATS = {
         ("closing", 0, {
             "warm": ["And whenever the lamps were lit in {the_place}, people told the story again, smiling.",
                      "And from then on, no one in {the_place} ever felt quite so alone."],
-            "suspense": ["But sometimes, late at night, the door still appears, and only {hero} knows where it leads.",
+            "suspenseful": ["But sometimes, late at night, the door still appears, and only {hero} knows where it leads.",
                          "And yet, on foggy nights, {hero} still counts the knocks, just in case."],
             "epic": ["Songs are still sung about that day, and about the one who would not turn back.",
                      "And the land remembered {hero} long after the storms had passed."],
@@ -256,7 +259,7 @@ ZH_CHARACTERS = [
 ZH_PLACES = {
     "warm": [("海边的小镇", "小镇"), ("茶山脚下的村子", "村子"), ("开满面包店和旧书店的小街", "小街"),
              ("慢河边的农舍", "农舍")],
-    "suspense": [("终年起雾的港口小城", "小城"), ("山坡上有一座锁着的钟楼的老城", "老城"),
+    "suspenseful": [("终年起雾的港口小城", "小城"), ("山坡上有一座锁着的钟楼的老城", "老城"),
                  ("午夜会响起钟声的村庄", "村庄"), ("海边一家半空着的旅馆", "旅馆")],
     "epic": [("高墙环绕的王国", "王国"), ("北方最后一座自由之城", "自由之城"), ("云端之上的山中要塞", "要塞"),
              ("地图尽头的国度", "那个国度")],
@@ -277,7 +280,7 @@ ZH_BEATS = {
             "warm": ["在{place}，每天清晨都是从新出炉的面包香和海鸥的叫声开始的。",
                      "在{place}，日子过得很慢，大家也都喜欢这样慢慢地过。",
                      "{place}是那种总有人为你留一盏灯的地方。"],
-            "suspense": ["在{place}，每天傍晚雾都会准时漫进来，分秒不差，却从没有人问过为什么。",
+            "suspenseful": ["在{place}，每天傍晚雾都会准时漫进来，分秒不差，却从没有人问过为什么。",
                          "{place}有一条谁也没写下来的规矩：钟声响过之后，不要出门。",
                          "{place}从来没出过什么事，正因为这样，那份安静才显得不太对劲。"],
             "epic": ["很久以前，{place}还在风中屹立，人们传唱着更勇敢的年代。",
@@ -295,7 +298,7 @@ ZH_BEATS = {
         ("mood", 2, {
             "warm": ["窗子里亮着暖黄的灯，空气里有雨水和肉桂的味道。",
                      "邻居们在门口互相打招呼，日子里满是小小的善意。"],
-            "suspense": ["有些夜里，本该空无一人的街上会传来脚步声。",
+            "suspenseful": ["有些夜里，本该空无一人的街上会传来脚步声。",
                          "广场上的老钟停在三点一刻，已经停了很多年。"],
             "epic": ["旗帜在风中猎猎作响，古老的歌谣里还唱着一个没有兑现的誓言。",
                      "天晴的时候，能望见远处的雪峰，白而沉默，像沉睡的巨人。"],
@@ -321,7 +324,7 @@ ZH_BEATS = {
         ("obstacle", 0, {
             "warm": ["可是离开{the_place}的路很长，那一年的冬天又来得特别早。",
                      "可是{hero}心里害怕，而且这份害怕一天比一天大。"],
-            "suspense": ["直到有一天夜里，{hero}发现了一扇前一天还不存在的门。",
+            "suspenseful": ["直到有一天夜里，{hero}发现了一扇前一天还不存在的门。",
                          "一天夜里，整个{the_place}的灯突然全灭了，有人敲了三下门。"],
             "epic": ["可是北方刮起了风暴，古老的桥一座接一座地倒塌。",
                      "可是边境上聚起了一支影子般的大军，希望越来越渺茫。"],
@@ -339,7 +342,7 @@ ZH_BEATS = {
         ("turn", 0, {
             "warm": ["就在这时，{companion}在{hero}身边坐下，轻声说：“你不必一个人扛着。”",
                      "就在这时，{companion}端着一杯热茶来敲门，还带来了一个主意。"],
-            "suspense": ["就在这时，{hero}注意到了别人都没发现的事：那串脚印是倒着走的。",
+            "suspenseful": ["就在这时，{hero}注意到了别人都没发现的事：那串脚印是倒着走的。",
                          "就在这时，{companion}从雾里走出来，低声说出一个{hero}从没听过的名字。"],
             "epic": ["就在这时，{hero}爬上那座残破的高塔，看见整片大地铺展在眼前，像一个誓言。",
                      "就在这时，{companion}在黎明时分赶到，举着一面大家都以为早已失落的旗帜。"],
@@ -364,7 +367,7 @@ ZH_BEATS = {
         ("closing", 0, {
             "warm": ["从那以后，每当{the_place}亮起灯火，人们就会笑着再讲一遍这个故事。",
                      "从那以后，{the_place}再也没有人觉得那么孤单了。"],
-            "suspense": ["可是有时候，在很深的夜里，那扇门还会出现，而只有{hero}知道它通向哪里。",
+            "suspenseful": ["可是有时候，在很深的夜里，那扇门还会出现，而只有{hero}知道它通向哪里。",
                          "然而每逢起雾的夜晚，{hero}还是会数着敲门声，以防万一。"],
             "epic": ["直到今天，人们还在传唱那一天，传唱那个不肯回头的人。",
                      "风暴过去很久以后，这片土地依然记得{hero}。"],

@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import ProviderError, SpeechRequest
+from ...text import language_of, seconds_to_say
+from ..base import ProviderError, SpeechRequest
 
 VERSION = 2  # bump when the same text would sound or be timed differently
 
@@ -293,9 +294,7 @@ _SAMPLE_RATE = 22050
 
 
 def estimate_seconds(text: str, zh: bool, speed: float = 1.0) -> float:
-    amount = (sum(1 for c in text if "\u3400" <= c <= "\u9fff") / 4.5 if zh
-              else len(re.findall(r"[\w'’-]+", text)) / 2.6)
-    return max(0.5, (amount + 0.3) / max(0.25, speed))
+    return max(0.5, (seconds_to_say(text, zh) + 0.3) / max(0.25, speed))
 
 
 def write_wav(path: Path, pcm: np.ndarray, sr: int, info: dict | None = None) -> float:
@@ -386,10 +385,8 @@ class LocalNarrator:
         return await asyncio.to_thread(self._speak, request, Path(out_path))
 
     def _speak(self, request: SpeechRequest, out_path: Path) -> Speech:
-        from .local import _language
-
         text = " ".join(request.text.split())
-        zh = _language(request.language, text) == "zh"
+        zh = language_of(request.language, text) == "zh"
         language = "zh" if zh else (request.language or "en")
         speed = min(3.0, max(0.3, float(request.speed or 1.0)))
         voice = voice_for(language, request.voice)
