@@ -22,10 +22,12 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .db import now, writing
+from .text import split_piece
+from .longtext import (HEADING_EN, HEADING_ZH, SCENE_BREAK, Chunk, Piece, condense, is_heading,  # noqa: F401
+                       is_zh, joined, pieces_of, weight)
 from .runner import Job, job_key
 
 MAX_SOURCE = 200_000  # characters of source text
@@ -36,112 +38,6 @@ MAX_SHOT_SECONDS = 60.0
 CHUNK_WEIGHT = {"zh": 900, "en": 500}  # characters (zh) or words (en) per chunk, about 24 shots
 TOPIC_SHOTS = 12  # above this many shots (or with a source text) the storyboard is chunked
 LONG_STORY = 4000  # characters of story above which it is chunked
-
-_ZH_NUM = "0-9０-９零〇一二三四五六七八九十百千两"
-HEADING_ZH = re.compile(rf"^\s*(第[{_ZH_NUM}]+[章回节卷集部篇幕]|序章|序幕|楔子|引子|尾声|后记|番外)"
-                        r"[^。！？]{0,30}$")
-HEADING_EN = re.compile(r"^\s*(chapter|book|part|act)\s+([0-9]+|[ivxlcdm]+|one|two|three|four|five|six|"
-                        r"seven|eight|nine|ten|eleven|twelve|[a-z]+-?[a-z]*)\b[^\n]{0,70}$|"
-                        r"^\s*(prologue|epilogue|interlude)\b[^\n]{0,60}$", re.I)
-SCENE_BREAK = re.compile(r"^\s*([*#~=·•◇◆○●☆★—–\-_]\s*){1,12}$")
-
-
-# --------------------------------------------------------------------------------- the text
-@dataclass
-class Piece:
-    text: str
-    para: int
-    heading: bool = False
-    chapter: str = ""
-    weight: float = 0.0
-
-
-@dataclass
-class Chunk:
-    index: int
-    pieces: list[Piece]
-    chapter: str
-    narrations: list[str] = field(default_factory=list)
-
-    zh: bool = False
-
-    @property
-    def text(self) -> str:
-        """The chunk's sentences, paragraphs separated by blank lines."""
-        paragraphs: list[list[str]] = []
-        for k, piece in enumerate(self.pieces):
-            if k == 0 or piece.para != self.pieces[k - 1].para:
-                paragraphs.append([])
-            paragraphs[-1].append(piece.text)
-        return "\n\n".join(joined(p, self.zh) for p in paragraphs)
-
-    @property
-    def weight(self) -> float:
-        return sum(p.weight for p in self.pieces)
-
-
-def is_zh(text: str) -> bool:
-    from .project import detect_language
-
-    return detect_language(text[:20000]) == "zh"
-
-
-def weight(text: str, zh: bool) -> float:
-    if zh:
-        return float(len(re.findall(r"[\u3400-\u9fff]", text)) or len(text.strip()))
-    return float(len(text.split()) or 1)
-
-
-def joined(parts: list[str], zh: bool) -> str:
-    return ("" if zh else " ").join(p for p in parts if p)
-
-
-def is_heading(line: str, zh: bool | None = None) -> bool:
-    line = line.strip()
-    if not line or len(line) > 80:
-        return False
-    return bool(HEADING_ZH.match(line) or HEADING_EN.match(line))
-
-
-def pieces_of(text: str, zh: bool) -> list[Piece]:
-    """The story's sentences in order, each knowing its paragraph and chapter; a chapter heading is
-    a piece of its own. Paragraphs are separated by blank lines (or by line breaks in a text with
-    no blank lines); scene breaks (***, ——) end a paragraph and are not narrated."""
-    from .providers.offline.storyboarder import split_sentences as _split_sentences
-
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    blank_mode = any(not line.strip() for line in lines[1:-1])
-    out: list[Piece] = []
-    para, buffer, chapter = 0, [], ""
-
-    def flush() -> None:
-        nonlocal para, buffer
-        if buffer:
-            paragraph = "".join(s.strip() for s in buffer) if zh else " ".join(" ".join(buffer).split())
-            for sentence in _split_sentences(paragraph, zh):
-                out.append(Piece(sentence, para, chapter=chapter, weight=weight(sentence, zh)))
-            para += 1
-        buffer = []
-
-    for line in lines:
-        stripped = line.strip()
-        if not stripped:
-            flush()
-        elif SCENE_BREAK.match(stripped):
-            flush()
-            para += 1  # a scene break is a deeper cut than a paragraph end
-        elif is_heading(stripped):
-            flush()
-            chapter = " ".join(stripped.split())
-            out.append(Piece(chapter, para, heading=True, chapter=chapter, weight=weight(chapter, zh)))
-            para += 1
-        else:
-            buffer.append(line)
-            if not blank_mode:
-                flush()
-    flush()
-    return out
-
 
 def split_chunks(pieces: list[Piece], zh: bool, target: float | None = None) -> list[Chunk]:
     """Cut the pieces into chunks of about `target` weight: always before a chapter heading,
@@ -198,8 +94,6 @@ def group_narrations(pieces: list[Piece], n: int, zh: bool) -> list[str]:
     """The chunk's sentences as n narrations of similar length, in order, each sentence once. A
     heading is a narration of its own; a sentence may be cut at a clause mark when there are
     fewer sentences than shots."""
-    from .providers.offline.storyboarder import split_piece as _split_piece
-
     head: list[str] = []
     if pieces and pieces[0].heading:
         head, pieces = [pieces[0].text], pieces[1:]
@@ -210,7 +104,7 @@ def group_narrations(pieces: list[Piece], n: int, zh: bool) -> list[str]:
     texts = [p.text for p in pieces]
     while len(texts) < n:
         for idx in sorted(range(len(texts)), key=lambda i: -weight(texts[i], zh)):
-            halves = _split_piece(texts[idx], zh)
+            halves = split_piece(texts[idx], zh)
             if halves:
                 texts[idx:idx + 1] = list(halves)
                 break
@@ -757,22 +651,3 @@ def chapter_videos(project) -> list[dict]:
 
 
 # the offline draft writer's adaptation -----------------------------------------------------
-def condense(source: str, target: int, language: str | None = None) -> str:
-    """The offline draft writer's adaptation (not an AI): the text's own sentences, a share of
-    them picked evenly so the result is about `target` characters (zh) or words (en); chapter
-    headings are kept. A text already short enough comes back whole."""
-    zh = language == "zh" if language in ("zh", "en") else is_zh(source)
-    pieces = pieces_of(source, zh)
-    total = sum(p.weight for p in pieces if not p.heading) or 1.0
-    ratio = min(1.0, max(0.01, float(target) / total))
-    paragraphs: dict[int, list[str]] = {}
-    seen = kept = 0.0
-    for piece in pieces:
-        if piece.heading:
-            paragraphs.setdefault(piece.para, []).append(piece.text)
-            continue
-        seen += piece.weight
-        if ratio >= 1.0 or kept + piece.weight / 2 <= ratio * seen:
-            paragraphs.setdefault(piece.para, []).append(piece.text)
-            kept += piece.weight
-    return "\n\n".join(joined(parts, zh) for _, parts in sorted(paragraphs.items()))

@@ -107,7 +107,7 @@ def start(project, stages=None, *, on_event=None, executor: str | None = None):
     if local_only:
         raise InvalidInput(f"project {project.id} uses provider(s) {', '.join(local_only)} "
                            "registered only in this process: run it here (executor='thread')")
-    from .worker import ensure_local_worker
+    from .worker_lease import ensure_local_worker
 
     db = project.db
     with _active_lock:

@@ -81,3 +81,58 @@ def speaking_seconds(amount: float, zh: bool) -> float:
 def seconds_to_say(text: str, zh: bool) -> float:
     """Seconds a narrator takes to say the text (no pauses)."""
     return speaking_seconds(spoken_amount(text, zh), zh)
+
+
+# ------------------------------------------------------------------------------- sentences
+ZH_END = "。！？!?…"
+CLOSERS = "\"'”’」』）)]"
+
+
+def split_sentences(paragraph: str, zh: bool) -> list[str]:
+    """A paragraph's sentences, each with its end marks and closing quotes."""
+    out, buf, i, n = [], [], 0, len(paragraph)
+    while i < n:
+        ch = paragraph[i]
+        buf.append(ch)
+        i += 1
+        if ch in (ZH_END if zh else ".!?…") or (zh and ch in ".!?"):
+            while i < n and (paragraph[i] in ZH_END + ".!?" or paragraph[i] in CLOSERS):
+                buf.append(paragraph[i])
+                i += 1
+            if zh or i >= n or paragraph[i].isspace():
+                piece = "".join(buf).strip()
+                if piece:
+                    out.append(piece)
+                buf = []
+    tail = "".join(buf).strip()
+    if tail:
+        out.append(tail)
+    return out
+
+
+def text_weight(text: str, zh: bool) -> float:
+    """How much there is to say: Chinese characters (any characters when there are none) or
+    English words (at least 1)."""
+    return float(cjk_count(text) or len(text.strip())) if zh else float(word_count(text) or 1)
+
+
+def split_piece(text: str, zh: bool) -> tuple[str, str] | None:
+    """Split one long sentence in two, at the clause mark nearest its middle, else mid-way."""
+    marks = [m.end() for m in re.finditer(r"[，；：、,;:—]" if zh else r"[,;:—]\s", text)]
+    marks = [k for k in marks if 0 < k < len(text) - 1]
+    if not marks:
+        if zh:
+            if len(text) < 2:
+                return None
+            marks = [len(text) // 2]
+        else:
+            spaces = [m.start() for m in re.finditer(r"\s", text)]
+            if not spaces:
+                return None
+            marks = spaces
+    mid = len(text) / 2
+    k = min(marks, key=lambda x: abs(x - mid))
+    a, b = text[:k].strip(), text[k:].strip()
+    if not (any(ch.isalnum() for ch in a) and any(ch.isalnum() for ch in b)):
+        return None
+    return a, b

@@ -9,66 +9,13 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-from .db import now, writing
 from .jobs import claim_run, close_run
-
-LEASE = "local"  # the row of the `workers` table that says which process is the local worker
-BEAT_S = 3.0
-STALE_S = 15.0
-
-
-def _alive(host: str, pid: int | None) -> bool:
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(int(pid or 0), 0)
-    except (ProcessLookupError, ValueError):
-        return False
-    except PermissionError:
-        return True
-    return bool(pid)
-
-
-def local_worker(db) -> dict | None:
-    """The live local worker of this studio (its workers row), if there is one."""
-    found = db["workers"].get(LEASE) if db["workers"].count_where("name = ?", [LEASE]) else None
-    if found and time.time() - (found["heartbeat"] or 0) < STALE_S and _alive(found["host"], found["pid"]):
-        return dict(found)
-    return None
-
-
-def ensure_local_worker(studio) -> None:
-    """Start the studio's local worker unless one is running (it picks up queued runs)."""
-    if local_worker(studio.db):
-        return
-    log = Path(studio.path).parent / "worker.log"
-    with open(log, "ab") as out:
-        subprocess.Popen([sys.executable, "-m", "storynb.worker", "--studio", str(studio.path)],
-                         stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                         start_new_session=True, close_fds=True, env={**os.environ})
-
-
-def _take_lease(db) -> bool:
-    with writing(db):
-        if local_worker(db):
-            return False
-        db["workers"].upsert({"name": LEASE, "kind": "local", "host": socket.gethostname(),
-                              "pid": os.getpid(), "heartbeat": time.time(), "started": now(),
-                              "studio": ""}, pk="name")
-    return True
-
-
-def _beat(db) -> bool:
-    """Renew the lease; False if another process has taken it."""
-    cursor = db.execute("update workers set heartbeat = ? where name = ? and host = ? and pid = ?",
-                        [time.time(), LEASE, socket.gethostname(), os.getpid()])
-    return cursor.rowcount == 1
+# Which process is the studio's local worker, and starting one: below the pipeline, which starts it.
+from .worker_lease import BEAT_S, LEASE, STALE_S, beat, ensure_local_worker, local_worker, take_lease  # noqa: F401
 
 
 def serve(studio_path, *, idle_exit: float = 60.0, max_runs: int = 4) -> int:
@@ -78,7 +25,7 @@ def serve(studio_path, *, idle_exit: float = 60.0, max_runs: int = 4) -> int:
 
     studio = Studio(studio_path)
     db = studio.db
-    if not _take_lease(db):
+    if not take_lease(db):
         print("storynb worker: another local worker serves this studio", file=sys.stderr)
         return 0
     name = f"local@{socket.gethostname()}:{os.getpid()}"
@@ -90,7 +37,7 @@ def serve(studio_path, *, idle_exit: float = 60.0, max_runs: int = 4) -> int:
         while True:
             if time.monotonic() - last_beat >= BEAT_S:
                 last_beat = time.monotonic()
-                if not _beat(db):
+                if not beat(db):
                     print("storynb worker: lost the lease; stopping", file=sys.stderr)
                     break
             for run_id in [r for r, t in active.items() if not t.is_alive()]:

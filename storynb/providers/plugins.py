@@ -62,7 +62,8 @@ def _entry_points() -> list[tuple[str, str, str]]:
         found.append((ep.name, ep.value, (dist.metadata["Name"] if dist is not None else "") or "?"))
     if not any(package.lower() == "storynb" for _, _, package in found):
         found = _source_tree_entry_points() + found
-    return found
+    # storynb's own first: a plugin may add types, never take over a built-in one.
+    return sorted(found, key=lambda entry: entry[2].lower() != "storynb")
 
 
 def _load(value: str) -> Any:

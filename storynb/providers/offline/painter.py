@@ -761,7 +761,7 @@ class Painter:
             raise ProviderError(f"image size {request.width}x{request.height} is too small (minimum 16x16)")
 
         def work() -> None:
-            from ...characters import draw_characters, painter_prompt  # the shot's characters
+            from .figures import draw_characters, painter_prompt  # the shot's characters
 
             caption = request.caption if os.environ.get("STORYNB_DEBUG_IMAGE_TEXT") == "1" else ""
             prompt = painter_prompt(request.prompt, request.characters) if request.characters else request.prompt

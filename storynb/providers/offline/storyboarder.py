@@ -8,58 +8,8 @@ from typing import Any
 from . import words as T
 from .common import cap, trim_dangling
 from ..base import ProviderError
-from ...text import cjk_count, language_of, looks_chinese, word_count
-
-
-_ZH_END = "。！？!?…"
-_CLOSERS = "\"'”’」』）)]"
-
-
-def split_sentences(paragraph: str, zh: bool) -> list[str]:
-    out, buf, i, n = [], [], 0, len(paragraph)
-    while i < n:
-        ch = paragraph[i]
-        buf.append(ch)
-        i += 1
-        if ch in (_ZH_END if zh else ".!?…") or (zh and ch in ".!?"):
-            while i < n and (paragraph[i] in _ZH_END + ".!?" or paragraph[i] in _CLOSERS):
-                buf.append(paragraph[i])
-                i += 1
-            if zh or i >= n or paragraph[i].isspace():
-                piece = "".join(buf).strip()
-                if piece:
-                    out.append(piece)
-                buf = []
-    tail = "".join(buf).strip()
-    if tail:
-        out.append(tail)
-    return out
-
-
-def _weight(text: str, zh: bool) -> float:
-    return float(cjk_count(text) or len(text)) if zh else float(word_count(text) or 1)
-
-
-def split_piece(text: str, zh: bool) -> tuple[str, str] | None:
-    """Split one long sentence in two, at the clause mark nearest its middle, else mid-way."""
-    marks = [m.end() for m in re.finditer(r"[，；：、,;:—]" if zh else r"[,;:—]\s", text)]
-    marks = [k for k in marks if 0 < k < len(text) - 1]
-    if not marks:
-        if zh:
-            if len(text) < 2:
-                return None
-            marks = [len(text) // 2]
-        else:
-            spaces = [m.start() for m in re.finditer(r"\s", text)]
-            if not spaces:
-                return None
-            marks = spaces
-    mid = len(text) / 2
-    k = min(marks, key=lambda x: abs(x - mid))
-    a, b = text[:k].strip(), text[k:].strip()
-    if not (any(ch.isalnum() for ch in a) and any(ch.isalnum() for ch in b)):
-        return None
-    return a, b
+from ...text import (CLOSERS, cjk_count, language_of, looks_chinese, split_piece, split_sentences,  # noqa: F401
+                     text_weight, word_count)
 
 
 def _group(weights: list[float], paras: list[int], n: int) -> list[tuple[int, int]]:
@@ -136,7 +86,7 @@ _CONNECTIVES_ZH = r"^(然后|但是|可是|于是|就在这时|不巧的是|直�
 
 
 def _scene_clause(narration: str, zh: bool) -> str:
-    text = narration.strip().strip(_CLOSERS + "\"“「")
+    text = narration.strip().strip(CLOSERS + "\"“「")
     if zh:
         text = re.sub(_CONNECTIVES_ZH, "", text)
         parts = [p for p in re.split(r"[，；：、。！？…“”「」]", text) if p]
@@ -172,7 +122,7 @@ def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]
     for p_index, para in enumerate([] if fixed else re.split(r"\n\s*\n", story)):
         para = re.sub(r"\s*\n\s*", "", para.strip()) if zh else " ".join(para.split())
         pieces += [(s, p_index) for s in split_sentences(para, zh)]
-    total = sum(_weight(s, zh) for s, _ in pieces)
+    total = sum(text_weight(s, zh) for s, _ in pieces)
     wanted = variables.get("shots")
     try:
         n = int(wanted) if wanted not in (None, "") else math.ceil(total / (32 if zh else 20))
@@ -180,7 +130,7 @@ def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]
         n = math.ceil(total / (32 if zh else 20))
     n = max(4, min(12, n))
     while len(pieces) < n and not fixed:  # too few sentences: split the longest one that can be split
-        for idx in sorted(range(len(pieces)), key=lambda k: -_weight(pieces[k][0], zh)):
+        for idx in sorted(range(len(pieces)), key=lambda k: -text_weight(pieces[k][0], zh)):
             halves = split_piece(pieces[idx][0], zh)
             if halves:
                 pieces[idx:idx + 1] = [(halves[0], pieces[idx][1]), (halves[1], pieces[idx][1])]
@@ -190,7 +140,7 @@ def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]
     if fixed:
         narrations = [str(line).strip() for line in fixed if str(line).strip()]
     else:
-        groups = _group([_weight(s, zh) for s, _ in pieces], [p for _, p in pieces], min(n, len(pieces)))
+        groups = _group([text_weight(s, zh) for s, _ in pieces], [p for _, p in pieces], min(n, len(pieces)))
         narrations = [("" if zh else " ").join(s for s, _ in pieces[i:j]) for i, j in groups]
     # (a story of fewer than four words or characters gives fewer than four shots)
 

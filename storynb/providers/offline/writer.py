@@ -16,6 +16,7 @@ from .common import cap, seed_of, trim_dangling
 from .storyboarder import make_storyboard
 from ..base import LLMRequest, LLMResult, ProviderError
 from ...settings import normalize_style
+from ...longtext import condense
 from ...text import approx_tokens, cjk_count, language_of
 
 
@@ -466,8 +467,6 @@ class DraftWriter:
 
     async def complete(self, request: LLMRequest) -> LLMResult:
         if request.task == "rewrite" and request.variables.get("source"):  # adapt a long text
-            from ...longform import condense
-
             values = request.variables
             text = await asyncio.to_thread(condense, str(values["source"]),
                                            int(values.get("target_length") or 10 ** 6),
