@@ -241,9 +241,9 @@ async def _run_all(studio, batch, planned, out, concurrency, budget, notebooks, 
 
 
 def folder_for(out: Path, item: dict, project) -> Path:
-    from .stages.export import _slug
+    from .stages.export import file_slug
 
-    return out / f"{item['row']:03d}-{_slug(project.row['name'])}"
+    return out / f"{item['row']:03d}-{file_slug(project.row['name'])}"
 
 
 def _place_video(project, out: Path, item: dict) -> Path | None:

@@ -126,7 +126,7 @@ def _members(infos, label: str) -> tuple[zipfile.ZipInfo, dict[str, zipfile.ZipI
 # --- checking project.json ---------------------------------------------------------------------
 
 def _validate(studio, document, label: str) -> _Plan:
-    from .project import ASPECTS, _check_size
+    from .settings import ASPECTS, size_problem
     from .prompts import PROMPT_STAGES
     from .runner import STAGES
 
@@ -155,10 +155,9 @@ def _validate(studio, document, label: str) -> _Plan:
             raise InvalidInput(f"{label}: the project's aspect {project['aspect']!r} is not one of "
                                f"{', '.join(ASPECTS)}")
         if project.get("width") is not None or project.get("height") is not None:
-            try:
-                _check_size((project.get("width"), project.get("height")), project["aspect"])
-            except InvalidInput as exc:
-                raise InvalidInput(f"{label}: the project's {exc}") from None
+            _, problem = size_problem((project.get("width"), project.get("height")), project["aspect"])
+            if problem:
+                raise InvalidInput(f"{label}: the project's {problem}")
     if project.get("fps") is not None and not 1 <= project["fps"] <= 120:
         raise InvalidInput(f"{label}: the project's fps {project['fps']} is not 1 to 120")
     for column in ("providers", "takes"):

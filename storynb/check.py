@@ -170,12 +170,12 @@ def check_export(project, export_id: int | None = None) -> dict:
     path = str(project.studio.media.path(export["video"]))
     missing, letters = "", False
     if settings.burn and settings.font:
-        from .render.subtitles import _covered, describe_missing, font_chain
+        from .render.subtitles import covered, describe_missing, font_chain
 
         text = "".join(s["narration"] or "" for s in shots)
         missing = describe_missing(text, settings.font)
         chain = font_chain(text, settings.font)
-        letters = any(c.isalpha() and not _covered(c, chain) for c in text)
+        letters = any(c.isalpha() and not covered(c, chain) for c in text)
     results = measure(path, target=sound_settings(project)["loudness"], cues=cues, shots=spans,
                       expected_s=sum(lengths), fps=settings.fps,
                       caption_boxes=caption_boxes(pages, settings.width, settings.height,

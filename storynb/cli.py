@@ -344,9 +344,9 @@ def _run(studio, args) -> int:
     if (args.as_is or args.target_length) and not args.text:
         raise StorynbError("--as-is and --target-length go with --text FILE")
     if args.source_text is not None and not args.topic and not args.project:
-        from .project import _name_from
+        from .text import name_from
 
-        args.topic = _name_from(args.source_text)
+        args.topic = name_from(args.source_text)
     if args.project:
         project = studio.project(args.project)
         _update_in_place(project, args)

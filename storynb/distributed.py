@@ -123,11 +123,11 @@ def provider_spec(studio, provider) -> dict | None:
     name = getattr(provider, "name", "")
     if provider is COMPOSITOR:
         return {"builtin": name}
-    if name in studio.builtin_names and studio._providers.get(name) is provider:
+    if name in studio.builtin_names and studio.registered(name) is provider:
         return {"builtin": name}
-    if name in studio._providers:
+    if studio.registered(name) is not None:
         return None  # registered in this process only
-    row = studio._provider_row(name)
+    row = studio.providers.stored(name)
     return {"row": row} if row else None
 
 
@@ -396,10 +396,10 @@ def _provider(spec: dict):
     if key not in cache:
         if "builtin" in spec:
             from .stages.export import COMPOSITOR
-            from .studio import _builtin_providers
+            from .providers.registry import builtin_providers
 
             found = COMPOSITOR if spec["builtin"] == COMPOSITOR.name else \
-                _builtin_providers()[spec["builtin"]]
+                builtin_providers()[spec["builtin"]]
         else:
             from .providers.registry import build
             from .secrets import Secrets

@@ -194,6 +194,12 @@ def _places(text: str, zh: bool) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- the project
+def _latest_story(project) -> dict | None:
+    from .stages.common import story_row  # (storynb.stages imports this module)
+
+    return story_row(project)
+
+
 def source_of(project) -> str:
     return project.row["source_text"] or ""
 
@@ -289,7 +295,7 @@ def plan_rewrite(project) -> list[Job]:
     db = project.db
 
     def user_story() -> bool:
-        latest = project._story_row()
+        latest = _latest_story(project)
         return bool(latest and latest["source"] == "user" and latest["key"] == user_story_key(project))
 
     if row["as_is"]:
@@ -302,7 +308,7 @@ def plan_rewrite(project) -> list[Job]:
 
         async def run() -> None:
             project.add_story_version(source.strip(), source="source", key=key)
-            latest = project._story_row()
+            latest = _latest_story(project)
             if latest["key"] != key:  # same words as the latest version: record the key
                 db["stories"].update(latest["id"], {"key": key})
 
@@ -336,7 +342,7 @@ def plan_rewrite_join(project) -> list[Job]:
     row = project.row
     if not row["source_text"] or row["as_is"]:
         return []
-    latest = project._story_row()
+    latest = _latest_story(project)
     if latest and latest["source"] == "user" and latest["key"] == user_story_key(project):
         return []
     db = project.db
@@ -357,7 +363,7 @@ def plan_rewrite_join(project) -> list[Job]:
             chapter = chunk.chapter
             parts.append(text)
         story = "\n\n".join(parts)
-        current = project._story_row()
+        current = _latest_story(project)
         if current and current["text"] == story:
             db["stories"].update(current["id"], {"key": key})
         else:
@@ -516,7 +522,7 @@ def plan_assemble(project) -> list[Job]:
             _set_chapters(project, chapters)
             db["storyboards"].insert({
                 "project_id": project.id, "key": key,
-                "story_id": (project._story_row() or {}).get("id"), "template_id": tpl["id"],
+                "story_id": (_latest_story(project) or {}).get("id"), "template_id": tpl["id"],
                 "call_id": None, "raw": json.dumps({"chunks": [k for _, _, k in planned]}),
                 "repairs": json.dumps(repairs, ensure_ascii=False)})
 
@@ -562,7 +568,7 @@ def plan_chapter_videos(project) -> list[Job]:
     the whole video (stages.export), from the chapter's shots."""
     from .stages.clips import clip_settings, current_key, timed_shot
     from .stages.common import produce, take
-    from .stages.export import (COMPOSITOR, MIX_VERSION, ExportRequest, _publish, _slug,
+    from .stages.export import (COMPOSITOR, MIX_VERSION, ExportRequest, publish, file_slug,
                                 sound_settings)
 
     row = project.row
@@ -571,7 +577,7 @@ def plan_chapter_videos(project) -> list[Job]:
     db, media = project.db, project.studio.media
     settings = clip_settings(project, project.shots())
     sound = sound_settings(project)
-    folder = Path(project.studio.exports_dir) / f"{_slug(row['name'])}-{project.id}-chapters"
+    folder = Path(project.studio.exports_dir) / f"{file_slug(row['name'])}-{project.id}-chapters"
     jobs = []
     for part in chapters(project):
         shots = project.shots(offset=part["first_seq"] - 1, limit=part["shots"])
@@ -592,14 +598,14 @@ def plan_chapter_videos(project) -> list[Job]:
         key = job_key("export-chapter", clips=clips, narrations=narrations, durations=lengths,
                       texts=texts, title=title, sound=sound, mix=MIX_VERSION,
                       take=take(project, "export"))
-        destination = folder / f"{part['chapter']:03d}-{_slug(title)}.mp4"
+        destination = folder / f"{part['chapter']:03d}-{file_slug(title)}.mp4"
         request = ExportRequest(tuple(media.path(c) for c in clips),
                                 tuple(media.path(n) if n else None for n in narrations),
                                 tuple(lengths), tuple(texts), sound["loudness"],
                                 media.path(sound["music"]) if sound["music"] else None,
                                 sound["music_builtin"], sound["music_level_db"], int(row["seed"] or 0))
         jobs.append(_chapter_job(project, part, key, request, lengths, pages, destination,
-                                 COMPOSITOR, _publish, produce))
+                                 COMPOSITOR, publish, produce))
     return jobs
 
 

@@ -34,7 +34,7 @@ class RunHandle:
         worker_project = type(project)(project.studio.for_thread(), project.id)
         try:
             self._outcome["report"] = asyncio.run(
-                _run_project(worker_project, _selected(stages), on_event))
+                _run_project(worker_project, selected_stages(stages), on_event))
         except BaseException as exc:  # handed to whoever asks for the result
             self._outcome["error"] = exc
         finally:
@@ -93,7 +93,7 @@ def start(project, stages=None, *, on_event=None, executor: str | None = None):
     carries it out, so it outlives the page, kernel or script that started it. "thread": a
     thread of this process (the default with `on_event`, and for projects that use providers
     registered only in this process with `studio.register`)."""
-    selected = _selected(stages)
+    selected = selected_stages(stages)
     local_only = _local_only_providers(project)
     if executor is None:
         executor = "thread" if on_event is not None or local_only else "worker"
@@ -127,7 +127,7 @@ def run_claimed(project, stages, run_id: int) -> RunReport:
     """Carry out a queued run that this process (a worker) has claimed."""
     token = _claim(project, reset_pause=False)
     try:
-        return asyncio.run(_run_project(project, _selected(stages), None, run_id=run_id,
+        return asyncio.run(_run_project(project, selected_stages(stages), None, run_id=run_id,
                                         executor="local"))
     finally:
         _release(token, project.db)
@@ -141,7 +141,7 @@ def _local_only_providers(project) -> list[str]:
     names = []
     for kind in KINDS:
         for member in getattr(project.provider(kind), "members", []):
-            if member.name in studio._providers and member.name not in studio.builtin_names:
+            if studio.registered(member.name) is not None and member.name not in studio.builtin_names:
                 names.append(member.name)
     return names
 
@@ -156,7 +156,14 @@ def run_sync(project, stages=None, *, on_event=None) -> RunReport:
     return start(project, stages, on_event=on_event).wait()
 
 
-def _selected(stages) -> list[str]:
+def running_here(project) -> bool:
+    """Whether this process is running the project right now."""
+    with _active_lock:
+        return (str(project.studio.path), project.id) in _active
+
+
+def selected_stages(stages) -> list[str]:
+    """The stages asked for (None: all), in pipeline order; InvalidInput names an unknown one."""
     if stages is None:
         return list(STAGES)
     if isinstance(stages, str):
@@ -168,7 +175,7 @@ def _selected(stages) -> list[str]:
 
 
 async def run_project(project, stages=None, *, on_event=None) -> RunReport:
-    selected = _selected(stages)
+    selected = selected_stages(stages)
     token = _claim(project)
     try:
         return await _run_project(project, selected, on_event)

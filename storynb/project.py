@@ -14,6 +14,7 @@ from .jobs import latest_run
 from .runner import STAGES
 
 from .settings import ASPECTS, LANGUAGES, LENGTHS, fps_ok, normalize_style, size_problem
+from .text import name_from
 from .text import detect_language as detect_language  # (the CLI and long stories use it from here)
 from .settings import size_for as size_for  # (aspect, width, height): the size at another aspect
 SHOT_FIELDS = ("scene", "narration", "image_prompt", "negative_prompt", "duration_s")
@@ -54,7 +55,7 @@ class Project:
             if len(text) > MAX_SOURCE:
                 raise InvalidInput(f"the text is {len(text):,} characters long; the limit is "
                                    f"{MAX_SOURCE:,}: split it into several projects (by chapter)")
-            topic = topic or _name_from(text)
+            topic = topic or name_from(text)
         elif as_is:
             raise InvalidInput("as_is needs a source text (text=...): a topic is always rewritten")
         if not topic:
@@ -83,7 +84,7 @@ class Project:
             last = studio.db.execute("select max(m) from (select max(id) as m from projects union all "
                                      "select max(project_id) from calls)").fetchone()[0] or 0
             project_id = studio.db["projects"].insert({"id": last + 1,
-                "name": (name or _name_from(topic)).strip(), "topic": topic, "language": language,
+                "name": (name or name_from(topic)).strip(), "topic": topic, "language": language,
                 "style": normalize_style(style), "length": length, "audience": audience, "aspect": aspect,
                 "width": width, "height": height, "fps": fps, "shots_wanted": shots,
                 "seed": seed if seed is not None else random.randrange(1 << 30),
@@ -248,13 +249,9 @@ class Project:
         return row["text"] if row else ""
 
     def _story_row(self, version: int | None = None) -> dict | None:
-        where, args = "project_id = ?", [self.id]
-        if version is not None:
-            where, args = where + " and version = ?", args + [version]
-        rows = list(self.db["stories"].rows_where(where, args, order_by="version desc", limit=1))
-        if version is not None and not rows:
-            raise NotFound(f"project {self.id} has no story version {version}")
-        return rows[0] if rows else None
+        from .stages.common import story_row
+
+        return story_row(self, version)
 
     def stories(self):
         import pandas as pd
@@ -638,11 +635,9 @@ class Project:
     def delete(self) -> None:
         """Delete the project and its rows. The call log stays (usage and cost history); media
         files stay until `studio.gc()` removes what nothing refers to any more."""
-        from .pipeline import _active, _active_lock
+        from .pipeline import running_here
 
-        with _active_lock:
-            running_here = (str(self.studio.path), self.id) in _active
-        if running_here or self.state in ("running", "queued"):
+        if running_here(self) or self.state in ("running", "queued"):
             raise InvalidInput(f"project {self.id} is running: pause it and wait, then delete it")
         published = [(r["path"], r["srt_path"], r.get("ass_path")) for r in
                      self.db["exports"].rows_where("project_id = ?", [self.id])]
@@ -665,11 +660,11 @@ class Project:
         Returns the path (default: beside the exported videos)."""
         import zipfile
 
-        from .stages.export import _slug
+        from .stages.export import file_slug
 
         row = self.row
         path = Path(path) if path else (
-            Path(self.studio.exports_dir) / f"{_slug(row['name'])}-{self.id}.bundle.zip")
+            Path(self.studio.exports_dir) / f"{file_slug(row['name'])}-{self.id}.bundle.zip")
         from .bundle import BUNDLE_TABLES, FORMAT_VERSION, LOCAL_PATHS
         from .media import is_media_name
 
@@ -811,6 +806,3 @@ def _as_int(ref) -> int:
         return -1
 
 
-def _name_from(topic: str) -> str:
-    first = re.split(r"[\n。！？.!?]", topic, maxsplit=1)[0].strip()
-    return first[:40] or topic[:40]

@@ -25,6 +25,7 @@ PRICE_KEYS = ("per_call", "per_1k_tokens", "per_1k_input", "per_1k_output", "per
 # Camera movements (storynb.render.motion draws them; the camera stage plans them).
 MOVEMENTS = ("static", "zoom_in", "zoom_out", "pan_left", "pan_right", "tilt_up", "tilt_down",
              "dolly_in", "dolly_out")
+EASINGS = ("linear", "ease_in", "ease_out", "ease_in_out")
 # Where a run's provider calls are carried out (`storynb run --executor`).
 EXECUTORS = ("inline", "celery", "worker")
 # How `storynb usage` / `studio.usage(by=...)` groups the call log.

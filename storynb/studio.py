@@ -22,12 +22,9 @@ DEFAULT_PROVIDERS = {"llm": "draft-writer", "text2image": "local-painter",
 
 
 def _builtin_providers() -> dict[str, Any]:
-    from .providers.offline import offline_providers
-    from .providers.motion import LocalMotion
+    from .providers.registry import builtin_providers
 
-    found = dict(offline_providers())
-    found["local-motion"] = LocalMotion()
-    return found
+    return builtin_providers()
 
 
 class Studio:
@@ -104,6 +101,11 @@ class Studio:
         if getattr(provider, "kind", None) not in KINDS or not getattr(provider, "name", ""):
             raise InvalidInput("a provider needs a `name` and a `kind` in " + ", ".join(KINDS))
         self._providers[provider.name] = provider
+
+    def registered(self, name: str):
+        """The provider object registered in this process under `name` (the offline ones,
+        `register`ed ones), or None (a configured provider is built from its row instead)."""
+        return self._providers.get(name)
 
     def provider(self, kind: str, name: str | None = None):
         """One provider by name: a registered object (the offline ones, `register`ed ones) or an
@@ -308,6 +310,19 @@ class Studio:
 
     # ---------------------------------------------------------------------------------------
     # Added for the notebook panels (issue 4).
+    def camera_presets(self) -> list[dict]:
+        """The camera presets, built in and saved (name, movement, params, note, kind)."""
+        from .stages.camera import presets
+
+        return presets(self.db)
+
+    def save_camera_preset(self, name: str, movement: str, params: dict | None = None,
+                           note: str = "") -> dict:
+        """Save (or replace) a camera preset of your own; built-in ones cannot be overwritten."""
+        from .stages.camera import add_preset
+
+        return add_preset(self.db, name, movement, params, note)
+
     def prompt_sets(self) -> list[dict]:
         """Every prompt set (id, name, language, description, is_default, builtin), by id."""
         return list(self.db["prompt_sets"].rows_where(order_by="id"))

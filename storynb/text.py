@@ -59,6 +59,12 @@ def language_of(value: Any, text: str) -> str:
     return "zh" if looks_chinese(text) else "en"
 
 
+def name_from(topic: str) -> str:
+    """A short name for a story: its first sentence (at most 40 characters)."""
+    first = re.split(r"[\n。！？.!?]", topic, maxsplit=1)[0].strip()
+    return first[:40] or topic[:40]
+
+
 def approx_tokens(text: str) -> int:
     """About how many tokens a model counts: one a Chinese character, one per 4 other characters."""
     cjk = cjk_count(text)

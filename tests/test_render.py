@@ -307,13 +307,13 @@ def test_pages_follow_each_other_in_the_clip(tmp_path, texture):
 
 
 def test_characters_the_font_lacks_come_from_fallbacks_or_are_left_out(tmp_path, texture):
-    from storynb.render.subtitles import _covered, describe_missing, drawable, font_chain, unavailable
+    from storynb.render.subtitles import covered, describe_missing, drawable, font_chain, unavailable
 
     text = "Hello 你好 world 🌙"
     chain = font_chain(text, DEJAVU)
     assert chain[0] == DEJAVU
     if not unavailable("你"):  # a CJK font is installed: it draws the Chinese (per character)
-        assert len(chain) > 1 and _covered("你", chain)
+        assert len(chain) > 1 and covered("你", chain)
         assert "你好" in drawable(text, DEJAVU, chain)
     assert drawable("Hello 你好 world", DEJAVU) == "Hello world"  # with no fallback: left out
     if unavailable("🌙"):  # no emoji font here: left out of the picture and named

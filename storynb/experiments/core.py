@@ -204,7 +204,7 @@ class ABTests(Judging, Improving, Reading):
         return items, case_set
 
     def _offline(self, llm) -> bool:
-        row = self.studio._provider_row(llm.name) or {}
+        row = self.studio.providers.stored(llm.name) or {}
         from ..providers.offline import DraftWriter
 
         return isinstance(llm, DraftWriter) or (row.get("type") == "local" and row.get("kind") == "llm")
@@ -403,6 +403,10 @@ class ABTests(Judging, Improving, Reading):
         return {"name": experiment, "stage": rows[-1]["stage"], "provider": rows[-1]["provider"],
                 "model": rows[-1]["model"], "params": "{}", "samples": 1, "offline": 0,
                 "warnings": "[]"}
+
+    def arm_order(self, experiment: str, labels) -> list[str]:
+        """The arms among `labels` in the order they were given (the first is the baseline)."""
+        return self._order(experiment, labels)
 
     def _order(self, experiment: str, labels) -> list[str]:
         """Arms in the order they were given (the first is the default baseline)."""

@@ -33,7 +33,7 @@ METHODS = {"llm": "complete", "text2image": "generate", "image2video": "animate"
 class Found:
     """The adapter types found: type → class, and type → why it could not be used."""
 
-    adapters: dict[str, type] = field(default_factory=dict)
+    adapters: dict[str, Any] = field(default_factory=dict)  # adapter classes
     broken: dict[str, str] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)  # type → the package that registered it
 
@@ -123,7 +123,7 @@ def refresh() -> Found:
     return discover()
 
 
-def adapter_class(adapter_type: str) -> type | None:
+def adapter_class(adapter_type: str) -> Any:
     return discover().adapters.get(adapter_type)
 
 

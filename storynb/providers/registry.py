@@ -63,6 +63,17 @@ POSITIVE_PARAMS = {"duration", "fps", "speed", "poll_interval", "task_timeout"}
 PROMPT_PLACEHOLDER = re.compile(r"\{\{\s*prompt\s*\}\}")
 
 
+def builtin_providers() -> dict[str, Any]:
+    """One instance of each built-in provider, by name: the offline writer, painter and narrator,
+    and the local motion renderer."""
+    from .motion import LocalMotion
+    from .offline import offline_providers
+
+    found = dict(offline_providers())
+    found["local-motion"] = LocalMotion()
+    return found
+
+
 def check_workflow(flow) -> dict:
     """A ComfyUI workflow must be API-format JSON (what "Save (API Format)" writes: node id →
     {"class_type", "inputs"}) with a {{prompt}} placeholder. Returns it as a dict; InvalidInput
@@ -95,8 +106,8 @@ def check_workflow(flow) -> dict:
 
 def adapter_types(kind: str | None = None) -> dict[str, str]:
     """Adapter type → kind (what `add(type=...)` accepts): every installed plugin's types."""
-    return {t: getattr(cls, "kind") for t, cls in sorted(discover().adapters.items())
-            if kind in (None, getattr(cls, "kind"))}
+    return {t: cls.kind for t, cls in sorted(discover().adapters.items())
+            if kind in (None, cls.kind)}
 
 
 class Providers:
@@ -121,6 +132,12 @@ class Providers:
             known = [r["name"] for r in self.db["providers"].rows_where(select="name", order_by="name")]
             raise NotFound(f"no provider named {name!r}; providers: {', '.join(known)}")
         return rows[0]
+
+    def stored(self, name: str) -> dict | None:
+        """The provider's stored row as it is (the key still encrypted), or None: what a worker
+        process needs to build the same adapter."""
+        rows = list(self.db["providers"].rows_where("name = ?", [name]))
+        return rows[0] if rows else None
 
     def get(self, name: str) -> dict:
         """One provider's settings as shown to a user (the key as a hint only)."""
@@ -168,8 +185,8 @@ class Providers:
             raise InvalidInput(f"unknown adapter type {type!r}; for {kind}: "
                                f"{', '.join(adapter_types(kind)) or 'none'}"
                                + (f" ({why_missing(type)})" if type in discover().broken else ""))
-        if getattr(cls, "kind") != kind:
-            raise InvalidInput(f"adapter type {type!r} is for {getattr(cls, 'kind')}, not {kind}; "
+        if cls.kind != kind:
+            raise InvalidInput(f"adapter type {type!r} is for {cls.kind}, not {kind}; "
                                f"for {kind}: {', '.join(adapter_types(kind))}")
         values = self._clean({"url": url, "model": model, "params": params or {}, "weight": weight,
                               "priority": priority, "rpm": rpm, "rpd": rpd,
@@ -333,7 +350,7 @@ def _default_concurrency(studio, row: dict) -> int:
     cls = adapter_class(row["type"])
     if cls is not None:
         return getattr(cls, "default_concurrency", None) or 2
-    return getattr(studio._providers.get(row["name"]), "concurrency", None) or 2
+    return getattr(studio.registered(row["name"]), "concurrency", None) or 2
 
 
 def build(row: dict, secrets) -> Any:

@@ -35,9 +35,8 @@ from typing import Iterable, Iterator
 import numpy as np
 from PIL import Image, ImageOps
 
-MOVEMENTS = ("static", "zoom_in", "zoom_out", "pan_left", "pan_right", "tilt_up", "tilt_down",
-             "dolly_in", "dolly_out")
-EASINGS = ("linear", "ease_in", "ease_out", "ease_in_out")
+from ..settings import EASINGS as EASINGS, MOVEMENTS as MOVEMENTS  # the choice lists live in settings
+
 MAX_AMOUNT = 1.0  # intensity*speed is capped here: at most a 2x zoom / a pan of one frame width
 DOLLY_TARGET = (0.5, 0.62)  # where a dolly heads: lower-middle, about where the horizon/subject sits
 _PARAMS = ("speed", "intensity", "easing", "start", "end")

@@ -99,7 +99,7 @@ def _missing(path: str, chars: frozenset[str], text: str) -> set[str]:
     return {c for c in chars if ord(c) not in cmap}
 
 
-def _resolve_preferred(preferred: str) -> str:
+def resolve_font(preferred: str) -> str:
     if os.path.sep in preferred or Path(preferred).suffix.lower() in (".ttf", ".otf", ".ttc", ".otc"):
         if not Path(preferred).is_file():
             raise ValueError(f"font file {preferred!r} does not exist: pass an existing .ttf/.otf/.ttc "
@@ -132,7 +132,7 @@ def _rank(line: str, cjk: bool) -> tuple:
 def _find(chars: frozenset[str], preferred: str | None, text: str) -> str:
     # `text` is only a script sample for face_index, so the cache is keyed on the character set.
     if preferred:
-        path = _resolve_preferred(preferred)
+        path = resolve_font(preferred)
         missing = _missing(path, chars, text)
         if missing:
             raise MissingGlyphsError(f"font {path!r} has no glyphs for {_describe(missing)}: "
@@ -216,7 +216,7 @@ def font_chain(text: str, primary: str) -> tuple[str, ...]:
     return tuple(chain)
 
 
-def _covered(c: str, chain) -> bool:
+def covered(c: str, chain) -> bool:
     return any(ord(c) in _cmap(f, face_index(f, c)) for f in chain)
 
 
@@ -224,7 +224,7 @@ def drawable(text: str, font_path: str, chain=None) -> str:
     """`text` without the characters no font of the chain can draw (they stay in the .srt/.ass)."""
     chain = chain or (font_path,)
     kept = "".join(c for c in text if c.isspace() or unicodedata.category(c)[0] == "C"
-                   or _covered(c, chain))
+                   or covered(c, chain))
     if kept == text:
         return text
     return re.sub(r"\s+([.,!?;:。，！？、；：])", r"\1", " ".join(kept.split()))
@@ -236,7 +236,7 @@ def describe_missing(text: str, font_path: str | None) -> str:
     if not font_path:
         return ""
     chain = font_chain(text, font_path)
-    lost = {c for c in _needed(text) if not _covered(c, chain)}
+    lost = {c for c in _needed(text) if not covered(c, chain)}
     if not lost:
         return ""
     hint = "; install fonts-noto-color-emoji for emoji" if any(ord(c) > 0x1F000 for c in lost) else ""
@@ -257,7 +257,7 @@ def find_font(text: str, preferred: str | None = None) -> str:
 
 # --- caption layout ------------------------------------------------------------------------------
 
-def _tokens(text: str) -> list[str]:
+def tokens_of(text: str) -> list[str]:
     """Words for Latin text, single characters for CJK, spaces kept as their own tokens."""
     return re.findall(r"\s+|" + _CJK.pattern + r"|[^\s" + _CJK.pattern[1:-1] + r"]+", text)
 
@@ -265,7 +265,7 @@ def _tokens(text: str) -> list[str]:
 def wrap(text: str, font: ImageFont.FreeTypeFont, max_width: float) -> list[str]:
     lines: list[str] = []
     line = ""
-    for tok in _tokens(" ".join(text.split())):
+    for tok in tokens_of(" ".join(text.split())):
         trial = line + tok
         if not line or font.getlength(trial.rstrip()) <= max_width or tok.isspace():
             line = trial
@@ -450,7 +450,7 @@ def split_lines(text: str, lines: int = PAGE_LINES) -> list[str]:
     characters, never before closing punctuation)."""
     if lines < 2 or _width(text) <= LINE_LATIN:
         return [text]
-    toks = [t for t in _tokens(text) if not t.isspace()]
+    toks = [t for t in tokens_of(text) if not t.isspace()]
     best, best_cost = [text], float("inf")
     for i in range(1, len(toks)):
         if toks[i][0] in _NO_LINE_START or toks[i - 1][-1] in _NO_LINE_END:

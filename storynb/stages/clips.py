@@ -17,13 +17,13 @@ def subtitle_font(project, shots) -> str | None:
     """A font with every glyph the subtitles need (or the user's font, checked)."""
     if not project.row["burn_subtitles"]:
         return None
-    from ..render.subtitles import MissingGlyphsError, _resolve_preferred, find_font
+    from ..render.subtitles import MissingGlyphsError, resolve_font, find_font
 
     text = "".join(s["narration"] for s in shots)
     try:
         return find_font(text, project.row["font"] or None)
     except MissingGlyphsError:  # the user's font lacks some: they are left out, with a warning
-        return _resolve_preferred(project.row["font"])
+        return resolve_font(project.row["font"])
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from ..db import now
+from ..errors import NotFound
 from ..prompts import render
 from ..jobs import adoptable_call
 from ..llmjson import extract_json  # noqa: F401  (the stages' JSON repair; lives below the providers)
@@ -60,6 +61,18 @@ def record_failure(db, table: str, key: str, message: str, row: dict) -> None:
     else:
         db[table].insert({**row, "key": key, "status": "failed", "error": message, "retries": 0,
                           "created": now()})
+
+
+def story_row(project, version: int | None = None) -> dict | None:
+    """The project's latest story (or that version) as its `stories` row; None before the
+    rewrite stage, NotFound for a version that does not exist."""
+    where, args = "project_id = ?", [project.id]
+    if version is not None:
+        where, args = where + " and version = ?", args + [version]
+    rows = list(project.db["stories"].rows_where(where, args, order_by="version desc", limit=1))
+    if version is not None and not rows:
+        raise NotFound(f"project {project.id} has no story version {version}")
+    return rows[0] if rows else None
 
 
 def take(project, stage: str) -> int:

@@ -135,7 +135,7 @@ def plan_video(project) -> list[Job]:
     key = job_key("export", clips=clips, narrations=narrations, durations=lengths, texts=texts,
                   pages=[[(p["text"], round(p["start"], 3)) for p in ps] for ps in pages],
                   sound=sound, mix=MIX_VERSION, take=take(project, "export"))
-    destination = Path(project.studio.exports_dir) / f"{_slug(row['name'])}-{project.id}.mp4"
+    destination = Path(project.studio.exports_dir) / f"{file_slug(row['name'])}-{project.id}.mp4"
     handoff = lambda: write_handoff(project, destination, clips=clips, narrations=narrations,  # noqa: E731
                                     durations=lengths, subtitles=destination.with_suffix(".srt"),
                                     music=sound["music"], voice_offset=LEAD_S, export_key=key)
@@ -145,7 +145,7 @@ def plan_video(project) -> list[Job]:
                                               [project.id, key], order_by="id desc", limit=1))
         if not found or not media.exists(found[0]["video"]):
             return False
-        _publish(media, found[0]["video"], found[0]["subtitles"], destination, found[0].get("ass"))
+        publish(media, found[0]["video"], found[0]["subtitles"], destination, found[0].get("ass"))
         db["exports"].update(found[0]["id"], {"published": now(), "path": str(destination),
                                               "srt_path": str(destination.with_suffix(".srt")),
                                               "ass_path": str(destination.with_suffix(".ass"))})
@@ -172,7 +172,7 @@ def plan_video(project) -> list[Job]:
         write_srt(cues, srt)
         write_ass(cues, ass, row["width"], row["height"], settings.font)
         subtitles, ass_name = media.add(srt, "srt"), media.add(ass, "ass")
-        _publish(media, video, subtitles, destination, ass_name)
+        publish(media, video, subtitles, destination, ass_name)
         export_id = db["exports"].insert({
             "project_id": project.id, "key": key, "video": video, "subtitles": subtitles,
             "ass": ass_name, "path": str(destination), "srt_path": str(destination.with_suffix(".srt")),
@@ -194,7 +194,7 @@ def _missing_glyphs(settings, shots) -> str:
     return describe_missing("".join(s["narration"] or "" for s in shots), settings.font)
 
 
-def _publish(media, video: str, subtitles: str, destination: Path, ass: str | None = None) -> None:
+def publish(media, video: str, subtitles: str, destination: Path, ass: str | None = None) -> None:
     """Place the video, its .srt and .ass under a readable name (hard links into the media store)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     for name, target in ((video, destination), (subtitles, destination.with_suffix(".srt")),
@@ -204,6 +204,6 @@ def _publish(media, video: str, subtitles: str, destination: Path, ass: str | No
         place(media.path(name), target)
 
 
-def _slug(name: str) -> str:
+def file_slug(name: str) -> str:
     slug = re.sub(r"[^\w\u4e00-\u9fff]+", "-", name).strip("-").lower()
     return slug[:40] or "story"

@@ -87,10 +87,10 @@ def _job(project, provider, shot) -> Job:
 def estimate_words(text: str, seconds: float) -> list[dict]:
     """Word timings for a service that gives none: the time shared out by characters (CJK
     characters one by one, other words whole), leaving a short margin at both ends."""
-    from ..render.subtitles import _tokens
+    from ..render.subtitles import tokens_of
 
     tokens, pos = [], 0
-    for tok in _tokens(text):
+    for tok in tokens_of(text):
         start = text.find(tok, pos)
         pos = start + len(tok)
         if not tok.isspace():

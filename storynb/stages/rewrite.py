@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..runner import Job, job_key
-from .common import ask_llm, provider_identity, take, template
+from .common import ask_llm, provider_identity, story_row, take, template
 
 
 def variables(project) -> dict:
@@ -25,7 +25,7 @@ def plan(project) -> list[Job]:
                   **provider_identity(project.provider("llm")), take=take(project, "rewrite"))
 
     def done() -> bool:
-        latest = project._story_row()
+        latest = story_row(project)
         if latest and latest["source"] == "user" and latest["key"] == user_story_key(project):
             return True
         return bool(project.db["stories"].count_where(
@@ -37,7 +37,7 @@ def plan(project) -> list[Job]:
         if not text:
             raise ValueError("the model returned an empty story; run the stage again or edit "
                              "the story by hand with project.set_story(...)")
-        current = project._story_row()
+        current = story_row(project)
         if current and current["text"] == text:  # same words: record the key on a new version
             project.db["stories"].update(current["id"], {"key": key})
         else:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from ..prompts import render
 from ..providers.base import LLMRequest
 from ..runner import Job, job_key
-from .common import ask_llm, extract_json, provider_identity, take, template
+from .common import ask_llm, extract_json, provider_identity, story_row, take, template
 
 # Field names models use for a shot, by the storyboard field they mean (compared after lower-casing,
 # dropping a unit in brackets and turning spaces and hyphens into underscores). The first name
@@ -327,7 +327,7 @@ def plan(project) -> list[Job]:
             repairs = [f"asked the model once more ({problem})"] + repairs
         project.replace_shots(shots)
         project.db["storyboards"].insert({
-            "project_id": project.id, "key": key, "story_id": (project._story_row() or {}).get("id"),
+            "project_id": project.id, "key": key, "story_id": (story_row(project) or {}).get("id"),
             "template_id": tpl["id"], "call_id": call_id, "raw": result.text,
             "repairs": json.dumps(repairs, ensure_ascii=False)})
 

@@ -196,7 +196,7 @@ class PromptLabPanel(Panel):
     def _outputs(self, experiment: str) -> W.Widget:
         """Per case: each arm's rendered prompt next to its output, and the prompts' diff."""
         frame = self.ab.results(experiment)
-        arms = self.ab._order(experiment, frame["arm"])
+        arms = self.ab.arm_order(experiment, frame["arm"])
         topics = list(dict.fromkeys(frame["topic"]))
         topic_w = W.Dropdown(options=[(t[:80], t) for t in topics], description="Case",
                              layout=W.Layout(width="480px"))

@@ -6,8 +6,7 @@ from __future__ import annotations
 import ipywidgets as W
 
 from ..errors import InvalidInput
-from ..render.motion import EASINGS, MOVEMENTS
-from ..stages import camera as camera_stage
+from ..settings import EASINGS, MOVEMENTS
 from .base import Panel, choice, html_table, number, shot_number, text
 
 CUSTOM = "(custom)"
@@ -60,7 +59,7 @@ class CameraPanel(Panel):
 
     # drawing ---------------------------------------------------------------------------
     def _presets(self) -> list[dict]:
-        return camera_stage.presets(self.session.studio.db)
+        return self.session.studio.camera_presets()
 
     def refresh(self) -> None:
         project = self.session.project
@@ -105,8 +104,9 @@ class CameraPanel(Panel):
     def _load_preset(self) -> None:
         if self.preset.value in (None, CUSTOM):
             return
-        found = camera_stage.preset(self.session.studio.db, self.preset.value)
-        self._show(found["movement"], found["params"])
+        found = [p for p in self._presets() if p["name"] == self.preset.value]
+        if found:
+            self._show(found[0]["movement"], found[0]["params"])
 
     def _show(self, movement: str, params: dict) -> None:
         self.movement.value = movement if movement in MOVEMENTS else "static"
@@ -150,7 +150,7 @@ class CameraPanel(Panel):
         name = text(self.preset_name.value, "the preset name", max_len=60, required=True)
         note = text(self.preset_note.value, "the note", max_len=200)
         movement, params = self.params()
-        camera_stage.add_preset(self.session.studio.db, name, movement, params, note)
+        self.session.studio.save_camera_preset(name, movement, params, note)
         self.preset_name.value = self.preset_note.value = ""
         self.refresh()
         self.preset.value = name
