@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_path, ffmpeg_exe
+
 SAMPLE_RATE = 48000
 DEFAULT_LUFS = -16.0
 TRUE_PEAK = -1.5
@@ -24,10 +26,7 @@ DUCK_DB = 12.0
 MUSIC_MAX_BYTES = 200 * 1024 * 1024
 
 
-def _ffmpeg() -> str:
-    from .render.compose import ffmpeg_exe
-
-    return ffmpeg_exe()
+_ffmpeg = ffmpeg_exe
 
 
 def decode(path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -165,13 +164,12 @@ def loudnorm(src, dst, target: float = DEFAULT_LUFS, true_peak: float = TRUE_PEA
         integrated, peak = measure_loudness(dst)
         if not (integrated > -70 and (abs(integrated - target) > 0.3 or peak > tp)):
             break
-        fixed = Path(str(dst) + ".fix.wav")
         gain = target - integrated
         limit = f"{10 ** ((tp - 0.3) / 20):.4f}"
-        subprocess.run([_ffmpeg(), "-v", "error", "-nostdin", "-y", "-i", str(dst), "-af",
-                        f"volume={gain:.2f}dB,aresample=192000,alimiter=limit={limit}:attack=1:"
-                        f"release=60:level=false", "-ar", str(SAMPLE_RATE), str(fixed)], check=True)
-        fixed.replace(dst)
+        with atomic_path(dst, suffix=".wav") as fixed:
+            subprocess.run([_ffmpeg(), "-v", "error", "-nostdin", "-y", "-i", str(dst), "-af",
+                            f"volume={gain:.2f}dB,aresample=192000,alimiter=limit={limit}:attack=1:"
+                            f"release=60:level=false", "-ar", str(SAMPLE_RATE), str(fixed)], check=True)
     return m
 
 

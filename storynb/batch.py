@@ -19,7 +19,6 @@ import asyncio
 import csv
 import hashlib
 import json
-import os
 import time
 from importlib import resources
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any, Callable
 
 from .db import now
 from .errors import InvalidInput
+from .files import atomic_path
 
 SETTINGS = ("name", "language", "style", "length", "audience", "aspect", "fps", "shots", "seed",
             "size", "prompt_set", "template", "burn_subtitles")
@@ -285,12 +285,11 @@ def _execute_report(studio_path, project_id: int, target: Path) -> None:
     this process opens no second connection for it."""
     import papermill
 
-    temp = target.with_name(".report.tmp.ipynb")
-    papermill.execute_notebook(
-        str(report_template()), str(temp), cwd=str(target.parent), progress_bar=False,
-        parameters={"studio_path": str(studio_path), "project_id": project_id},
-        kernel_name="python3", log_output=False)
-    os.replace(temp, target)
+    with atomic_path(target, suffix=".ipynb") as temp:
+        papermill.execute_notebook(
+            str(report_template()), str(temp), cwd=str(target.parent), progress_bar=False,
+            parameters={"studio_path": str(studio_path), "project_id": project_id},
+            kernel_name="python3", log_output=False)
 
 
 def summary(studio, out_dir):

@@ -12,6 +12,7 @@ from pathlib import Path
 from PIL import Image
 
 from .errors import InvalidInput
+from .files import atomic_path
 
 THUMB_WIDTH = 240
 
@@ -162,11 +163,10 @@ def place(source, target) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and target.stat().st_ino == source.stat().st_ino:
         return target
-    temp = target.with_name(f".{target.name}.tmp")
-    temp.unlink(missing_ok=True)
-    try:
-        os.link(source, temp)
-    except OSError:
-        shutil.copyfile(source, temp)
-    os.replace(temp, target)
+    with atomic_path(target) as temp:
+        temp.unlink()  # a hard link needs the name free
+        try:
+            os.link(source, temp)
+        except OSError:
+            shutil.copyfile(source, temp)
     return target

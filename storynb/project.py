@@ -10,6 +10,7 @@ from typing import Any
 
 from .db import now, writing
 from .errors import InvalidInput, NotFound
+from .files import atomic_path
 from .jobs import latest_run
 from .runner import STAGES
 
@@ -685,8 +686,7 @@ class Project:
                     "project": row, "tables": tables, "prompt_set": prompt_set, "prompt_templates": templates}
         media = self.studio.media
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.tmp")
-        try:
+        with atomic_path(path, suffix=".zip") as temp:
             with zipfile.ZipFile(temp, "w") as bundle:
                 bundle.writestr("project.json", json.dumps(document, ensure_ascii=False, indent=1,
                                                            default=str), zipfile.ZIP_DEFLATED)
@@ -696,10 +696,6 @@ class Project:
                                            "which is not a stored media name; no bundle was written")
                     if media.exists(name):
                         bundle.write(media.inside(name), f"media/{name}", zipfile.ZIP_STORED)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        temp.replace(path)
         return path
 
     def preview_camera(self, seq: int, movement: str, *, seconds: float = 2.0,

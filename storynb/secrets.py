@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .db import writing
 from .errors import InvalidInput, StorynbError
+from .files import atomic_path
 
 ENV_KEY = "STORYNB_SECRET_KEY"
 ENV_FILE = "STORYNB_KEY_FILE"
@@ -300,16 +301,9 @@ class Secrets:
 def _write_private(path: Path, keys: list[bytes]) -> None:
     """Write the key file atomically with mode 0600 from the start (never world-readable)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write("# storynb master keys (Fernet), newest first. Keep this file private.\n")
-            fh.write("".join(k.decode() + "\n" for k in keys))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp:  # created with mode 0600
+        tmp.write_text("# storynb master keys (Fernet), newest first. Keep this file private.\n"
+                       + "".join(k.decode() + "\n" for k in keys))
 
 
 def check_key_text(value) -> str:

@@ -19,12 +19,12 @@ stage calls it after publishing the video; `handoff_files(project)` lists what w
 """
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import atomic_path
 from .media import place
 
 ADAPTERS = {"otio": "otio_json", "fcp.xml": "fcp_xml", "edl": "cmx_3600"}
@@ -187,12 +187,8 @@ def write_handoff(project, video: Path, *, clips: list[str], narrations: list[st
 def _write(timeline, path: Path, adapter: str) -> None:
     import opentimelineio as otio
 
-    temp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_path(path, suffix=path.suffix) as temp:
         otio.adapters.write_to_file(timeline, str(temp), adapter_name=adapter)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def _place(source: Path, target: Path) -> Path:

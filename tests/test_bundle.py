@@ -51,7 +51,7 @@ def test_project_templates(studio, make_project, capsys):
     made = studio.create_project("A clock that runs backwards", template="square thriller")
     row = made.row
     assert (row["style"], row["aspect"], row["width"], row["shots_wanted"], row["burn_subtitles"]) == \
-        ("suspense", "1:1", 128, 5, 0)
+        ("suspenseful", "1:1", 128, 5, 0)  # the old name "suspense" is stored as today's
     assert row["prompt_set_id"] == source.row["prompt_set_id"]
     tweaked = studio.create_project("Another", template="square thriller", style="warm")
     assert tweaked.row["style"] == "warm"

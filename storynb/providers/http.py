@@ -11,7 +11,6 @@ import base64
 import contextvars
 import email.utils
 import json
-import os
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 import httpx
 
 from ..secrets import Secret, redact
+from ..files import write_bytes
 from .base import (AuthError, BadRequest, ContentPolicy, ProviderError, QuotaExhausted,
                    RateLimited, Transient)
 from .urls import MAX_REDIRECTS, UnsafeURL, check_request
@@ -122,10 +122,7 @@ class Spool:
             return None
 
     def put(self, fingerprint: str, content: bytes) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        temp = self.dir / f".{fingerprint}.{os.getpid()}.tmp"
-        temp.write_bytes(content)
-        os.replace(temp, self.dir / fingerprint)
+        write_bytes(self.dir / fingerprint, content)
 
     def clear(self) -> None:
         import shutil

@@ -130,7 +130,7 @@ def to_wav(audio: bytes, out: Path) -> None:
             wav.setframerate(rate)
             wav.writeframes(frames)
         return
-    from ..render.compose import ffmpeg_exe
+    from ..files import ffmpeg_exe
 
     source = Path(str(out) + ".src")
     source.write_bytes(audio)

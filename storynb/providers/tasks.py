@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..files import atomic_path
 from ..settings import closest_ratio
 from . import capabilities
 from .base import (AuthError, BadRequest, ContentPolicy, ProviderError, QuotaExhausted,
@@ -271,7 +272,7 @@ class TaskAdapter(HTTPAdapter):
 
 def fit_video(src: Path, request: VideoRequest, out_path: Path) -> None:
     """Fit a service's video to the project's clip (see the module docstring)."""
-    from ..render.compose import ffmpeg_exe
+    from ..files import ffmpeg_exe
 
     width, height, fps = request.width, request.height, request.fps
     frames = max(1, round(request.duration_s * fps))
@@ -281,30 +282,26 @@ def fit_video(src: Path, request: VideoRequest, out_path: Path) -> None:
     inputs = ["-i", str(src)]
     caption = None
     if request.subtitle:
-        from ..render.subtitles import find_font, render_caption
+        from ..render.subtitles import caption_top, find_font, render_caption
 
         image = render_caption(request.subtitle, width, request.font_path or find_font(request.subtitle))
-        portrait = height > width
-        bottom = height - round(height * (0.14 if portrait else 0.07))
-        top = max(0, (bottom - image.height) // 2 * 2)
+        top = caption_top(width, height, image.height)
         fd, caption = tempfile.mkstemp(suffix=".png")
         os.close(fd)
         image.save(caption)
         inputs += ["-i", caption]
         chain += f"[base];[base][1:v]overlay=0:{top}:format=auto"
     chain += ",format=yuv420p[v]"
-    tmp = Path(str(out_path) + ".fit.mp4")
     cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *inputs,
            "-filter_complex", chain, "-map", "[v]", "-frames:v", str(frames), "-an",
            "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
-           "-r", str(fps), "-movflags", "+faststart", "-f", "mp4", str(tmp)]
+           "-r", str(fps), "-movflags", "+faststart", "-f", "mp4"]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
-        if done.returncode != 0:
-            raise Transient(f"the downloaded video could not be read: {done.stderr.strip()[-300:]}")
-        os.replace(tmp, out_path)
+        with atomic_path(out_path, suffix=".mp4") as tmp:
+            done = subprocess.run([*cmd, str(tmp)], capture_output=True, text=True, errors="replace")
+            if done.returncode != 0:
+                raise Transient(f"the downloaded video could not be read: {done.stderr.strip()[-300:]}")
     finally:
-        tmp.unlink(missing_ok=True)
         if caption:
             os.unlink(caption)
 

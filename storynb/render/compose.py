@@ -14,24 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def _atomic_target(out_path) -> tuple[Path, str]:
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    os.close(fd)
-    return out_path, tmp
-
-
-def _finish(tmp: str, out_path: Path) -> Path:
-    os.replace(tmp, out_path)
-    return out_path
+from ..files import atomic_path, write_text
+from ..files import ffmpeg_exe as ffmpeg_exe  # (the renderer's callers find ffmpeg here too)
 
 
 def _run(cmd: list[str], what: str) -> str:
@@ -81,7 +65,7 @@ def write_ass(cues: list[Cue], path, width: int, height: int, font_path: str | N
     height; the sung (spoken) part turns to the highlight colour."""
     import pysubs2
 
-    from .subtitles import HIGHLIGHT, _faces, face_index
+    from .subtitles import CAPTION_WIDTH, HIGHLIGHT, _faces, caption_margin, face_index
 
     subs = pysubs2.SSAFile()
     subs.info.update({"PlayResX": str(width), "PlayResY": str(height), "WrapStyle": "0",
@@ -104,8 +88,8 @@ def write_ass(cues: list[Cue], path, width: int, height: int, font_path: str | N
         outlinecolor=pysubs2.Color(0, 0, 0, 25), backcolor=pysubs2.Color(0, 0, 0, 145),
         borderstyle=4, outline=max(1, round(size / 14)), shadow=round(size * 0.35),
         alignment=pysubs2.Alignment.BOTTOM_CENTER,
-        marginv=round(height * (0.14 if height > width else 0.07)) + round(size * 0.35),
-        marginl=round(width * 0.11), marginr=round(width * 0.11))
+        marginv=caption_margin(width, height) + round(size * 0.35),
+        marginl=round(width * (1 - CAPTION_WIDTH) / 2), marginr=round(width * (1 - CAPTION_WIDTH) / 2))
     for cue in cues:
         text = "\\N".join(line.strip() for line in cue.text.splitlines())
         if cue.words:
@@ -123,13 +107,9 @@ def write_ass(cues: list[Cue], path, width: int, height: int, font_path: str | N
             del line_breaks
             text = "".join(parts)
         subs.append(pysubs2.SSAEvent(start=round(cue.start * 1000), end=round(cue.end * 1000), text=text))
-    out_path, tmp = _atomic_target(path)
-    try:
-        subs.save(tmp, format_="ass", encoding="utf-8")
-        return _finish(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        subs.save(str(tmp), format_="ass", encoding="utf-8")
+    return Path(path)
 
 
 def _ass_scale(font_path: str) -> float:
@@ -170,13 +150,7 @@ def write_srt(cues: list[Cue], path) -> Path:
         text = "\n".join(ln.strip() for ln in cue.text.strip().splitlines() if ln.strip())
         if text:
             blocks.append(f"{len(blocks) + 1}\n{_stamp(cue.start)} --> {_stamp(cue.end)}\n{text}\n")
-    out_path, tmp = _atomic_target(path)
-    try:
-        Path(tmp).write_text("\n".join(blocks), encoding="utf-8")
-        return _finish(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return write_text(path, "\n".join(blocks))
 
 
 # --- audio ------------------------------------------------------------------------------------
@@ -219,27 +193,23 @@ def narration_track(wavs: list, durations: list[float], out_path, sample_rate: i
                          f"and {len(durations)}")
     bounds = np.rint(np.concatenate([[0], np.cumsum(durations)]) * sample_rate).astype(np.int64)
     fade = int(0.03 * sample_rate)
-    out_path, tmp = _atomic_target(out_path)
-    try:
-        with wave.open(tmp, "wb") as w:  # written shot by shot: memory holds one shot, not the track
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(sample_rate)
-            for wav, a, b in zip(wavs, bounds[:-1], bounds[1:]):
-                n = int(max(0, b - a))
-                segment = np.zeros(n, np.float32)
-                if wav is not None and n:
-                    data = read_wav(wav, sample_rate)
-                    if len(data) > n:
-                        data = data[:n].copy()
-                        k = min(fade, n)
-                        data[n - k:] *= np.linspace(1, 0, k, dtype=np.float32)
-                    segment[:len(data)] = data
-                w.writeframes((np.clip(segment, -1, 1) * 32767).astype("<i2").tobytes())
-        return _finish(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    # written shot by shot: memory holds one shot, not the track
+    with atomic_path(out_path) as tmp, wave.open(str(tmp), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        for wav, a, b in zip(wavs, bounds[:-1], bounds[1:]):
+            n = int(max(0, b - a))
+            segment = np.zeros(n, np.float32)
+            if wav is not None and n:
+                data = read_wav(wav, sample_rate)
+                if len(data) > n:
+                    data = data[:n].copy()
+                    k = min(fade, n)
+                    data[n - k:] *= np.linspace(1, 0, k, dtype=np.float32)
+                segment[:len(data)] = data
+            w.writeframes((np.clip(segment, -1, 1) * 32767).astype("<i2").tobytes())
+    return Path(out_path)
 
 
 # --- video ------------------------------------------------------------------------------------
@@ -300,7 +270,6 @@ def concat_video(clips: list, audio_wav=None, out_path=None) -> Path:
                              f"{first}: render all clips with the same size, fps and codec")
     fps = first["fps"]
     total = sum(i["frames"] for i in infos) / fps
-    out_path, tmp = _atomic_target(out_path)
     with tempfile.NamedTemporaryFile("w", suffix=".ffconcat", delete=False, encoding="utf-8") as lst:
         lst.write("ffconcat version 1.0\n")
         for c in clips:
@@ -311,11 +280,10 @@ def concat_video(clips: list, audio_wav=None, out_path=None) -> Path:
            "-f", "concat", "-safe", "0", "-i", lst.name, *audio_in,
            "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
            "-c:a", "aac", "-b:a", "160k", "-af", f"apad=whole_dur={total:.6f}",
-           "-t", f"{total:.6f}", "-movflags", "+faststart", "-f", "mp4", tmp]
+           "-t", f"{total:.6f}", "-movflags", "+faststart", "-f", "mp4"]
     try:
-        _run(cmd, "join the clips")
-        return _finish(tmp, out_path)
+        with atomic_path(out_path) as tmp:
+            _run([*cmd, str(tmp)], "join the clips")
     finally:
         os.unlink(lst.name)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return Path(out_path)

@@ -35,6 +35,7 @@ from typing import Iterable, Iterator
 import numpy as np
 from PIL import Image, ImageOps
 
+from ..files import atomic_path, ffmpeg_exe
 from ..settings import EASINGS as EASINGS, MOVEMENTS as MOVEMENTS  # the choice lists live in settings
 
 MAX_AMOUNT = 1.0  # intensity*speed is capped here: at most a 2x zoom / a pan of one frame width
@@ -386,7 +387,7 @@ class _Caption:
         self.pages.append(planes)
 
     def _planes(self, text: str, font: str, page: dict | None = None, word: dict | None = None):
-        from .subtitles import drawable, render_caption
+        from .subtitles import caption_top, drawable, render_caption
 
         width, height = self.width, self.height
         text = drawable(text, font, self.chain)  # characters no font has are left out (kept in the .srt)
@@ -404,8 +405,7 @@ class _Caption:
         h = rgba.shape[0]
         a2 = a.reshape(h // 2, 2, width // 2, 2, 1).mean(axis=(1, 3))
         uv2 = yuv[..., 1:].reshape(h // 2, 2, width // 2, 2, 2).mean(axis=(1, 3))
-        bottom = height - round(height * (0.14 if height > width else 0.07))
-        top = max(0, (bottom - h) // 2 * 2)
+        top = caption_top(width, height, h)
         rows = min(h, height - top)
         return [(yuv[:rows, :, 0], 1 - a[:rows, :, 0], top),
                 (uv2[:rows // 2, :, 0], 1 - a2[:rows // 2, :, 0], top // 2),
@@ -423,10 +423,6 @@ class _Caption:
         return out
 
 
-def _ffmpeg() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 # Smaller quantisation deadzones keep the small residuals that carry motion finer than H.264's
@@ -436,7 +432,7 @@ X264_PARAMS = "deadzone-inter=6:deadzone-intra=6"
 
 
 def encode_cmd(width: int, height: int, fps: float, out: str) -> list[str]:
-    return [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y",
+    return [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
             "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-r", f"{fps}",
             # Tagged on the input: tagging only the output makes ffmpeg insert a converting scaler.
             "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
@@ -532,17 +528,9 @@ def yuv_frames(image_path, move: CameraMove, n_frames: int, width: int, height: 
 
 def encode_yuv(frames: Iterable[list], width: int, height: int, fps: float, out_path) -> Path:
     """Encode raw yuv420p frames to an H.264 MP4 (libx264 veryfast, crf 20, +faststart), atomically."""
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    os.close(fd)
-    try:
-        _pipe(frames, encode_cmd(width, height, fps, tmp))
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out_path
+    with atomic_path(out_path) as tmp:
+        _pipe(frames, encode_cmd(width, height, fps, str(tmp)))
+    return Path(out_path)
 
 
 def render_clip(image_path, move: CameraMove, duration_s: float, width: int, height: int,

@@ -262,6 +262,23 @@ def tokens_of(text: str) -> list[str]:
     return re.findall(r"\s+|" + _CJK.pattern + r"|[^\s" + _CJK.pattern[1:-1] + r"]+", text)
 
 
+# Where burned-in captions go, for every renderer (the clip renderer, the .ass file, the video
+# adapters' overlay): centred, at most CAPTION_WIDTH of the frame wide (inside the 90 % title-safe
+# width with the box's padding), their bottom caption_margin() above the frame's bottom.
+CAPTION_WIDTH = 0.78
+
+
+def caption_margin(width: int, height: int) -> int:
+    """Pixels from the frame's bottom to the captions': 14 % of a portrait frame (clear of the
+    apps' own buttons), 7 % of a wide or square one."""
+    return round(height * (0.14 if height > width else 0.07))
+
+
+def caption_top(width: int, height: int, caption_height: int) -> int:
+    """The (even) row where a caption image `caption_height` pixels tall starts."""
+    return max(0, (height - caption_margin(width, height) - caption_height) // 2 * 2)
+
+
 def wrap(text: str, font: ImageFont.FreeTypeFont, max_width: float) -> list[str]:
     lines: list[str] = []
     line = ""
@@ -315,7 +332,7 @@ def caption_pages(text: str, width: int, font_path: str, *, max_lines: int = 3) 
         return []
     size = max(10, round(width / 18 * 0.85))  # render_caption may shrink to fit; pages allow a little
     font = ImageFont.truetype(font_path, size, index=face_index(font_path, text))
-    max_w = width * 0.78  # the box (text + padding) stays inside the 90 % title-safe width
+    max_w = width * CAPTION_WIDTH
     fits = lambda t: len(wrap(t, font, max_w)) <= max_lines
     if fits(text):
         return [text]
@@ -371,7 +388,7 @@ def render_caption(text: str, width: int, font_path: str, *, max_lines: int = 3,
         return Image.new("RGBA", (width, 2), (0, 0, 0, 0))
     index = face_index(font_path, text)
     base = max(10, round(width / 18))
-    max_w = width * 0.78  # the box (text + padding) stays inside the 90 % title-safe width
+    max_w = width * CAPTION_WIDTH
     for size in range(base, max(9, round(base * 0.75)) - 1, -max(1, base // 20)):
         font = ImageFont.truetype(font_path, size, index=index)
         lines = wrap(text, font, max_w)
