@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 from .db import now, writing
-from .text import split_piece
+from .text import EN_WORDS_PER_SECOND, ZH_CHARS_PER_SECOND, speaking_seconds, split_piece
 from .longtext import (HEADING_EN, HEADING_ZH, SCENE_BREAK, Chunk, Piece, condense, is_heading,  # noqa: F401
                        is_zh, joined, pieces_of, weight)
 from .runner import Job, job_key
@@ -65,8 +65,7 @@ def split_chunks(pieces: list[Piece], zh: bool, target: float | None = None) -> 
     return [Chunk(i, group, group[0].chapter, zh=zh) for i, group in enumerate(chunks)]
 
 
-def reading_seconds(amount: float, zh: bool) -> float:
-    return amount / (4.5 if zh else 2.6)
+reading_seconds = speaking_seconds  # (amount, zh) → seconds at the narration's speed (storynb.text)
 
 
 def shot_counts(chunks: list[Chunk], zh: bool, wanted: int | None) -> list[int]:
@@ -233,7 +232,7 @@ def template(project, stage: str) -> dict:
 
 def default_target(source: str, zh: bool) -> int:
     """Adapt at full length, up to what 300 shots of ~8 s can narrate."""
-    cap = int(MAX_AUTO_SHOTS * 8 * (4.5 if zh else 2.6))
+    cap = int(MAX_AUTO_SHOTS * 8 * (ZH_CHARS_PER_SECOND if zh else EN_WORDS_PER_SECOND))
     return int(min(weight(source, zh), cap))
 
 

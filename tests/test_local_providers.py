@@ -324,12 +324,13 @@ def test_painter_keeps_subjects_in_the_middle_band(tmp_path, monkeypatch, prompt
         assert np.ptp(np.nonzero(whale_rows.any(axis=0))[0]) > 0.4 * width
 
 
-def test_painter_full_size_is_fast(tmp_path):
-    import time
-    started = time.perf_counter()
-    paint(tmp_path, "a girl with a lantern in the snowy village at night", "big", width=1080, height=1920,
-          caption="Medium shot")
-    assert time.perf_counter() - started < 3.0  # ~0.6 s here; generous for slow machines
+def test_painter_paints_full_size(tmp_path):
+    # (it took ~0.6 s; the suite asserts behaviour, not speed, on a shared machine)
+    out = paint(tmp_path, "a girl with a lantern in the snowy village at night", "big", width=1080, height=1920,
+                caption="Medium shot")
+    with Image.open(out) as im:
+        assert im.size == (1080, 1920)
+        assert np.asarray(im.convert("L"), np.float32).std() > 10  # a picture, not a flat fill
 
 
 # ---------------------------------------------------------------------------------- narrator

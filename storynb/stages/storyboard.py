@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from ..prompts import render
 from ..providers.base import LLMRequest
 from ..runner import Job, job_key
+from ..text import seconds_to_say
 from .common import ask_llm, extract_json, provider_identity, story_row, take, template
 
 # Field names models use for a shot, by the storyboard field they mean (compared after lower-casing,
@@ -65,9 +66,7 @@ def default_shot_count(story: str, language: str) -> int:
 
 
 def reading_seconds_raw(text: str, language: str) -> float:
-    if language == "zh":
-        return len(re.findall(r"[\u4e00-\u9fff]", text)) / 4.5
-    return len(text.split()) / 2.6
+    return seconds_to_say(text, language == "zh")
 
 
 def shot_tolerance(wanted: int) -> int:

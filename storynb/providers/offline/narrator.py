@@ -26,13 +26,13 @@ import re
 import struct
 import threading
 import unicodedata
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ... import audio
 from ...text import language_of, seconds_to_say
 from ..base import ProviderError, SpeechRequest
 
@@ -300,12 +300,7 @@ def estimate_seconds(text: str, zh: bool, speed: float = 1.0) -> float:
 def write_wav(path: Path, pcm: np.ndarray, sr: int, info: dict | None = None) -> float:
     """A mono 16-bit WAV. `info` (word timings, engine, voice) goes into a chunk of its own after
     the audio, so it travels with the file whatever carries it (players skip unknown chunks)."""
-    data = (np.clip(pcm, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(sr)
-        w.writeframes(data.tobytes())
+    audio.write_wav(path, pcm, sr)
     if info:
         blob = json.dumps(info, ensure_ascii=False).encode("utf-8")
         blob += b" " * (len(blob) % 2)  # RIFF chunks are word-aligned
@@ -315,7 +310,7 @@ def write_wav(path: Path, pcm: np.ndarray, sr: int, info: dict | None = None) ->
             size = f.tell() - 8
             f.seek(4)
             f.write(struct.pack("<I", size))
-    return len(data) / sr
+    return len(pcm) / sr
 
 
 _CHUNK = b"snbw"  # storynb words
