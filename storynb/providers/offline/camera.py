@@ -43,7 +43,8 @@ def plan_camera(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             scores["dolly_out"] += 2.2
         if max(scores.values()) < 1.0:  # no words to go on: a varied default
             scores[T.CAMERA_FALLBACK_ORDER[(k + jitter.randrange(3)) % len(T.CAMERA_FALLBACK_ORDER)]] += 1.0
-        scores.pop(previous, None)
+        if previous is not None:
+            scores.pop(previous, None)
         movement = max(scores, key=lambda m: (scores[m], m))
         text = scene + " " + narration
         intensity = 0.17 + 0.05 * any(w in text for w in T.INTENSE_WORDS) - 0.03 * any(w in text for w in T.CALM_WORDS)

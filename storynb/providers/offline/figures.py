@@ -60,7 +60,8 @@ def draw_characters(picture, looks, shot_seed: int = 0) -> list[tuple[float, flo
 
 
 def _c(value) -> tuple[int, int, int]:
-    return tuple(int(v) for v in value)
+    r, g, b = (int(v) for v in value)
+    return r, g, b
 
 
 def _outline(tall: float) -> int:

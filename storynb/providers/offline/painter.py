@@ -48,7 +48,10 @@ def _palette(text: str, rng: random.Random) -> tuple[str, dict[str, np.ndarray]]
         base = T.PALETTES[name]
     else:  # from a hash of the words
         h = rng.random()
-        hsv = lambda dh, s, v: tuple(int(c * 255) for c in colorsys.hsv_to_rgb((h + dh) % 1, s, v))
+        def hsv(dh: float, s: float, v: float) -> tuple[int, int, int]:
+            r, g, b = colorsys.hsv_to_rgb((h + dh) % 1, s, v)
+            return int(r * 255), int(g * 255), int(b * 255)
+
         base = dict(top=hsv(0, 0.55, 0.42), mid=hsv(0.04, 0.35, 0.75), horizon=hsv(0.09, 0.25, 0.97),
                     disc=hsv(0.12, 0.15, 1.0), land=hsv(0.45, 0.45, 0.3), water=hsv(0.5, 0.5, 0.5),
                     ink=hsv(0.45, 0.5, 0.1))
@@ -88,7 +91,7 @@ def _fill_below(img: np.ndarray, ridge: np.ndarray, color: np.ndarray, alpha: fl
     img[:] = img * (1 - mask) + color * mask
 
 
-def _lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+def _lerp(a: np.ndarray, b: np.ndarray, t: float | np.ndarray) -> np.ndarray:
     return a + (b - a) * t
 
 
@@ -118,6 +121,16 @@ class _Canvas:
     ground: np.ndarray = field(init=False)  # y of the nearest ground per x
     ridges: list = field(default_factory=list)
     spots: dict = field(default_factory=dict)  # subject -> (centre x, size, width), from `_plan`
+    # set while painting: where boats and whales float (_plan), the sun or moon (_paint_sky) …
+    boat_y: float = field(default=0.0, init=False)
+    whale_y: float = field(default=0.0, init=False)
+    storm: bool = field(default=False, init=False)
+    has_disc: bool = field(default=False, init=False)
+    is_moon: bool = field(default=False, init=False)
+    dx: float = field(default=0.0, init=False)
+    dy: float = field(default=0.0, init=False)
+    dr: float = field(default=0.0, init=False)
+    pic: Any = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         rng = self.rng
@@ -254,7 +267,8 @@ def _paint_sky(c: _Canvas) -> None:
         layer = Image.new("L", (c.lw, c.lh), 0)
         d = ImageDraw.Draw(layer)
         for _ in range(rng.randint(9, 13) if c.storm else rng.randint(3, 7)):  # flat ellipses, blurred
-            cx, cy, cw = rng.uniform(-0.1, 1.1) * c.lw, rng.uniform(0.08, 0.8) * c.horizon, rng.uniform(0.18, 0.45) * c.lw
+            cx, cy, cw = (rng.uniform(-0.1, 1.1) * c.lw, rng.uniform(0.08, 0.8) * c.horizon,
+                          rng.uniform(0.18, 0.45) * c.lw)
             for _ in range(rng.randint(3, 6)):
                 ox, oy, r = rng.uniform(-cw / 2, cw / 2), rng.uniform(-cw / 10, cw / 14), rng.uniform(cw / 7, cw / 3.5)
                 d.ellipse([cx + ox - r, cy + oy - r * 0.6, cx + ox + r, cy + oy + r * 0.6], fill=rng.randint(110, 200))
@@ -359,7 +373,8 @@ def _paint_castle(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
     for tx in (cx - cw / 2, cx - cw / 12, cx + cw / 2 - cw / 6):
         th = cw * rng.uniform(0.42, 0.62)
         draw.rectangle([tx, base - th, tx + cw / 6, base], fill=col)
-        draw.polygon([(tx - 2, base - th), (tx + cw / 12, base - th - cw * 0.16), (tx + cw / 6 + 2, base - th)], fill=col)
+        draw.polygon([(tx - 2, base - th), (tx + cw / 12, base - th - cw * 0.16), (tx + cw / 6 + 2, base - th)],
+                     fill=col)
         if c.lit:
             draw.rectangle([tx + cw / 18, base - th * 0.7, tx + cw / 9, base - th * 0.6], fill=_GLOW)
 
@@ -428,7 +443,8 @@ def _paint_buildings(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
     if "lighthouse" in c.spots:
         lx, th, _ = c.spots["lighthouse"]
         base, bw = c.ground_at(lx), th * 0.1
-        draw.polygon([(lx - bw, base), (lx - bw * 0.62, base - th), (lx + bw * 0.62, base - th), (lx + bw, base)], fill=ink)
+        draw.polygon([(lx - bw, base), (lx - bw * 0.62, base - th), (lx + bw * 0.62, base - th), (lx + bw, base)],
+                     fill=ink)
         for k in range(1, 4):  # red bands
             y, half = base - th * k / 4, bw * (1 - 0.38 * k / 4)
             draw.rectangle([lx - half, y - th * 0.045, lx + half, y], fill=(180, 40, 40))
@@ -449,18 +465,21 @@ def _paint_buildings(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
         hx = cx - hw / 2
         base, hh = c.ground_at(cx), hw * 0.6
         draw.rectangle([hx, base - hh, hx + hw, base], fill=ink)
-        draw.polygon([(hx - hw * 0.1, base - hh), (hx + hw / 2, base - hh - hw * 0.45), (hx + hw * 1.1, base - hh)], fill=ink)
+        draw.polygon([(hx - hw * 0.1, base - hh), (hx + hw / 2, base - hh - hw * 0.45), (hx + hw * 1.1, base - hh)],
+                     fill=ink)
         draw.rectangle([hx + hw * 0.7, base - hh - hw * 0.4, hx + hw * 0.82, base - hh - hw * 0.1], fill=ink)  # chimney
         window = _GLOW if c.lit else _rgb(c.haze)
         draw.rectangle([hx + hw * 0.58, base - hh * 0.72, hx + hw * 0.82, base - hh * 0.4], fill=window)
-        draw.rectangle([hx + hw * 0.18, base - hh * 0.62, hx + hw * 0.36, base], fill=_rgb(_lerp(c.pal["ink"], c.haze, 0.3)))
+        draw.rectangle([hx + hw * 0.18, base - hh * 0.62, hx + hw * 0.36, base],
+                       fill=_rgb(_lerp(c.pal["ink"], c.haze, 0.3)))
     if "vehicle" in c.spots:  # a car, a cart or a bus: a body, a cabin, two wheels
         vx, vs, vw = c.spots["vehicle"]
         base = c.ground_at(vx)
         wheel = vs * 0.22
         body_top = base - wheel - vs * 0.32
         cart = c.has("cart", "wagon", "carriage", "马车")
-        draw.rounded_rectangle([vx - vw / 2, body_top, vx + vw / 2, base - wheel * 0.8], radius=max(1, vs * 0.08), fill=ink)
+        draw.rounded_rectangle([vx - vw / 2, body_top, vx + vw / 2, base - wheel * 0.8], radius=max(1, vs * 0.08),
+                               fill=ink)
         if not cart:
             draw.polygon([(vx - vw * 0.3, body_top), (vx - vw * 0.18, body_top - vs * 0.3),
                           (vx + vw * 0.2, body_top - vs * 0.3), (vx + vw * 0.34, body_top)], fill=ink)
@@ -480,7 +499,8 @@ def _paint_buildings(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
         base, bw = c.ground_at(tx), th * 0.09
         draw.rectangle([tx - bw, base - th, tx + bw, base], fill=ink)
         draw.polygon([(tx - bw * 1.3, base - th), (tx, base - th - th * 0.2), (tx + bw * 1.3, base - th)], fill=ink)
-        draw.rectangle([tx - bw * 0.35, base - th * 0.85, tx + bw * 0.35, base - th * 0.76], fill=_GLOW if c.lit else ink)
+        draw.rectangle([tx - bw * 0.35, base - th * 0.85, tx + bw * 0.35, base - th * 0.76],
+                       fill=_GLOW if c.lit else ink)
 
 
 def _pine(draw: ImageDraw.ImageDraw, x: float, base: float, th: float, col: tuple[int, int, int]) -> None:
@@ -497,7 +517,8 @@ def _paint_trees(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
         far = _rgb(_lerp(c.haze, c.pal["ink"], 0.45))
         for _ in range(rng.randint(16, 28)):
             tx = rng.uniform(0, c.lw)
-            _pine(draw, tx, float(c.ridges[-1][int(np.clip(tx, 0, c.lw - 1))]) + 4, c.band * rng.uniform(0.2, 0.35), far)
+            _pine(draw, tx, float(c.ridges[-1][int(np.clip(tx, 0, c.lw - 1))]) + 4, c.band * rng.uniform(0.2, 0.35),
+                  far)
         for _ in range(rng.randint(8, 16)):
             tx = rng.uniform(0, c.lw)
             th = c.band * rng.uniform(0.45, 0.8)
@@ -578,8 +599,8 @@ def _paint_figures(c: _Canvas, draw: ImageDraw.ImageDraw) -> None:
         w = max(1, int(s * 0.05))
         draw.line([(fx - d * s * 0.11, fb - s * 0.78), (fx - d * s * 0.19, fb - s * 0.44)], fill=ink, width=w)
         if c.has("scarf", "围巾"):
-            draw.polygon([(fx - s * 0.09, fb - s * 0.82), (fx + s * 0.09, fb - s * 0.82), (fx + d * s * 0.2, fb - s * 0.66),
-                          (fx + d * s * 0.12, fb - s * 0.62)], fill=(170, 36, 40))
+            draw.polygon([(fx - s * 0.09, fb - s * 0.82), (fx + s * 0.09, fb - s * 0.82),
+                          (fx + d * s * 0.2, fb - s * 0.66), (fx + d * s * 0.12, fb - s * 0.62)], fill=(170, 36, 40))
         if c.has("lantern", "灯笼"):  # an arm held out with a glowing lantern
             hx, hy = fx + d * s * 0.26, fb - s * 0.52
             draw.line([(fx + d * s * 0.1, fb - s * 0.78), (hx, hy)], fill=ink, width=w)
@@ -615,8 +636,8 @@ def _paint_weather(c: _Canvas, pic: Image.Image, seed: int, prompt: str) -> tupl
         layer = Image.new("L", (lw, lh), 0)
         d = ImageDraw.Draw(layer)
         for _ in range(rng.randint(150, 260)):
-            x, y, length = rng.uniform(-lw * 0.1, lw), rng.uniform(0, lh), rng.uniform(6, 14)
-            d.line([(x, y), (x + length * 0.25, y + length)], fill=rng.randint(50, 110), width=1)
+            rx, ry, length = rng.uniform(-lw * 0.1, lw), rng.uniform(0, lh), rng.uniform(6, 14)
+            d.line([(rx, ry), (rx + length * 0.25, ry + length)], fill=rng.randint(50, 110), width=1)
         pic.paste(Image.new("RGB", (lw, lh), (210, 220, 235)), (0, 0), layer)
     return pic, noise
 
@@ -750,7 +771,7 @@ class Painter:
         """What goes into an image key: the painter and its version, and, only when the debug
         option paints the prompt into the picture, that option and the font it draws with (a
         font installed later would change the pixels)."""
-        found = {"provider": self.name, "model": self.model, "provider_params": {}}
+        found: dict[str, Any] = {"provider": self.name, "model": self.model, "provider_params": {}}
         if os.environ.get("STORYNB_DEBUG_IMAGE_TEXT") == "1":
             font = _font_for("Aa你")
             found["debug_text_font"] = Path(font[0]).name if font else None

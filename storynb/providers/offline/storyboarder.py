@@ -151,6 +151,7 @@ def make_storyboard(variables: dict[str, Any]) -> dict[str, list[dict[str, Any]]
     for k, narration in enumerate(narrations):
         found = sorted(_visuals(narration, zh), key=lambda f: f[2])
         close = any(w in narration.lower() for w in (T.CLOSE_WORDS_ZH if zh else T.CLOSE_WORDS_EN))
+        label: str
         if k == 0 and str(variables.get("first_seq") or 1) == "1":  # (a later part: no opening)
             label = labels["first"]
         elif k == len(narrations) - 1 and variables.get("part", 1) == variables.get("parts", 1):
@@ -206,8 +207,8 @@ def _hero_visual(story: str, zh: bool) -> tuple[str | None, str | None]:
     m = re.search(r"\b(an?|the)\s+((?:[A-Za-z'-]+\s+){0,3}?[A-Za-z'-]+)\s+named\s+([A-Z][a-z]+)", story)
     if not m:
         return None, None
-    found = [t for t, c, _ in _visuals(m.group(2), False) if c == "character"]
-    return (found[0] if found else f"{m.group(1).lower()} {m.group(2).lower()}"), m.group(3)
+    terms = [t for t, c, _ in _visuals(m.group(2), False) if c == "character"]
+    return (terms[0] if terms else f"{m.group(1).lower()} {m.group(2).lower()}"), m.group(3)
 
 
 def _mood_style(story: str) -> str:

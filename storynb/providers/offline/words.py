@@ -12,7 +12,10 @@ a list of sentences. Sentences are `str.format` templates over the story's cast:
   Chinese: {hero} (name), {hero_desc} (e.g. "一只名叫小禾的小狐狸"), {ta} (他/她/它), {place} / {the_place},
            {object} / {the_object}, {companion}, {about}, {goal}, {achieved}.
 """
+# ruff: noqa: E501  (phrase banks: each sentence stays whole on its line, to read and translate)
 from __future__ import annotations
+
+from typing import Any
 
 # The styles (storynb.settings.STYLES) with a phrase bank of their own; the others, and any words
 # a user types, pick the bank whose words they contain (STYLE_ALIASES), else "warm".
@@ -463,7 +466,7 @@ MOOD_STYLES = [
 
 # --------------------------------------------------------------------------- storyboard shots
 # Shot labels by position and content, and the English framing words for the image prompt.
-SHOT_LABELS = {"en": {"first": "Establishing wide shot", "last": "Closing wide shot", "close": "Close-up",
+SHOT_LABELS: dict[str, dict[str, Any]] = {"en": {"first": "Establishing wide shot", "last": "Closing wide shot", "close": "Close-up",
                       "wide": "Wide shot", "mid": ("Medium shot", "Medium close-up")},
                "zh": {"first": "开场远景", "last": "结尾远景", "close": "特写", "wide": "远景",
                       "mid": ("中景", "近景")}}

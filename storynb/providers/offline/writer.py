@@ -440,7 +440,7 @@ def write_story(variables: dict[str, Any]) -> str:
                 continue
             if isinstance(options, dict):
                 options = options["goal" if cast["goal"] else "about"] if slot == "want" else options[style]
-            sentences.append(cap(rng.choice(options).format(**cast)))
+            sentences.append(cap(rng.choice(list(options)).format(**cast)))
             for extra_slot, key, templates, replace in extras:
                 if extra_slot == slot and templates and cast.get(key):
                     line = cap(rng.choice(templates).format(**cast))
