@@ -49,7 +49,7 @@ from .db import now, writing
 from .errors import InvalidInput
 from .providers.base import (AuthError, BadRequest, ContentPolicy, InvalidOutput, ProviderError,
                              QuotaExhausted, RateLimited, TaskFailed, Transient)
-from .providers.http import CALL, CallContext, DBTaskStore, Spool
+from .providers.http import CALL, CallContext, Spool, TaskStore
 from .providers.specs import check_price, parse_route_spec  # noqa: F401  (routing's own API too)
 from .secrets import redact
 from .settings import STRATEGIES
@@ -57,6 +57,29 @@ from .settings import STRATEGIES
 # Calls are spaced 5 % wider than 60/rpm: what a loaded machine adds between a call's turn and
 # the moment it reaches the service must not bring two calls closer than the limit.
 PACING_MARGIN = 0.05
+
+
+class DBTaskStore(TaskStore):
+    """Task ids in the studio's `provider_tasks` table."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def find(self, provider: str, job_key: str) -> str | None:
+        rows = list(self.db.query(
+            "select task_id from provider_tasks where provider = ? and job_key = ? and "
+            "status in ('submitted', 'done') order by id desc limit 1", [provider, job_key]))
+        return rows[0]["task_id"] if rows else None
+
+    def save(self, provider: str, job_key: str, task_id: str, status: str) -> None:
+        found = list(self.db.query("select id from provider_tasks where provider = ? and task_id = ?",
+                                   [provider, task_id]))
+        if found:
+            self.db["provider_tasks"].update(found[0]["id"], {"status": status, "updated": now()})
+        else:
+            self.db["provider_tasks"].insert({"provider": provider, "job_key": job_key,
+                                              "task_id": task_id, "status": status,
+                                              "created": now(), "updated": now()})
 
 
 class NoProviderAvailable(ProviderError):

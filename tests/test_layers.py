@@ -128,6 +128,16 @@ def test_panels_use_the_engine_api_not_its_internals(graph):
     assert reached == [], "panels reaching past the studio and project:\n" + "\n".join(reached)
 
 
+def test_adapters_get_narrow_interfaces_not_the_database(graph):
+    """Adapters see a TaskStore, a CallContext and storynb.llmjson, never the database, the job
+    tables or the media store (the registry, which manages the providers table, excepted)."""
+    _, edges = graph
+    reached = [f"storynb.{m}:{line} imports storynb.{t}" for m, t, _, line in edges
+               if m.startswith("providers.") and m != "providers.registry"
+               and t in ("db", "jobs", "lease", "media", "prompts")]
+    assert reached == [], "adapters reaching for the studio's storage:\n" + "\n".join(reached)
+
+
 def private_names(tree: ast.Module) -> set[str]:
     """The private names a module defines: functions, classes, assignments, `self._x = …`."""
     found = set()

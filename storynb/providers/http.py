@@ -46,31 +46,6 @@ class TaskStore:
         raise NotImplementedError
 
 
-class DBTaskStore(TaskStore):
-    """Task ids in the studio's `provider_tasks` table."""
-
-    def __init__(self, db):
-        self.db = db
-
-    def find(self, provider: str, job_key: str) -> str | None:
-        rows = list(self.db.query(
-            "select task_id from provider_tasks where provider = ? and job_key = ? and "
-            "status in ('submitted', 'done') order by id desc limit 1", [provider, job_key]))
-        return rows[0]["task_id"] if rows else None
-
-    def save(self, provider: str, job_key: str, task_id: str, status: str) -> None:
-        from ..db import now
-
-        found = list(self.db.query("select id from provider_tasks where provider = ? and task_id = ?",
-                                   [provider, task_id]))
-        if found:
-            self.db["provider_tasks"].update(found[0]["id"], {"status": status, "updated": now()})
-        else:
-            self.db["provider_tasks"].insert({"provider": provider, "job_key": job_key,
-                                              "task_id": task_id, "status": status,
-                                              "created": now(), "updated": now()})
-
-
 @dataclass
 class CallContext:
     """What the router tells an adapter about the call in progress: the job key, where task ids
