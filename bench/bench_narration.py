@@ -5,7 +5,7 @@ from pathlib import Path
 import tempfile
 
 from storynb.providers.base import SpeechRequest
-from storynb.providers.narrator import LocalNarrator
+from storynb.providers.offline.narrator import LocalNarrator
 
 TEXTS = {
     "en": ("The lighthouse keeper climbed the stairs as the storm rolled in. Far below, a lost "
