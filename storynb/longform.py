@@ -565,33 +565,22 @@ def chapters(project) -> list[dict]:
 def plan_chapter_videos(project) -> list[Job]:
     """With `by_chapter` on: one video (and .srt) per chapter, besides the whole one; made like
     the whole video (stages.export), from the chapter's shots."""
-    from .stages.clips import clip_settings, current_key, timed_shot
+    from .stages.clips import clip_settings
     from .stages.common import produce, take
-    from .stages.export import (COMPOSITOR, MIX_VERSION, ExportRequest, publish, file_slug,
+    from .stages.export import (COMPOSITOR, MIX_VERSION, ExportRequest, file_slug, finished_shots, publish,
                                 sound_settings)
 
     row = project.row
     if not row["by_chapter"]:
         return []
-    db, media = project.db, project.studio.media
+    media = project.studio.media
     settings = clip_settings(project, project.shots())
     sound = sound_settings(project)
     folder = Path(project.studio.exports_dir) / f"{file_slug(row['name'])}-{project.id}-chapters"
     jobs = []
     for part in chapters(project):
         shots = project.shots(offset=part["first_seq"] - 1, limit=part["shots"])
-        clips, narrations, lengths, pages = [], [], [], []
-        for shot in shots:
-            key, _ = current_key(project, shot, settings)
-            clip = list(db["clips"].rows_where("key = ? and status = 'done'", [key], limit=1))
-            if not key or not clip:
-                raise ValueError(f"shot {shot['seq']} has no finished clip: run the clips stage first")
-            clips.append(clip[0]["media"])
-            spoken = (settings.spoken or {}).get(shot["id"])
-            narrations.append(spoken["media"] if spoken and spoken["engine"] != "silent" else None)
-            length, shot_pages = timed_shot(shot, spoken, settings.fps)
-            lengths.append(length)
-            pages.append(shot_pages)
+        clips, narrations, lengths, pages, _ = finished_shots(project, shots, settings)
         texts = [s["narration"] for s in shots]
         title = part["title"]
         key = job_key("export-chapter", clips=clips, narrations=narrations, durations=lengths,

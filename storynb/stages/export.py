@@ -103,24 +103,33 @@ def sound_settings(project) -> dict:
             "music_level_db": float(row["music_level_db"]) if row.get("music_level_db") is not None else -18.0}
 
 
-def plan_video(project) -> list[Job]:
-    db, media, row = project.db, project.studio.media, project.row
-    shots = project.shots()
-    settings = clip_settings(project, shots)
-    clips, narrations, lengths, pages, warnings = [], [], [], [], []
+def finished_shots(project, shots, settings) -> tuple[list, list, list, list, list]:
+    """Per shot: its finished clip, its narration (None: silent), its length, its caption pages
+    and what the narrator said about it; ValueError names a shot without a finished clip."""
+    clips, narrations, lengths, pages, spokens = [], [], [], [], []
     for shot in shots:
         key, _ = current_key(project, shot, settings)
-        clip = list(db["clips"].rows_where("key = ? and status = 'done'", [key], limit=1))
+        clip = list(project.db["clips"].rows_where("key = ? and status = 'done'", [key], limit=1))
         if not key or not clip:
             raise ValueError(f"shot {shot['seq']} has no finished clip: run the clips stage first")
         clips.append(clip[0]["media"])
         spoken = (settings.spoken or {}).get(shot["id"])
+        spokens.append(spoken)
         narrations.append(spoken["media"] if spoken and spoken["engine"] != "silent" else None)
         length, shot_pages = timed_shot(shot, spoken, settings.fps)
         lengths.append(length)
         pages.append(shot_pages)
-        if (shot["narration"] or "").strip() and (not spoken or spoken["engine"] == "silent"):
-            warnings.append(f"shot {shot['seq']}: no narration voice (the line is silent)")
+    return clips, narrations, lengths, pages, spokens
+
+
+def plan_video(project) -> list[Job]:
+    db, media, row = project.db, project.studio.media, project.row
+    shots = project.shots()
+    settings = clip_settings(project, shots)
+    clips, narrations, lengths, pages, spokens = finished_shots(project, shots, settings)
+    warnings = [f"shot {shot['seq']}: no narration voice (the line is silent)"
+                for shot, spoken in zip(shots, spokens)
+                if (shot["narration"] or "").strip() and (not spoken or spoken["engine"] == "silent")]
     if any(w.endswith("(the line is silent)") for w in warnings):
         from ..providers.offline.narrator import LocalNarrator
 
