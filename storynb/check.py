@@ -18,6 +18,7 @@ import re
 import subprocess
 
 from .db import now
+from .errors import NotFound
 
 BLACK_MAX_S = 0.2
 FROZEN_MAX_S = 1.0
@@ -152,7 +153,7 @@ def check_export(project, export_id: int | None = None) -> dict:
     if export_id is None:
         export = project.latest_export()
         if not export:
-            raise ValueError(f"project {project.id} has no export yet: run it first (storynb run)")
+            raise NotFound(f"project {project.id} has no export yet: run it first (storynb run)")
     else:
         export = db["exports"].get(export_id)
     shots = project.shots()

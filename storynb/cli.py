@@ -375,7 +375,7 @@ def _run(studio, args) -> int:
     if sound:
         project.update(**sound)
     if args.executor == "worker":
-        handle = project.start(args.stage, executor="worker")
+        handle = project.run(args.stage, background=True, executor="worker")
         print(f"project {project.id}: run {handle.run_id} queued for the local worker; "
               f"`storynb watch {project.id}` follows it", file=sys.stderr)
         return 0
@@ -475,7 +475,7 @@ def _workers(studio, args) -> int:
     found = local_worker(studio.db)
     print(f"local worker: {found['host']}:{found['pid']} since {found['started']}" if found
           else "local worker: none running (it starts when a run is started from the app or "
-               "with project.start())")
+               "with project.run(background=True))")
     return 0
 
 
@@ -651,7 +651,7 @@ def _export(studio, args) -> int:
 
 def _retry(studio, args) -> int:
     project = studio.project(args.project)
-    return _finish(project, project.retry(on_event=_Progress()))
+    return _finish(project, project.run(from_failed=True, on_event=_Progress()))
 
 
 def _pause(studio, args) -> int:
@@ -667,7 +667,7 @@ def _pause(studio, args) -> int:
 
 def _resume(studio, args) -> int:
     project = studio.project(args.project)
-    return _finish(project, project.resume(on_event=_Progress()))
+    return _finish(project, project.run(from_failed=True, on_event=_Progress()))
 
 
 def _skip(studio, args) -> int:

@@ -32,6 +32,7 @@ from typing import Any
 
 from .errors import InvalidInput
 from .media import place
+from .routing import provider_row
 
 TASK = "storynb.execute"
 CLAIM_TTL_S = float(os.environ.get("STORYNB_CLAIM_TTL", 15))  # a dead worker's job is resent
@@ -123,11 +124,11 @@ def provider_spec(studio, provider) -> dict | None:
     name = getattr(provider, "name", "")
     if provider is COMPOSITOR:
         return {"builtin": name}
-    if name in studio.builtin_names and studio._providers.get(name) is provider:
+    if name in studio.builtin_names and studio.registered(name) is provider:
         return {"builtin": name}
-    if name in studio._providers:
+    if studio.registered(name) is not None:
         return None  # registered in this process only
-    row = studio._provider_row(name)
+    row = provider_row(studio.db, name)
     return {"row": row} if row else None
 
 

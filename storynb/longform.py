@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .db import now, writing
+from .errors import InvalidInput, StageFailed
 from .runner import Job, job_key
 
 MAX_SOURCE = 200_000  # characters of source text
@@ -395,7 +396,7 @@ def plan_rewrite(project) -> list[Job]:
     db = project.db
 
     def user_story() -> bool:
-        latest = project._story_row()
+        latest = project.story_row()
         return bool(latest and latest["source"] == "user" and latest["key"] == user_story_key(project))
 
     if row["as_is"]:
@@ -408,7 +409,7 @@ def plan_rewrite(project) -> list[Job]:
 
         async def run() -> None:
             project.add_story_version(source.strip(), source="source", key=key)
-            latest = project._story_row()
+            latest = project.story_row()
             if latest["key"] != key:  # same words as the latest version: record the key
                 db["stories"].update(latest["id"], {"key": key})
 
@@ -442,7 +443,7 @@ def plan_rewrite_join(project) -> list[Job]:
     row = project.row
     if not row["source_text"] or row["as_is"]:
         return []
-    latest = project._story_row()
+    latest = project.story_row()
     if latest and latest["source"] == "user" and latest["key"] == user_story_key(project):
         return []
     db = project.db
@@ -456,14 +457,14 @@ def plan_rewrite_join(project) -> list[Job]:
         for chunk, _, chunk_key in planned:
             found = _chunk_row(db, project.id, "rewrite", chunk_key)
             if found is None:
-                raise ValueError(f"part {chunk.index + 1} has no adaptation yet: run the rewrite stage")
+                raise StageFailed(f"part {chunk.index + 1} has no adaptation yet: run the rewrite stage")
             text = found["result"].strip()
             if chunk.chapter and chunk.chapter != chapter and not text.startswith(chunk.chapter):
                 text = f"{chunk.chapter}\n\n{text}"  # keep the chapter headings
             chapter = chunk.chapter
             parts.append(text)
         story = "\n\n".join(parts)
-        current = project._story_row()
+        current = project.story_row()
         if current and current["text"] == story:
             db["stories"].update(current["id"], {"key": key})
         else:
@@ -479,7 +480,7 @@ def plan_story(project, story: str) -> list[Chunk]:
     zh = row["language"] == "zh"
     chunks = _chunks_of(story, zh)
     if not chunks:
-        raise ValueError("the story is empty: run the rewrite stage or write the story by hand")
+        raise StageFailed("the story is empty: run the rewrite stage or write the story by hand")
     counts = shot_counts(chunks, zh, row["shots_wanted"])
     for chunk, n in zip(chunks, counts):
         chunk.narrations = group_narrations(chunk.pieces, n, zh)
@@ -487,7 +488,7 @@ def plan_story(project, story: str) -> list[Chunk]:
         seconds = reading_seconds(sum(c.weight for c in chunks), zh)
         shots = sum(len(c.narrations) for c in chunks)
         if seconds / shots > MAX_SHOT_SECONDS:
-            raise ValueError(
+            raise InvalidInput(
                 f"the text reads for about {seconds / 60:.0f} minutes, more than {shots} shots of "
                 f"at most {MAX_SHOT_SECONDS:.0f} s can carry: split it into several projects (by "
                 "chapter), or turn off as-is so the rewrite condenses it (target_length)")
@@ -546,7 +547,7 @@ def _guard(project, assemble_key: str) -> bool:
         return False
     fresh = bool(db["storyboards"].count_where("project_id = ? and key = ?", [project.id, assemble_key]))
     if has_shots and not fresh and project.row["shots_edited"]:
-        raise ValueError(
+        raise StageFailed(
             "the story (or the storyboard settings) changed since the shots were made, and the "
             "shots have hand edits. To make a new storyboard from the story, replacing the shots: "
             "project.rollback('storyboard') (CLI: storynb rollback ID storyboard). "
@@ -612,7 +613,7 @@ def plan_assemble(project) -> list[Job]:
         for chunk, _, chunk_key in planned:
             found = _chunk_row(db, project.id, "storyboard", chunk_key)
             if found is None:
-                raise ValueError(f"part {chunk.index + 1} has no shots yet: run the storyboard stage")
+                raise StageFailed(f"part {chunk.index + 1} has no shots yet: run the storyboard stage")
             part = json.loads(found["result"])
             shots += part
             chapters += [chunk.chapter or f"part {chunk_group(chunk.index)}"] * len(part)
@@ -622,7 +623,7 @@ def plan_assemble(project) -> list[Job]:
             _set_chapters(project, chapters)
             db["storyboards"].insert({
                 "project_id": project.id, "key": key,
-                "story_id": (project._story_row() or {}).get("id"), "template_id": tpl["id"],
+                "story_id": (project.story_row() or {}).get("id"), "template_id": tpl["id"],
                 "call_id": None, "raw": json.dumps({"chunks": [k for _, _, k in planned]}),
                 "repairs": json.dumps(repairs, ensure_ascii=False)})
 
@@ -686,7 +687,7 @@ def plan_chapter_videos(project) -> list[Job]:
             key, _ = current_key(project, shot, settings)
             clip = list(db["clips"].rows_where("key = ? and status = 'done'", [key], limit=1))
             if not key or not clip:
-                raise ValueError(f"shot {shot['seq']} has no finished clip: run the clips stage first")
+                raise StageFailed(f"shot {shot['seq']} has no finished clip: run the clips stage first")
             clips.append(clip[0]["media"])
             spoken = (settings.spoken or {}).get(shot["id"])
             narrations.append(spoken["media"] if spoken and spoken["engine"] != "silent" else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import Protocol, Sequence
 
 from . import jobs, lease
 from .db import now
@@ -17,8 +18,26 @@ _active: set[tuple[str, int]] = set()
 _active_lock = threading.Lock()
 
 
+class BackgroundRun(Protocol):
+    """What `Project.run(background=True)` returns: a RunHandle (a thread of this process) or a
+    WorkerRun (the studio's local worker)."""
+
+    project_id: int
+
+    def done(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> RunReport | None: ...
+
+
+def running_here(project) -> bool:
+    """Whether this process is running the project now (in any of its threads)."""
+    with _active_lock:
+        return (str(project.studio.path), project.id) in _active
+
+
 class RunHandle:
-    """A run going on in a worker thread (what `Project.start()` returns)."""
+    """A run going on in a thread of this process (`Project.run(background=True,
+    executor="thread")`)."""
 
     def __init__(self, project, stages, on_event):
         self.project_id = project.id
@@ -34,7 +53,7 @@ class RunHandle:
         worker_project = type(project)(project.studio.for_thread(), project.id)
         try:
             self._outcome["report"] = asyncio.run(
-                _run_project(worker_project, _selected(stages), on_event))
+                _run_project(worker_project, selected_stages(stages), on_event))
         except BaseException as exc:  # handed to whoever asks for the result
             self._outcome["error"] = exc
         finally:
@@ -54,8 +73,8 @@ class RunHandle:
 
 
 class WorkerRun:
-    """A run queued for (or carried out by) the studio's local worker: what `Project.start()`
-    returns by default. Its state is read from the studio, so it can be followed from any
+    """A run queued for (or carried out by) the studio's local worker: what
+    `Project.run(background=True)` returns by default. Its state is read from the studio, so it can be followed from any
     process; the run goes on when the caller goes away."""
 
     def __init__(self, studio, project_id: int, run_id: int):
@@ -86,14 +105,14 @@ class WorkerRun:
                          text=text)
 
 
-def start(project, stages=None, *, on_event=None, executor: str | None = None):
+def start(project, stages=None, *, on_event=None, executor: str | None = None) -> BackgroundRun:
     """Start a run in the background and return at once (widgets stay live meanwhile).
 
     executor "worker" (the default without `on_event`): the studio's local worker process
     carries it out, so it outlives the page, kernel or script that started it. "thread": a
     thread of this process (the default with `on_event`, and for projects that use providers
     registered only in this process with `studio.register`)."""
-    selected = _selected(stages)
+    selected = selected_stages(stages)
     local_only = _local_only_providers(project)
     if executor is None:
         executor = "thread" if on_event is not None or local_only else "worker"
@@ -127,7 +146,7 @@ def run_claimed(project, stages, run_id: int) -> RunReport:
     """Carry out a queued run that this process (a worker) has claimed."""
     token = _claim(project, reset_pause=False)
     try:
-        return asyncio.run(_run_project(project, _selected(stages), None, run_id=run_id,
+        return asyncio.run(_run_project(project, selected_stages(stages), None, run_id=run_id,
                                         executor="local"))
     finally:
         _release(token, project.db)
@@ -141,7 +160,7 @@ def _local_only_providers(project) -> list[str]:
     names = []
     for kind in KINDS:
         for member in getattr(project.provider(kind), "members", []):
-            if member.name in studio._providers and member.name not in studio.builtin_names:
+            if studio.registered(member.name) is not None and member.name not in studio.builtin_names:
                 names.append(member.name)
     return names
 
@@ -156,7 +175,8 @@ def run_sync(project, stages=None, *, on_event=None) -> RunReport:
     return start(project, stages, on_event=on_event).wait()
 
 
-def _selected(stages) -> list[str]:
+def selected_stages(stages: str | Sequence[str] | None) -> list[str]:
+    """The stages to run, in pipeline order (None: all of them); an unknown name is an error."""
     if stages is None:
         return list(STAGES)
     if isinstance(stages, str):
@@ -168,7 +188,7 @@ def _selected(stages) -> list[str]:
 
 
 async def run_project(project, stages=None, *, on_event=None) -> RunReport:
-    selected = _selected(stages)
+    selected = selected_stages(stages)
     token = _claim(project)
     try:
         return await _run_project(project, selected, on_event)

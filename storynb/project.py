@@ -6,12 +6,15 @@ import json
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, overload
 
 from .db import now, writing
 from .errors import InvalidInput, NotFound
 from .jobs import latest_run
-from .runner import STAGES
+from .runner import STAGES, Event, RunReport
+
+if TYPE_CHECKING:
+    from .pipeline import BackgroundRun
 
 ASPECTS = {"9:16": (1080, 1920), "16:9": (1920, 1080), "1:1": (1080, 1080)}
 LANGUAGES = ("en", "zh")
@@ -125,7 +128,7 @@ class Project:
     @property
     def state(self) -> str:
         """The project's status, except that a run whose process died (killed, crashed) shows as
-        'interrupted' rather than 'running'; `run()` or `retry()` continues it."""
+        'interrupted' rather than 'running'; `run(from_failed=True)` continues it."""
         from .lease import held
 
         row = self.row
@@ -245,10 +248,10 @@ class Project:
 
     # story -----------------------------------------------------------------------------
     def story(self, version: int | None = None) -> str:
-        row = self._story_row(version)
+        row = self.story_row(version)
         return row["text"] if row else ""
 
-    def _story_row(self, version: int | None = None) -> dict | None:
+    def story_row(self, version: int | None = None) -> dict | None:
         where, args = "project_id = ?", [self.id]
         if version is not None:
             where, args = where + " and version = ?", args + [version]
@@ -275,7 +278,7 @@ class Project:
 
     def add_story_version(self, text: str, *, source: str, key: str = "",
                           template_id: int | None = None, call_id: int | None = None) -> int:
-        current = self._story_row()
+        current = self.story_row()
         if current and current["text"] == text:
             return current["version"]
         version = (current["version"] + 1) if current else 1
@@ -286,7 +289,7 @@ class Project:
 
     def story_diff(self, old: int, new: int | None = None) -> str:
         """A unified diff between two story versions (by paragraph and sentence)."""
-        old_text, new_row = self.story(old), self._story_row(new)
+        old_text, new_row = self.story(old), self.story_row(new)
         split = lambda t: [s for s in re.split(r"(?<=[.!?。！？])\s*|\n+", t) if s.strip()]
         return "\n".join(difflib.unified_diff(
             split(old_text), split(new_row["text"]), f"version {old}",
@@ -556,43 +559,50 @@ class Project:
         return self.studio.media.size(self.studio.referenced_media(self.id))
 
     # controls --------------------------------------------------------------------------
-    def run(self, stages=None, *, on_event=None):
-        """Run the pipeline (or the given stages); finished work is skipped. Returns a RunReport."""
-        from .pipeline import run_sync
+    @overload
+    def run(self, stages: str | Sequence[str] | None = None, *, background: Literal[False] = False,
+            from_failed: bool = False, executor: str | None = None,
+            on_event: Callable[[Event], None] | None = None) -> RunReport: ...
 
-        return run_sync(self, stages, on_event=on_event)
+    @overload
+    def run(self, stages: str | Sequence[str] | None = None, *, background: Literal[True],
+            from_failed: bool = False, executor: str | None = None,
+            on_event: Callable[[Event], None] | None = None) -> BackgroundRun: ...
 
-    async def run_async(self, stages=None, *, on_event=None):
-        from .pipeline import run_project
+    def run(self, stages: str | Sequence[str] | None = None, *, background: bool = False,
+            from_failed: bool = False, executor: str | None = None,
+            on_event: Callable[[Event], None] | None = None) -> RunReport | BackgroundRun:
+        """Run the pipeline, or the given stages (a name or a list); finished work is skipped,
+        and a pause set by `pause()` is lifted.
 
-        return await run_project(self, stages, on_event=on_event)
+        - `from_failed=True` starts at the first stage that is not done (failed, stale, pending
+          or paused), so failed jobs are tried again: this is how to retry and to resume.
+        - `background=False` (the default) waits and returns a RunReport (`.status`,
+          `.summary()`). It works in a script and inside a running Jupyter kernel alike.
+        - `background=True` returns at once with a handle (`.done()`, `.wait()`). `executor`
+          chooses who carries it out: "worker" (the default) is the studio's local worker
+          process, so the run goes on when this kernel, page or script ends; "thread" is a
+          thread of this process (the default when `on_event` is given, or when the project
+          uses providers registered only in this process). Provider calls go to Celery workers
+          when the studio was set up with `storynb.distributed.use_celery(studio, broker)`.
+        - `on_event` receives every progress Event of a run in this process."""
+        from .pipeline import first_unfinished, run_sync, selected_stages, start
 
-    def start(self, stages=None, *, on_event=None, executor: str | None = None):
-        """Start a run in the background and return a handle (`.done()`, `.wait()`). By
-        default the studio's local worker process carries it out, so it goes on when this
-        kernel, page or script ends; `executor="thread"` (or giving `on_event`) runs it in a
-        thread of this process instead."""
-        from .pipeline import start
-
-        return start(self, stages, on_event=on_event, executor=executor)
-
-    def run_stage(self, stage: str, *, on_event=None):
-        return self.run([stage], on_event=on_event)
-
-    def retry(self, *, on_event=None):
-        """Run again from the first failed (or unfinished) stage; failed jobs are tried again."""
-        from .pipeline import first_unfinished
-
-        start = first_unfinished(self)
-        return self.run(STAGES[STAGES.index(start):] if start else [], on_event=on_event)
+        chosen = selected_stages(stages)
+        if from_failed:
+            first = first_unfinished(self)
+            chosen = [s for s in chosen if first and STAGES.index(s) >= STAGES.index(first)]
+        if background:
+            return start(self, chosen, on_event=on_event, executor=executor)
+        if executor not in (None, "inline"):
+            raise InvalidInput(f"executor={executor!r} chooses who carries out a background run: "
+                               "give background=True too (a foreground run happens here)")
+        return run_sync(self, chosen, on_event=on_event)
 
     def pause(self) -> None:
-        """Stop starting new jobs; the jobs already running finish. `resume()` continues."""
+        """Stop starting new jobs; the jobs already running finish. `run(from_failed=True)`
+        continues."""
         self.db["projects"].update(self.id, {"paused": 1, "updated": now()})
-
-    def resume(self, *, on_event=None):
-        self.db["projects"].update(self.id, {"paused": 0, "updated": now()})
-        return self.retry(on_event=on_event)
 
     def skip(self, stage: str) -> None:
         """Leave a stage out of runs (camera → static shots, rewrite → the topic is the story …)."""
@@ -621,29 +631,14 @@ class Project:
 
 
     # ---------------------------------------------------------------------------------------
-    # Added for the notebook panels (issue 4): background controls, delete, a project bundle,
+    # Added for the notebook panels (issue 4): delete, a project bundle,
     # a camera preview and redoing one clip. Panels call these like any other public method.
-    def start_retry(self, *, on_event=None, executor: str | None = None):
-        """`retry()` in the background: returns the run handle (`.done()`, `.wait()`) at once."""
-        from .pipeline import first_unfinished
-
-        first = first_unfinished(self)
-        return self.start(STAGES[STAGES.index(first):] if first else [], on_event=on_event,
-                          executor=executor)
-
-    def start_resume(self, *, on_event=None, executor: str | None = None):
-        """`resume()` in the background: clears the pause and returns the run handle at once."""
-        self.db["projects"].update(self.id, {"paused": 0, "updated": now()})
-        return self.start_retry(on_event=on_event, executor=executor)
-
     def delete(self) -> None:
         """Delete the project and its rows. The call log stays (usage and cost history); media
         files stay until `studio.gc()` removes what nothing refers to any more."""
-        from .pipeline import _active, _active_lock
+        from .pipeline import running_here
 
-        with _active_lock:
-            running_here = (str(self.studio.path), self.id) in _active
-        if running_here or self.state in ("running", "queued"):
+        if running_here(self) or self.state in ("running", "queued"):
             raise InvalidInput(f"project {self.id} is running: pause it and wait, then delete it")
         published = [(r["path"], r["srt_path"], r.get("ass_path")) for r in
                      self.db["exports"].rows_where("project_id = ?", [self.id])]

@@ -105,6 +105,11 @@ class Studio:
             raise InvalidInput("a provider needs a `name` and a `kind` in " + ", ".join(KINDS))
         self._providers[provider.name] = provider
 
+    def registered(self, name: str) -> Any | None:
+        """The provider object registered under `name` in this process (a built-in or one given
+        to `register`), or None (a provider configured only as a row is built on demand)."""
+        return self._providers.get(name)
+
     def provider(self, kind: str, name: str | None = None):
         """One provider by name: a registered object (the offline ones, `register`ed ones) or an
         adapter built from its row in the `providers` table."""
@@ -124,9 +129,9 @@ class Studio:
         return provider
 
     def _provider_row(self, name: str) -> dict | None:
-        cursor = self.db.execute("select * from providers where name = ?", [name])
-        found = cursor.fetchone()
-        return dict(zip([c[0] for c in cursor.description], found)) if found else None
+        from .routing import provider_row
+
+        return provider_row(self.db, name)
 
     def _adapter(self, row: dict):
         from .providers.registry import build
@@ -160,27 +165,6 @@ class Studio:
                 price=json.loads(row.get("price") or "{}")))
         return Route(self, kind, members, strategy)
 
-    async def call(self, provider, method: str, request, *, project_id: int | None,
-                   stage: str, job_key: str = "", out_path: Path | None = None,
-                   describe: dict | None = None, store=None):
-        """Call a provider (or a route of providers) through the router: limits, retries,
-        failover, and one row in `calls` per attempt. Returns (result, call_id)."""
-        from .routing import Member, Route
-
-        if not isinstance(provider, Route):
-            row = self._provider_row(provider.name) or {}
-            provider = Route(self, getattr(provider, "kind", "other"), [Member(
-                provider=provider, rpm=row.get("rpm"), rpd=row.get("rpd"),
-                concurrency=int(row.get("concurrency") or getattr(provider, "concurrency", 2) or 2),
-                price=json.loads(row.get("price") or "{}"))])
-        return await self.router.call(self, provider, method, request, project_id=project_id,
-                                      stage=stage, job_key=job_key, out_path=out_path,
-                                      describe=describe, store=store)
-
-    def served_by(self, call_id: int) -> str:
-        """The provider that made a call (a route's member that served it)."""
-        return self.db.execute("select provider from calls where id = ?", [call_id]).fetchone()[0]
-
     def usage(self, by="provider", *, project: int | None = None, since: str | None = None,
               until: str | None = None):
         """Calls, failures, tokens, cost and latency from the call log, grouped by provider,
@@ -194,17 +178,6 @@ class Studio:
         from .usage import estimate
 
         return estimate(project if hasattr(project, "shots") else self.project(project), stages)
-
-    def record_output(self, call_id: int, media: str) -> None:
-        """Note which stored media a call produced."""
-        found = self.db.execute("select response from calls where id = ?", [call_id]).fetchone()
-        try:
-            note = json.loads((found and found[0]) or "{}")
-        except ValueError:
-            note = {}
-        note = note if isinstance(note, dict) else {}
-        self.db.execute("update calls set response = ? where id = ?",
-                        [json.dumps({**note, "media": media}), call_id])
 
     # projects --------------------------------------------------------------------------
     def create_project(self, topic: str, *, template: str | None = None, **settings) -> "Project":

@@ -25,6 +25,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import StageFailed
 from .media import place
 
 ADAPTERS = {"otio": "otio_json", "fcp.xml": "fcp_xml", "edl": "cmx_3600"}
@@ -147,7 +148,7 @@ def write_handoff(project, video: Path, *, clips: list[str], narrations: list[st
     if durations is not None:
         frames = [f if f is not None else round(d * fps) for f, d in zip(frames, durations)]
     if any(f is None for f in frames):
-        raise ValueError("a clip of the export is not in the studio: run the clips stage again")
+        raise StageFailed("a clip of the export is not in the studio: run the clips stage again")
     out.stems.mkdir(parents=True, exist_ok=True)
     clip_paths, voice_paths, voice_seconds = [], [], []
     for i, name in enumerate(clips, start=1):

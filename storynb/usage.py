@@ -66,12 +66,12 @@ def estimate(project, stages=None):
     (weighted: by weight; the others: evenly) among its first-priority members."""
     import pandas as pd
 
-    from .pipeline import _selected
+    from .pipeline import selected_stages
     from .routing import cost_of
     from .stages.export import COMPOSITOR
     from .stages.storyboard import default_shot_count
 
-    selected = _selected(stages)
+    selected = selected_stages(stages)
     status = project.status()
     shots = project.shots()
     row = project.row

@@ -254,7 +254,7 @@ def test_pipeline_pause_resume_skip_rollback(make_project):
     assert follow(panel.session, 60).status == "done"
     panel.run_all_b.click()
     with pytest.raises(Exception):
-        project.start()  # one run per project at a time, whoever asks
+        project.run(background=True)  # one run per project at a time, whoever asks
     follow(panel.session, 60)
 
 

@@ -31,6 +31,7 @@ from ..db import now
 from ..errors import InvalidInput, NotFound
 from ..prompts import render
 from ..providers.base import LLMRequest
+from ..routing import call, provider_row
 from ..runner import job_key
 from . import assertions as A
 from .cases import CaseSets, normalize
@@ -204,7 +205,7 @@ class ABTests(Judging, Improving, Reading):
         return items, case_set
 
     def _offline(self, llm) -> bool:
-        row = self.studio._provider_row(llm.name) or {}
+        row = provider_row(self.db, llm.name) or {}
         from ..providers.local import DraftWriter
 
         return isinstance(llm, DraftWriter) or (row.get("type") == "local" and row.get("kind") == "llm")
@@ -313,8 +314,8 @@ class ABTests(Judging, Improving, Reading):
                     request = LLMRequest(task=stage, prompt=prompt, variables=values,
                                          json=stage != "rewrite", system=system,
                                          params=request_params)
-                    result, call_id = await self.studio.call(
-                        llm, "complete", request, project_id=None, stage=f"ab:{stage}",
+                    result, call_id = await call(
+                        self.studio, llm, "complete", request, project_id=None, stage=f"ab:{stage}",
                         job_key=key, describe={"system": system, "prompt": prompt})
                 except Exception as exc:  # a failed run is a row too
                     row.update(status="failed", error=str(exc)[:2000])
@@ -359,8 +360,8 @@ class ABTests(Judging, Improving, Reading):
             request = LLMRequest(task="judge", prompt=render(A.RUBRIC_CHECK, values, label="rubric check"),
                                  variables=values, json=True, params={"temperature": 0, "seed": 0},
                                  validate=A.parse_rubric_answer)
-            result, call_id = await self.studio.call(judge, "complete", request, project_id=None,
-                                                     stage="ab:judge", job_key=row.get("key", ""))
+            result, call_id = await call(self.studio, judge, "complete", request, project_id=None,
+                                         stage="ab:judge", job_key=row.get("key", ""))
             ok, reason = A.parse_rubric_answer(result.text)
             cost = (self.db["calls"].get(call_id).get("cost") or 0.0) if call_id else 0.0
             return {"type": "llm-rubric", "name": name, "pass": ok, "reason": reason,

@@ -12,6 +12,7 @@ from ..db import now
 from ..errors import InvalidInput, NotFound
 from ..prompts import declared_variables, render
 from ..providers.base import LLMRequest
+from ..routing import call
 
 CRITIC_PROMPT = """You improve prompt templates for a story-video tool (stage: {{ stage }}).
 
@@ -79,8 +80,8 @@ class Improving:
         request = LLMRequest(task="critic", prompt=render(CRITIC_PROMPT, values, label="critic prompt"),
                              variables=values, json=True, params={"temperature": 0, "seed": 0},
                              validate=parse)
-        result, call_id = run_sync(self.studio.call(llm, "complete", request, project_id=None,
-                                                    stage="ab:critic", job_key=f"critic:{experiment}:{base['id']}"))
+        result, call_id = run_sync(call(self.studio, llm, "complete", request, project_id=None,
+                                         stage="ab:critic", job_key=f"critic:{experiment}:{base['id']}"))
         data = parse(result.text)
         body = data["template"].strip()
         new_vars = set(declared_variables(body)) - set(declared_variables(base["body"]))

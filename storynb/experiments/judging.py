@@ -12,6 +12,7 @@ from ..db import now
 from ..errors import InvalidInput
 from ..prompts import render
 from ..providers.base import LLMRequest
+from ..routing import call
 from ..runner import job_key
 from .heuristic import HEURISTIC_JUDGE, heuristic_judge
 
@@ -136,8 +137,8 @@ class Judging:
                                  params={"temperature": 0, "seed": 0})
             call_id = None
             try:
-                result, call_id = await self.studio.call(llm, "complete", request, project_id=None,
-                                                         stage="ab:judge", job_key=row["key"])
+                result, call_id = await call(self.studio, llm, "complete", request, project_id=None,
+                                             stage="ab:judge", job_key=row["key"])
                 data, _ = extract_json(result.text)
                 score = float(data.get("score"))
                 if not 1 <= score <= 10:
@@ -224,9 +225,8 @@ class Judging:
                                          variables=values, json=True,
                                          params={"temperature": 0, "seed": 0},
                                          validate=lambda t: parse(t))
-                    result, call_id = await self.studio.call(llm, "complete", request,
-                                                             project_id=None, stage="ab:judge",
-                                                             job_key=key)
+                    result, call_id = await call(self.studio, llm, "complete", request,
+                                                 project_id=None, stage="ab:judge", job_key=key)
                     call_ids.append(call_id)
                     winner, reason = parse(result.text)
                     answers.append(winner)

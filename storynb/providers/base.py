@@ -1,6 +1,6 @@
 """The four provider kinds, as small protocols, and the registry that maps names to providers.
 
-Every provider call goes through `Studio.call(...)`, which records it in the `calls` table;
+Every provider call goes through `storynb.routing.call(...)`, which records it in the `calls` table;
 adapters themselves only do the work and return a result.
 """
 from __future__ import annotations
@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
+from ..errors import StorynbError
+
 KINDS = ("llm", "text2image", "image2video", "tts")
 
 
-class ProviderError(Exception):
+class ProviderError(StorynbError):
     """A provider could not do the work. `retryable` tells the runner whether trying again may help."""
 
     retryable_default = False

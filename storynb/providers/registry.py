@@ -328,7 +328,7 @@ class Providers:
 def _default_concurrency(studio, row: dict) -> int:
     if row["type"] in ADAPTERS:
         return ADAPTERS[row["type"]].default_concurrency
-    return getattr(studio._providers.get(row["name"]), "concurrency", None) or 2
+    return getattr(studio.registered(row["name"]), "concurrency", None) or 2
 
 
 def build(row: dict, secrets) -> Any:

@@ -35,6 +35,8 @@ from typing import Iterable, Iterator
 import numpy as np
 from PIL import Image, ImageOps
 
+from ..errors import InvalidInput
+
 MOVEMENTS = ("static", "zoom_in", "zoom_out", "pan_left", "pan_right", "tilt_up", "tilt_down",
              "dolly_in", "dolly_out")
 EASINGS = ("linear", "ease_in", "ease_out", "ease_in_out")
@@ -46,7 +48,7 @@ Box = tuple[float, float, float, float]
 
 def _num(name: str, value, rule: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"camera param {name!r} must be a number ({rule}), got {value!r}")
+        raise InvalidInput(f"camera param {name!r} must be a number ({rule}), got {value!r}")
     return float(value)
 
 
@@ -79,24 +81,24 @@ class CameraMove:
 
     def __post_init__(self):
         if self.movement not in MOVEMENTS:
-            raise ValueError(f"unknown camera movement {self.movement!r}: use one of {', '.join(MOVEMENTS)}")
+            raise InvalidInput(f"unknown camera movement {self.movement!r}: use one of {', '.join(MOVEMENTS)}")
         if self.easing not in EASINGS:
-            raise ValueError(f"camera param 'easing' is {self.easing!r}: use one of {', '.join(EASINGS)}")
+            raise InvalidInput(f"camera param 'easing' is {self.easing!r}: use one of {', '.join(EASINGS)}")
         speed = _num("speed", self.speed, "greater than 0, 1 = normal")
         if speed <= 0:
-            raise ValueError(f"camera param 'speed' must be greater than 0 (1 = normal), got {self.speed!r}")
+            raise InvalidInput(f"camera param 'speed' must be greater than 0 (1 = normal), got {self.speed!r}")
         intensity = _num("intensity", self.intensity, "0..1")
         if not 0 <= intensity <= 1:
-            raise ValueError(f"camera param 'intensity' must be between 0 and 1 (0.15 = 15 % of the "
+            raise InvalidInput(f"camera param 'intensity' must be between 0 and 1 (0.15 = 15 % of the "
                              f"frame), got {self.intensity!r}")
         start = _num("start", self.start, "0..1, a fraction of the clip")
         end = _num("end", self.end, "0..1, a fraction of the clip")
         for name, v in (("start", start), ("end", end)):
             if not 0 <= v <= 1:
-                raise ValueError(f"camera param {name!r} must be between 0 and 1 (a fraction of the "
+                raise InvalidInput(f"camera param {name!r} must be between 0 and 1 (a fraction of the "
                                  f"clip's duration), got {v!r}")
         if start >= end:
-            raise ValueError(f"camera param 'start' ({start}) must be less than 'end' ({end}): the "
+            raise InvalidInput(f"camera param 'start' ({start}) must be less than 'end' ({end}): the "
                              "camera moves between these fractions of the clip")
         for name, v in (("speed", speed), ("intensity", intensity), ("start", start), ("end", end)):
             object.__setattr__(self, name, v)
@@ -106,7 +108,7 @@ class CameraMove:
         params = dict(params or {})
         unknown = sorted(set(params) - set(_PARAMS))
         if unknown:
-            raise ValueError(f"unknown camera param {', '.join(map(repr, unknown))}: the params are "
+            raise InvalidInput(f"unknown camera param {', '.join(map(repr, unknown))}: the params are "
                              f"{', '.join(_PARAMS)}")
         return cls(movement, **params)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..db import now, writing
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound, StageFailed
 from ..prompts import DATA_DIR
 from ..runner import Job, job_key
 from .common import ask_llm, extract_json, provider_identity, take, template
@@ -46,7 +46,7 @@ def plan(project) -> list[Job]:
     change the others' movements (nor re-render their clips). Movements set by hand stay."""
     shots = project.shots()
     if not shots:
-        raise ValueError("the project has no shots: run the storyboard stage or add shots by hand")
+        raise StageFailed("the project has no shots: run the storyboard stage or add shots by hand")
     tpl = template(project, "camera")
     llm = project.provider("llm")
     common = {"template_id": tpl["id"], **provider_identity(llm), "take": take(project, "camera"),

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from ..db import now, writing
 from ..providers.base import VideoRequest
+from ..routing import served_by
+from ..errors import StageFailed
 from ..runner import Job, job_key
 from .common import produce, provider_identity, record_failure, take
 
@@ -82,7 +84,7 @@ def timed_shot(shot: dict, narration: dict | None, fps: int) -> tuple[float, lis
 def plan(project) -> list[Job]:
     shots = project.shots()
     if not shots:
-        raise ValueError("the project has no shots: run the storyboard stage or add shots by hand")
+        raise StageFailed("the project has no shots: run the storyboard stage or add shots by hand")
     settings = clip_settings(project, shots)
     return [_job(project, settings, shot) for shot in shots]
 
@@ -130,7 +132,7 @@ def _job(project, settings: ClipSettings, shot) -> Job:
 
     async def run() -> None:
         if request is None:
-            raise ValueError(f"shot {shot['seq']} has no image: run the images stage (or choose one)")
+            raise StageFailed(f"shot {shot['seq']} has no image: run the images stage (or choose one)")
         _, call_id, name = await produce(project, provider, "animate", request, stage="clips",
                                          key=key, ext="mp4")
         image = db["images"].rows_where("shot_id = ? and chosen = 1", [shot["id"]], limit=1)
@@ -141,7 +143,7 @@ def _job(project, settings: ClipSettings, shot) -> Job:
                 "image_id": next(iter(image), {}).get("id"), "media": name,
                 "movement": request.movement, "params": json.dumps(request.params),
                 "duration_s": request.duration_s, "width": request.width, "height": request.height,
-                "fps": request.fps, "provider": project.studio.served_by(call_id), "status": "done",
+                "fps": request.fps, "provider": served_by(project.db, call_id), "status": "done",
                 "retries": 0,
                 "created": now()})
 

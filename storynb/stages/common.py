@@ -9,6 +9,7 @@ from ..db import now
 from ..prompts import render
 from ..jobs import adoptable_call
 from ..providers.base import LLMRequest, LLMResult
+from ..routing import call
 
 
 def template(project, stage: str) -> dict:
@@ -42,8 +43,8 @@ async def produce(project, provider, method: str, request, *, stage: str, key: s
         return stored["name"]
 
     try:
-        result, call_id = await project.studio.call(
-            provider, method, request, project_id=project.id, stage=stage, job_key=key,
+        result, call_id = await call(
+            project.studio, provider, method, request, project_id=project.id, stage=stage, job_key=key,
             out_path=out, describe=describe, store=store)
     finally:
         out.unlink(missing_ok=True)
@@ -85,9 +86,9 @@ async def ask_llm(project, stage: str, tpl: dict, variables: dict[str, Any], *, 
     if adopted is not None:  # answered and paid for before the last run was killed
         return LLMResult(text=adopted["response"], tokens_in=adopted["tokens_in"] or 0,
                          tokens_out=adopted["tokens_out"] or 0), adopted["id"]
-    return await project.studio.call(provider, "complete", request, project_id=project.id,
-                                     stage=stage, job_key=key,
-                                     describe={"system": system, "prompt": prompt})
+    return await call(project.studio, provider, "complete", request, project_id=project.id,
+                      stage=stage, job_key=key,
+                      describe={"system": system, "prompt": prompt})
 
 
 def extract_json(text: str) -> tuple[Any, list[str]]:

@@ -16,6 +16,8 @@ import math
 
 from ..db import now
 from ..providers.base import SpeechRequest
+from ..routing import served_by
+from ..errors import StageFailed
 from ..runner import Job, job_key
 from .common import produce, provider_identity, take
 
@@ -26,7 +28,7 @@ TAIL_S = 0.5  # and leaves at least this pause before the next shot
 def plan(project) -> list[Job]:
     shots = project.shots()
     if not shots:
-        raise ValueError("the project has no shots: run the storyboard stage or add shots by hand")
+        raise StageFailed("the project has no shots: run the storyboard stage or add shots by hand")
     provider = project.provider("tts")
     return [_job(project, provider, shot) for shot in shots]
 
@@ -74,7 +76,7 @@ def _job(project, provider, shot) -> Job:
             estimate_words(shot["narration"], float(seconds))
         db["narrations"].insert({
             "project_id": project.id, "shot_id": shot["id"], "key": key, "media": name,
-            "duration_s": float(seconds), "provider": project.studio.served_by(call_id),
+            "duration_s": float(seconds), "provider": served_by(project.db, call_id),
             "words": json.dumps(words, ensure_ascii=False),
             "engine": info.get("engine") or getattr(seconds, "engine", "") or "service",
             "voice": info.get("voice") or getattr(seconds, "voice", ""),

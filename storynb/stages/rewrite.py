@@ -1,6 +1,7 @@
 """Stage 1 — rewrite (文案改写): topic + variables → a story. Every version is kept."""
 from __future__ import annotations
 
+from ..errors import StageFailed
 from ..runner import Job, job_key
 from .common import ask_llm, provider_identity, take, template
 
@@ -25,7 +26,7 @@ def plan(project) -> list[Job]:
                   **provider_identity(project.provider("llm")), take=take(project, "rewrite"))
 
     def done() -> bool:
-        latest = project._story_row()
+        latest = project.story_row()
         if latest and latest["source"] == "user" and latest["key"] == user_story_key(project):
             return True
         return bool(project.db["stories"].count_where(
@@ -35,9 +36,9 @@ def plan(project) -> list[Job]:
         result, call_id = await ask_llm(project, "rewrite", tpl, values, key=key, want_json=False)
         text = result.text.strip()
         if not text:
-            raise ValueError("the model returned an empty story; run the stage again or edit "
+            raise StageFailed("the model returned an empty story; run the stage again or edit "
                              "the story by hand with project.set_story(...)")
-        current = project._story_row()
+        current = project.story_row()
         if current and current["text"] == text:  # same words: record the key on a new version
             project.db["stories"].update(current["id"], {"key": key})
         else:

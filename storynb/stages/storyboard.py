@@ -7,8 +7,10 @@ import re
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from ..errors import StageFailed
 from ..prompts import render
 from ..providers.base import LLMRequest
+from ..routing import call
 from ..runner import Job, job_key
 from .common import ask_llm, extract_json, provider_identity, take, template
 
@@ -268,9 +270,9 @@ async def _ask_again(project, tpl: dict, values: dict, key: str, answer: str, pr
                f"{answer[:6000]}\n\nReply again with only the corrected JSON.")
     request = LLMRequest(task="storyboard", prompt=prompt, variables={**values, "repair": problem},
                          json=True, system=system, validate=check)
-    return await project.studio.call(project.provider("llm"), "complete", request,
-                                     project_id=project.id, stage="storyboard", job_key=key,
-                                     describe={"system": system, "prompt": prompt})
+    return await call(project.studio, project.provider("llm"), "complete", request,
+                      project_id=project.id, stage="storyboard", job_key=key,
+                      describe={"system": system, "prompt": prompt})
 
 
 def story_for(project) -> str:
@@ -297,7 +299,7 @@ def plan(project) -> list[Job]:
     fresh = bool(project.db["storyboards"].count_where(
         "project_id = ? and key = ?", [project.id, key]))
     if has_shots and not fresh and row["shots_edited"]:
-        raise ValueError(
+        raise StageFailed(
             "the story (or the storyboard settings) changed since the shots were made, and the "
             "shots have hand edits. To make a new storyboard from the story, replacing the shots: "
             "project.rollback('storyboard') (CLI: storynb rollback ID storyboard). "
@@ -327,7 +329,7 @@ def plan(project) -> list[Job]:
             repairs = [f"asked the model once more ({problem})"] + repairs
         project.replace_shots(shots)
         project.db["storyboards"].insert({
-            "project_id": project.id, "key": key, "story_id": (project._story_row() or {}).get("id"),
+            "project_id": project.id, "key": key, "story_id": (project.story_row() or {}).get("id"),
             "template_id": tpl["id"], "call_id": call_id, "raw": result.text,
             "repairs": json.dumps(repairs, ensure_ascii=False)})
 
