@@ -31,7 +31,7 @@ from ..db import now
 from ..errors import InvalidInput, NotFound
 from ..prompts import render
 from ..providers.base import LLMRequest
-from ..routing import call, provider_row
+from ..routing import call as call_provider, provider_row
 from ..runner import job_key
 from . import assertions as A
 from .cases import CaseSets, normalize
@@ -314,7 +314,7 @@ class ABTests(Judging, Improving, Reading):
                     request = LLMRequest(task=stage, prompt=prompt, variables=values,
                                          json=stage != "rewrite", system=system,
                                          params=request_params)
-                    result, call_id = await call(
+                    result, call_id = await call_provider(
                         self.studio, llm, "complete", request, project_id=None, stage=f"ab:{stage}",
                         job_key=key, describe={"system": system, "prompt": prompt})
                 except Exception as exc:  # a failed run is a row too
@@ -360,7 +360,7 @@ class ABTests(Judging, Improving, Reading):
             request = LLMRequest(task="judge", prompt=render(A.RUBRIC_CHECK, values, label="rubric check"),
                                  variables=values, json=True, params={"temperature": 0, "seed": 0},
                                  validate=A.parse_rubric_answer)
-            result, call_id = await call(self.studio, judge, "complete", request, project_id=None,
+            result, call_id = await call_provider(self.studio, judge, "complete", request, project_id=None,
                                          stage="ab:judge", job_key=row.get("key", ""))
             ok, reason = A.parse_rubric_answer(result.text)
             cost = (self.db["calls"].get(call_id).get("cost") or 0.0) if call_id else 0.0
