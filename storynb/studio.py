@@ -208,6 +208,37 @@ class Studio:
 
         delete_template(self, name)
 
+    def find_project(self, topic: str, *, text: str | None = None, as_is: bool = False,
+                     style: str = "warm", length: str = "short", aspect: str = "9:16",
+                     fps: int = 24, burn_subtitles: bool = True, font: str | None = None,
+                     size: tuple[int, int] | None = None, language: str | None = None,
+                     shots: int | None = None, seed: int | None = None,
+                     target_length: int | None = None) -> "Project | None":
+        """The latest project made from this topic (and source text) with these settings, or
+        None: what `storynb run "topic"` continues instead of starting over. The defaults are
+        `create_project`'s; language, shots, seed and target_length left as None match any
+        value, and without `size` the project must have the aspect's full size."""
+        from .project import ASPECTS
+
+        if aspect not in ASPECTS:
+            raise InvalidInput(f"aspect {aspect!r} is not one of: {', '.join(ASPECTS)}")
+        wanted = {"topic": (topic or "").strip(), "style": style, "aspect": aspect, "fps": fps,
+                  "length": length, "burn_subtitles": int(bool(burn_subtitles)), "font": font or "",
+                  "source_text": text, "as_is": int(bool(as_is))}
+        optional = {"language": language, "shots_wanted": shots, "seed": seed,
+                    "target_length": target_length}
+        width, height = tuple(size) if size else ASPECTS[aspect]
+        for row in self.db.query("select * from projects where topic = ? order by id desc",
+                                 [wanted["topic"]]):
+            if any(row[k] != v for k, v in wanted.items()):
+                continue
+            if any(v is not None and row[k] != v for k, v in optional.items()):
+                continue
+            if (row["width"], row["height"]) != (width, height):
+                continue
+            return self.project(row["id"])
+        return None
+
     def project(self, ref: int | str) -> "Project":
         from .project import Project
 
