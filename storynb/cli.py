@@ -609,8 +609,9 @@ def _shots(studio, args) -> int:
 
 def _chapters(studio, args) -> int:
     project = studio.project(args.project)
-    videos = {v["chapter"]: v["path"] for v in project.chapter_videos()}
-    for part in project.chapters():
+    made = project.chapter_videos()
+    videos = dict(zip(made["chapter"], made["path"]))
+    for part in project.chapters().to_dict("records"):
         print(f"{part['chapter']:>3}  shots {part['first_seq']}–{part['last_seq']}  "
               f"{part['duration_s']:.0f}s  {part['title']}  {videos.get(part['chapter'], '')}".rstrip())
     if not videos:
@@ -633,8 +634,8 @@ def _export(studio, args) -> int:
         project.update(by_chapter=True)
     code = _finish(project, project.run(on_event=_Progress()))
     if code == 0 and args.chapters:
-        for video in project.chapter_videos():
-            print(video["path"])
+        for path in project.chapter_videos()["path"]:
+            print(path)
     return code
 
 

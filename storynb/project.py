@@ -14,6 +14,8 @@ from .jobs import latest_run
 from .runner import STAGES, Event, RunReport
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .pipeline import BackgroundRun
 
 ASPECTS = {"9:16": (1080, 1920), "16:9": (1920, 1080), "1:1": (1080, 1080)}
@@ -315,18 +317,25 @@ class Project:
         return pd.DataFrame([{c: s[c] for c in columns} for s in self.shots(offset, limit)],
                             columns=columns)
 
-    def chapters(self) -> list[dict]:
-        """The chapters (from the source's headings, or groups of chunks): chapter number,
-        title, first_seq, last_seq, shots, duration_s."""
+    def chapters(self) -> pd.DataFrame:
+        """The chapters (from the source's headings, or groups of chunks), a DataFrame with
+        chapter (number), title, first_seq, last_seq, shots, duration_s."""
+        import pandas as pd
+
         from .longform import chapters
 
-        return chapters(self)
+        return pd.DataFrame(chapters(self), columns=["chapter", "title", "first_seq", "last_seq",
+                                                     "shots", "duration_s"])
 
-    def chapter_videos(self) -> list[dict]:
-        """The video of each chapter (made by the export when `by_chapter` is on)."""
+    def chapter_videos(self) -> pd.DataFrame:
+        """The video of each chapter (made by the export when `by_chapter` is on), a DataFrame
+        with chapter, title, path, srt_path, duration_s."""
+        import pandas as pd
+
         from .longform import chapter_videos
 
-        return chapter_videos(self)
+        return pd.DataFrame(chapter_videos(self), columns=["chapter", "title", "path", "srt_path",
+                                                           "duration_s"])
 
     def shot(self, seq: int) -> dict:
         rows = list(self.db["shots"].rows_where("project_id = ? and seq = ?", [self.id, seq]))
