@@ -311,7 +311,8 @@ class CharacterSheet:
         for shot in self.project.shots():
             names = shot_names(shot)
             if old in names:
-                names = [new if n == old else n for n in names if new is not None or n != old]
+                names = ([n for n in names if n != old] if new is None
+                         else [new if n == old else n for n in names])
                 self.db["shots"].update(shot["id"], {"characters": json.dumps(
                     names, ensure_ascii=False)})
 
@@ -404,7 +405,8 @@ def draw_characters(picture, looks, shot_seed: int = 0) -> list[tuple[float, flo
 
 
 def _c(value) -> tuple[int, int, int]:
-    return tuple(int(v) for v in value)
+    red, green, blue = (int(v) for v in value)
+    return red, green, blue
 
 
 def _outline(tall: float) -> int:

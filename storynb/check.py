@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 import re
 import subprocess
 
@@ -126,7 +127,7 @@ def caption_boxes(pages: list[list[dict]], width: int, height: int, font: str | 
 
     from .render.subtitles import drawable, font_chain, render_caption
 
-    boxes = []
+    boxes: list[Any] = []
     if not font:
         return boxes
     chain = font_chain("".join(p["text"] for ps in pages for p in ps), font)

@@ -113,7 +113,8 @@ def pieces_of(text: str, zh: bool) -> list[Piece]:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     blank_mode = any(not line.strip() for line in lines[1:-1])
     out: list[Piece] = []
-    para, buffer, chapter = 0, [], ""
+    para, chapter = 0, ""
+    buffer: list[str] = []
 
     def flush() -> None:
         nonlocal para, buffer

@@ -172,7 +172,9 @@ def run_sync(project, stages=None, *, on_event=None) -> RunReport:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(run_project(project, stages, on_event=on_event))
-    return start(project, stages, on_event=on_event).wait()
+    report = start(project, stages, on_event=on_event).wait()
+    assert report is not None  # wait() without a timeout returns the report
+    return report
 
 
 def selected_stages(stages: str | Sequence[str] | None) -> list[str]:

@@ -292,6 +292,8 @@ class Project:
     def story_diff(self, old: int, new: int | None = None) -> str:
         """A unified diff between two story versions (by paragraph and sentence)."""
         old_text, new_row = self.story(old), self.story_row(new)
+        if new_row is None:
+            raise NotFound(f"project {self.id} has no story yet: run the rewrite stage or set_story()")
         split = lambda t: [s for s in re.split(r"(?<=[.!?。！？])\s*|\n+", t) if s.strip()]
         return "\n".join(difflib.unified_diff(
             split(old_text), split(new_row["text"]), f"version {old}",

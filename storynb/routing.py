@@ -255,14 +255,8 @@ class Router:
         return self._loop_object("sem", member.name, member.concurrency,
                                  lambda: asyncio.Semaphore(max(1, member.concurrency)))
 
-    def limiter(self, member: Member):
-        from aiolimiter import AsyncLimiter
-
-        return self._loop_object("rpm", member.name, member.rpm,
-                                 lambda: AsyncLimiter(1, 60.0 / member.rpm))
-
     # choosing ----------------------------------------------------------------------------
-    def choose(self, route: Route, exclude: set[str] = frozenset()) -> Member | None:
+    def choose(self, route: Route, exclude: set[str] | frozenset[str] = frozenset()) -> Member | None:
         """The member for the next attempt (None if every candidate is unavailable now)."""
         with self._lock:
             candidates = [m for m in route.members if m.active and m.name not in exclude
@@ -436,6 +430,8 @@ class Router:
         provider's last call (in any process) is 60/rpm seconds old. The slot is taken at the
         moment the call goes, not reserved ahead, so a call delayed after its turn cannot end
         up too close to the next one."""
+        if not member.rpm:
+            return  # no requests-per-minute limit
         interval = pacing_interval(member.rpm)
         remote = getattr(getattr(studio, "executor", None), "pace", None)
         if remote is not None:  # workers on other machines: Redis holds the provider's turn

@@ -47,7 +47,8 @@ class Studio:
             self._providers = _builtin_providers()
             self.builtin_names = frozenset(self._providers)
             self._register_builtins()
-        self.executor = None  # how provider calls are carried out (None: in this process)
+        self.executor: Any = None  # how provider calls are carried out (None: in this process)
+        self.worker_name: str | None = None  # set in a worker process: recorded with each call
 
     def __repr__(self) -> str:
         return f"Studio({str(self.path)!r})"
@@ -85,7 +86,7 @@ class Studio:
         self._secrets = Secrets()
         for name, provider in self._providers.items():
             if not self.db["providers"].count_where("name = ?", [name]):
-                self.db["providers"].insert({
+                self.db.table("providers").insert({
                     "kind": provider.kind, "name": name, "type": "local", "url": "",
                     "model": getattr(provider, "model", name), "params": "{}", "weight": 1.0,
                     "priority": 0, "timeout": 600.0, "price": "{}", "active": 1, "builtin": 1,
@@ -291,8 +292,8 @@ class Studio:
             clause = f"where {' and '.join(where)}" if where else ""
             for row in self.db.query(f"select {', '.join(columns)} from {table} {clause}", args):
                 names.update(v for v in row.values() if v and v not in NO_FILE)
-        where, args = ("where project_id = ?", [project_id]) if project_id else ("", [])
-        for (refs,) in self.db.execute(f"select refs from characters {where}", args):
+        clause, args = ("where project_id = ?", [project_id]) if project_id else ("", [])
+        for (refs,) in self.db.execute(f"select refs from characters {clause}", args):
             names.update(n for n in json.loads(refs or "[]") if is_media_name(n))  # characters' references
         return names
 

@@ -18,6 +18,7 @@ class ProviderError(StorynbError):
     """A provider could not do the work. `retryable` tells the runner whether trying again may help."""
 
     retryable_default = False
+    billed = False  # the service charged for the attempt although it failed (Runway SAFETY.INPUT)
 
     def __init__(self, message: str, *, retryable: bool | None = None,
                  retry_after: float | None = None, status: int | None = None):

@@ -177,7 +177,7 @@ def _espeak_speak(text: str, voice: Voice, speed: float) -> tuple[np.ndarray, in
         engine = _espeak()
         pcm, events = engine.synth(text, voice.code, rate)
         sr = engine.rate
-    words = []
+    words: list[dict] = []
     for pos, length, ms in events:  # text_position counts characters from 1
         start = max(0, pos - 1)
         token = text[start:start + max(1, length)].strip()
@@ -253,7 +253,7 @@ def cover_text(text: str, words: list[dict]) -> list[dict]:
     """Give every character of `text` to a word: a word's text runs from its own position to the
     next word's (so punctuation and anything the engine skipped stays with a spoken word)."""
     words = sorted((w for w in words if 0 <= w.get("char", -1) < len(text)), key=lambda w: w["char"])
-    out = []
+    out: list[dict] = []
     for w in words:
         if out and w["char"] <= out[-1]["char"]:
             continue

@@ -12,6 +12,7 @@ providers are rows too (type "local") and members of the same registry.
 """
 from __future__ import annotations
 
+import builtins
 import json
 import math
 import re
@@ -23,14 +24,14 @@ from ..aio import run_sync
 from ..errors import InvalidInput, NotFound
 from ..secrets import Secret, check_key_text, hint, redact
 from .base import KINDS, ProviderError
-from .http import Config
+from .http import Config, HTTPAdapter
 from .images import DEFAULT_WORKFLOW, ComfyUI, OpenAIImages, SDWebUI
 from .openai_compat import OpenAIChat
 from .speech import OpenAISpeech
 from .tasks import DashScopeWan, Kling, Runway
 from .urls import check_provider_url
 
-ADAPTERS: dict[str, type] = {cls.type: cls for cls in (
+ADAPTERS: dict[str, type[HTTPAdapter]] = {cls.type: cls for cls in (
     OpenAIChat, OpenAIImages, SDWebUI, ComfyUI, Runway, Kling, DashScopeWan, OpenAISpeech)}
 KIND_PARAMS = {  # the kind defaults a user is expected to set (others are accepted as is)
     "llm": ("temperature", "max_tokens", "top_p"),
@@ -120,7 +121,7 @@ class Providers:
         """One provider's settings as shown to a user (the key as a hint only)."""
         return self._public(self._row(name))
 
-    def list(self, kind: str | None = None) -> list[dict]:
+    def list(self, kind: str | None = None) -> builtins.list[dict]:
         where, args = ("kind = ?", [kind]) if kind else (None, [])
         return [self._public(r) for r in self.db["providers"].rows_where(
             where, args, order_by="kind, priority, name")]
@@ -211,7 +212,7 @@ class Providers:
     def deactivate(self, name: str) -> dict:
         return self.edit(name, active=False)
 
-    def used_by(self, name: str) -> list[int]:
+    def used_by(self, name: str) -> builtins.list[int]:
         from ..routing import parse_route_spec
 
         users = []

@@ -3,6 +3,7 @@ Movements set by hand (source 'user') are kept."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ..db import now, writing
 from ..errors import InvalidInput, NotFound, StageFailed
@@ -27,7 +28,7 @@ def parse_camera(text: str, sequences: list[int]) -> tuple[dict[int, tuple[str, 
     for position, item in enumerate(items, start=1):
         if not isinstance(item, dict):
             raise ValueError(f"camera entry {position} is not an object: {item!r:.120}")
-        seq = item.get("sequence", item.get("seq", position))
+        seq: Any = item.get("sequence", item.get("seq", position))
         try:
             move = _move(str(item.get("movement", "")), item.get("params") or {})
         except (ValueError, TypeError) as exc:

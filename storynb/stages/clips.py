@@ -4,6 +4,7 @@ export only has to join clips, and editing one shot re-renders one clip."""
 from __future__ import annotations
 
 import json
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def subtitle_font(project, shots) -> str | None:
 class ClipSettings:
     """What every shot's clip shares, read once per plan (not once per shot)."""
 
-    provider: object
+    provider: Any  # the image2video route
     width: int
     height: int
     fps: int
@@ -41,7 +42,7 @@ class ClipSettings:
     still: bool  # the camera stage is skipped: every shot holds still
     identity: dict
     take: int
-    spoken: dict = None  # shot id -> its narration row (words, duration), see stages.narration
+    spoken: dict | None = None  # shot id -> its narration row (words, duration), see stages.narration
     highlight: bool = False
     fonts: tuple = ()  # the caption font and its fallbacks (their names are in the clip keys)
 
@@ -51,7 +52,7 @@ def clip_settings(project, shots) -> ClipSettings:
 
     row, provider = project.row, project.provider("image2video")
     font = subtitle_font(project, shots)
-    fonts = ()
+    fonts: tuple[str, ...] = ()
     if font:
         from ..render.subtitles import font_chain
 
@@ -140,7 +141,7 @@ def _job(project, settings: ClipSettings, shot) -> Job:
             db["clips"].delete_where("key = ? and status = 'failed'", [key])
             db["clips"].insert({
                 "project_id": project.id, "shot_id": shot["id"], "key": key,
-                "image_id": next(iter(image), {}).get("id"), "media": name,
+                "image_id": (next(iter(image), None) or {}).get("id"), "media": name,
                 "movement": request.movement, "params": json.dumps(request.params),
                 "duration_s": request.duration_s, "width": request.width, "height": request.height,
                 "fps": request.fps, "provider": served_by(project.db, call_id), "status": "done",

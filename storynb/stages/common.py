@@ -53,7 +53,7 @@ async def produce(project, provider, method: str, request, *, stage: str, key: s
     return result, call_id, stored["name"]
 
 
-def record_failure(db, table: str, key: str, message: str, row: dict) -> None:
+def record_failure(db, table: str, key: str | None, message: str, row: dict) -> None:
     """A failed job is a row with its error; trying again counts a retry on the same row."""
     previous = list(db[table].rows_where("key = ? and status = 'failed'", [key], limit=1))
     if previous:

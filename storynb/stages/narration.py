@@ -101,7 +101,8 @@ def estimate_words(text: str, seconds: float) -> list[dict]:
         return []
     lo, hi = min(0.1, seconds * 0.05), max(0.0, seconds - min(0.2, seconds * 0.05))
     total = sum(len(t) for t, _ in tokens)
-    out, acc = [], 0
+    out: list[dict] = []
+    acc = 0.0
     for tok, char in tokens:
         start = lo + (hi - lo) * acc / total
         acc += len(tok)
@@ -113,7 +114,7 @@ def spoken(project, shots, provider=None) -> list[dict | None]:
     """Each shot's finished narration row (None when it is not made yet), words parsed."""
     provider = provider or project.provider("tts")
     voice = voice_identity(project, provider)
-    out = []
+    out: list[dict | None] = []
     for shot in shots:
         key, _ = narration_key(project, provider, shot, voice)
         rows = list(project.db["narrations"].rows_where("key = ? and status = 'done'", [key],

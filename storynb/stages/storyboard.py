@@ -250,11 +250,11 @@ def _in_order(listed: list[tuple[dict, int | None]], repairs: list[str]) -> list
             repairs.append("some shots have no sequence number: kept the order they are listed in")
             return [(item, None) for item, _ in listed]
         return listed
-    ordered = sorted(listed, key=lambda pair: pair[1])
+    ordered = sorted(listed, key=lambda pair: pair[1] or 0)  # every shot has a number here
     if [seq for _, seq in ordered] != numbers:
         repairs.append("shots were listed out of order: sorted by their sequence numbers "
                        f"({', '.join(map(str, numbers))})")
-    repeated = sorted({n for n in numbers if numbers.count(n) > 1})
+    repeated = sorted({n for n in numbers if n is not None and numbers.count(n) > 1})
     if repeated:
         repairs.append(f"sequence number(s) {', '.join(map(str, repeated))} used twice: kept "
                        "both shots in the order listed")
