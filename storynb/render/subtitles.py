@@ -410,12 +410,12 @@ def render_caption(text: str, width: int, font_path: str, *, max_lines: int = 3,
         return [(f, t) for f, t in out]
 
     def length(piece: str) -> float:
-        return sum(f.getlength(t) for f, t in runs(piece))
+        return float(sum(f.getlength(t) for f, t in runs(piece)))
 
-    base = font.getmetrics()[0] - (font.getmetrics()[0] + font.getmetrics()[1]) / 2  # centre → baseline
+    baseline = font.getmetrics()[0] - (font.getmetrics()[0] + font.getmetrics()[1]) / 2  # centre → baseline
     pos = 0
     for i, ln in enumerate(lines):
-        y = pad_y + line_h * (i + 0.5) + base
+        y = pad_y + line_h * (i + 0.5) + baseline
         at = text.find(ln, pos)
         pos = at + len(ln) if at >= 0 else pos
         a, b = ((max(0, highlight[0] - at), min(len(ln), highlight[1] - at))

@@ -104,9 +104,9 @@ def estimate_words(text: str, seconds: float) -> list[dict]:
     out: list[dict] = []
     acc = 0.0
     for tok, char in tokens:
-        start = lo + (hi - lo) * acc / total
+        begins = lo + (hi - lo) * acc / total
         acc += len(tok)
-        out.append({"text": tok, "start": start, "end": lo + (hi - lo) * acc / total, "char": char})
+        out.append({"text": tok, "start": begins, "end": lo + (hi - lo) * acc / total, "char": char})
     return out
 
 
