@@ -101,7 +101,7 @@ def test_every_shot_naming_a_character_sends_its_reference_images(tmp_path, monk
         assert report.status == "done", report.summary()
 
         expected = Counter()
-        for seq, names in tagging.items():
+        for _seq, names in tagging.items():
             hashes = tuple(h for n in names for h in refs.get(n, []))
             if hashes:
                 expected[hashes] += 1

@@ -356,7 +356,7 @@ def test_a_billed_video_whose_result_is_lost_is_in_storynb_usage(studio, still, 
     out = subprocess.run([sys.executable, "-m", "storynb.cli", "--studio", str(studio.path), "usage"],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    line = next(l for l in out.stdout.splitlines() if l.strip().startswith("runway"))
+    line = next(text for text in out.stdout.splitlines() if text.strip().startswith("runway"))
     assert "0.15" in line
 
 
