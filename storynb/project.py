@@ -30,6 +30,18 @@ def detect_language(text: str) -> str:
 
 
 class Project:
+    """A topic on its way to a video (open one with `studio.project(ref)` or make one with
+    `studio.create_project(topic)`).
+
+    - Running: `run(stages=None, *, background=False, from_failed=False)` is the one way in
+      (retry and resume are `run(from_failed=True)`; see `run`). Controls: `pause`, `skip`,
+      `unskip`, `rollback`; live state: `state`, `status()`, `progress()`.
+    - What comes back: a table is a pandas DataFrame (`stages`, `stories`, `storyboard`, `images`,
+      `clips`, `camera`, `calls`, `chapters`, `chapter_videos`); one record is a dict (`row`,
+      `shot`, `story_row`, `chosen_image`, `latest_export`). `shots()` is the one list of dicts:
+      the shot records for code that loops over and edits them (`storyboard()` is their table).
+    - Errors are StorynbError subclasses (storynb.errors) whose message says what to do."""
+
     def __init__(self, studio, project_id: int):
         self.studio = studio
         self.db = studio.db

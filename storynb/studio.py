@@ -31,7 +31,14 @@ def _builtin_providers() -> dict[str, Any]:
 
 
 class Studio:
-    """Opens (creating if needed) a studio: `Studio()` uses `data/studio.db` or $STORYNB_STUDIO."""
+    """Opens (creating if needed) a studio: `Studio()` uses `data/studio.db` or $STORYNB_STUDIO.
+
+    Projects: `create_project`, `project`, `find_project`, `projects()`, `import_bundle`;
+    providers: `providers` (configured ones), `register` (an object of this process), `provider`,
+    `route`; the call log: `calls()`, `usage()`, `estimate()`; disk: `disk_usage()`, `gc()`.
+    Tables come back as pandas DataFrames (`projects`, `calls`, `usage`, `templates`,
+    `disk_usage`); `prompt_sets()` is a list of dicts (the records the panels choose from).
+    Provider calls themselves go through storynb.routing.call (the stages do that)."""
 
     def __init__(self, path: str | Path | None = None):
         path = _database_path(Path(path or os.environ.get("STORYNB_STUDIO") or DEFAULT_PATH))
