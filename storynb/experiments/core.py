@@ -359,8 +359,9 @@ class ABTests(Judging, Improving, Reading):
             request = LLMRequest(task="judge", prompt=render(A.RUBRIC_CHECK, values, label="rubric check"),
                                  variables=values, json=True, params={"temperature": 0, "seed": 0},
                                  validate=A.parse_rubric_answer)
-            result, call_id = await call_provider(self.studio, judge, "complete", request, project_id=None,
-                                         stage="ab:judge", job_key=row.get("key", ""))
+            result, call_id = await call_provider(self.studio, judge, "complete", request,
+                                                  project_id=None, stage="ab:judge",
+                                                  job_key=row.get("key", ""))
             ok, reason = A.parse_rubric_answer(result.text)
             cost = (self.db.table("calls").get(call_id).get("cost") or 0.0) if call_id else 0.0
             return {"type": "llm-rubric", "name": name, "pass": ok, "reason": reason,
