@@ -367,7 +367,8 @@ studio_path = ""
 project_id = 0
 """, tags=["parameters"]),
     code("""
-import base64, html
+import base64
+import html
 from pathlib import Path
 from IPython.display import HTML, Markdown, Video, display
 from storynb import Studio
