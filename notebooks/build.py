@@ -367,8 +367,7 @@ studio_path = ""
 project_id = 0
 """, tags=["parameters"]),
     code("""
-import base64
-import html
+import base64, html
 from pathlib import Path
 from IPython.display import HTML, Markdown, Video, display
 from storynb import Studio
