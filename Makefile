@@ -17,6 +17,8 @@ demo: $(STAMP)
 	$(VENV)/bin/storynb run "$(TOPIC)"
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check storynb tests
+	$(VENV)/bin/mypy storynb
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

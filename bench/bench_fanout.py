@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fakes import OpenAIFake  # noqa: E402
 from storynb import Studio  # noqa: E402
 from storynb.providers.base import ImageRequest  # noqa: E402
+from storynb.routing import call  # noqa: E402
 
 N = 24
 SETTINGS = [  # (latency s, concurrency, rpm): bound by latency/concurrency, by rpm, and both
@@ -60,7 +61,7 @@ def sequential(studio, project) -> float:
             request = ImageRequest(prompt=shot["image_prompt"] + " [sequential]", width=144,
                                    height=256, seed=shot["seed"])
             out = Path(tempfile.mktemp(suffix=".png"))
-            await studio.call(route, "generate", request, project_id=project.id, stage="bench",
+            await call(studio, route, "generate", request, project_id=project.id, stage="bench",
                               out_path=out)
             out.unlink(missing_ok=True)
 

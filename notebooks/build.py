@@ -125,7 +125,7 @@ print(project.video_path())
 """),
     md("""
 ## All stages at once, in the background
-The pipeline panel runs with `project.start()`, so the kernel stays free: the bars move while
+The pipeline panel runs with `project.run(background=True)`, so the kernel stays free: the bars move while
 you keep working. Pause, resume, retry, skip or roll back any stage here.
 """),
     code("""

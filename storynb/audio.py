@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import atomic_path, ffmpeg_exe
+from .errors import InvalidInput
 
 SAMPLE_RATE = 48000
 DEFAULT_LUFS = -16.0
@@ -34,7 +35,7 @@ def decode(path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     out = subprocess.run([_ffmpeg(), "-v", "error", "-nostdin", "-i", str(path), "-vn", "-f", "f32le",
                           "-ac", "1", "-ar", str(sample_rate), "-"], capture_output=True)
     if out.returncode != 0:
-        raise ValueError(f"cannot read the audio file {Path(path).name}: "
+        raise InvalidInput(f"cannot read the audio file {Path(path).name}: "
                          f"{out.stderr.decode(errors='replace').strip()[-300:]}")
     return np.frombuffer(out.stdout, "<f4").copy()
 
@@ -79,7 +80,7 @@ def fit_music(music: np.ndarray, seconds: float, sr: int = SAMPLE_RATE) -> np.nd
     """The user's music looped (2 s crossfades) or cut to `seconds`, faded in and out."""
     n = int(seconds * sr)
     if not len(music):
-        raise ValueError("the music file has no audio")
+        raise InvalidInput("the music file has no audio")
     xf = min(int(2 * sr), len(music) // 4)
     out = music[:n].copy()
     while len(out) < n:
@@ -189,9 +190,9 @@ def check_target(value) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"the loudness target must be a number of LUFS (e.g. -16), not {value!r}") from None
+        raise InvalidInput(f"the loudness target must be a number of LUFS (e.g. -16), not {value!r}") from None
     if not LOUDNESS_RANGE[0] <= value <= LOUDNESS_RANGE[1]:
-        raise ValueError(f"the loudness target {value} LUFS is out of range: use {LOUDNESS_RANGE[0]:g} "
+        raise InvalidInput(f"the loudness target {value} LUFS is out of range: use {LOUDNESS_RANGE[0]:g} "
                          f"to {LOUDNESS_RANGE[1]:g} (-16 default, -14 social platforms, -23 broadcast)")
     return value
 
@@ -200,9 +201,9 @@ def check_music_level(value) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"the music level must be a number of dB (e.g. -18), not {value!r}") from None
+        raise InvalidInput(f"the music level must be a number of dB (e.g. -18), not {value!r}") from None
     if not -40 <= value <= 0:
-        raise ValueError(f"the music level {value} dB is out of range: use -40 to 0 dB under the narration")
+        raise InvalidInput(f"the music level {value} dB is out of range: use -40 to 0 dB under the narration")
     return value
 
 
@@ -238,17 +239,17 @@ def store_music(studio, path) -> tuple[str, str]:
 
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"the music file {path.name!r} does not exist")
+        raise InvalidInput(f"the music file {path.name!r} does not exist")
     size = path.stat().st_size
     if size > MUSIC_MAX_BYTES:
-        raise ValueError(f"the music file {path.name!r} is {size / 1e6:.0f} MB; the limit is "
+        raise InvalidInput(f"the music file {path.name!r} is {size / 1e6:.0f} MB; the limit is "
                          f"{MUSIC_MAX_BYTES // (1024 * 1024)} MB")
     try:
         info = probe(path)
     except ValueError:
         info = {}
     if not info.get("audio_codec"):
-        raise ValueError(f"{path.name!r} has no audio that ffmpeg can read: give an audio file "
+        raise InvalidInput(f"{path.name!r} has no audio that ffmpeg can read: give an audio file "
                          "(mp3, wav, ogg, m4a, flac)")
     import shutil
 

@@ -169,6 +169,8 @@ def run_batch(studio, topics, out_dir, *, concurrency: int = 2, budget: float | 
 
 
 async def _run_all(studio, batch, planned, out, concurrency, budget, notebooks, on_progress):
+    from .pipeline import run_project  # the async run: many projects share this event loop
+
     gate = asyncio.Semaphore(concurrency)
     over = asyncio.Event()
     running: dict[int, Any] = {}
@@ -206,7 +208,7 @@ async def _run_all(studio, batch, planned, out, concurrency, budget, notebooks, 
             try:
                 if project.row["paused"]:
                     project.db["projects"].update(project.id, {"paused": 0})
-                report = await project.run_async()
+                report = await run_project(project)
             except Exception as exc:
                 note(item, project, status="failed", error=f"{type(exc).__name__}: {exc}"[:2000])
                 return

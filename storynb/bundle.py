@@ -18,6 +18,7 @@ import sqlite3
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .db import now, writing
 from .errors import InvalidInput, StorynbError
@@ -27,7 +28,7 @@ from .media import MEDIA_COLUMNS, NO_FILE, is_media_name
 
 # Tables in the order their rows can be inserted, with the id columns that point at other rows.
 # A bundle carries exactly these tables (and `stages`); a new per-project table is added here.
-TABLES = (
+TABLES: tuple[tuple[str, dict[str, str]], ...] = (
     ("calls", {}),
     ("shots", {}),
     ("stories", {"call_id": "calls"}),
@@ -265,7 +266,7 @@ def _row(db, table: str, row, label: str, what: str) -> dict:
     if not isinstance(row, dict):
         raise InvalidInput(f"{label}: {what} is not an object")
     columns = db[table].columns_dict
-    clean = {}
+    clean: dict[str, Any] = {}
     for column, value in row.items():
         kind = columns.get(column)
         if kind is None:

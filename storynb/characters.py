@@ -313,7 +313,8 @@ class CharacterSheet:
         for shot in self.project.shots():
             names = shot_names(shot)
             if old in names:
-                names = [new if n == old else n for n in names if new is not None or n != old]
+                names = ([n for n in names if n != old] if new is None
+                         else [new if n == old else n for n in names])
                 self.db["shots"].update(shot["id"], {"characters": json.dumps(
                     names, ensure_ascii=False)})
 

@@ -14,10 +14,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 import re
 import subprocess
 
 from .db import now
+from .errors import NotFound
 
 BLACK_MAX_S = 0.2
 FROZEN_MAX_S = 1.0
@@ -125,7 +127,7 @@ def caption_boxes(pages: list[list[dict]], width: int, height: int, font: str | 
 
     from .render.subtitles import drawable, font_chain, render_caption
 
-    boxes = []
+    boxes: list[Any] = []
     if not font:
         return boxes
     chain = font_chain("".join(p["text"] for ps in pages for p in ps), font)
@@ -152,7 +154,7 @@ def check_export(project, export_id: int | None = None) -> dict:
     if export_id is None:
         export = project.latest_export()
         if not export:
-            raise ValueError(f"project {project.id} has no export yet: run it first (storynb run)")
+            raise NotFound(f"project {project.id} has no export yet: run it first (storynb run)")
     else:
         export = db["exports"].get(export_id)
     shots = project.shots()

@@ -282,26 +282,11 @@ def _given(args) -> dict:
 def _find_same(studio, args):
     """The latest project made from the same topic with the same settings, if any."""
     get = lambda name: getattr(args, name) if getattr(args, name) is not None else DEFAULTS[name]
-    wanted = {"topic": args.topic.strip(), "style": normalize_style(get("style")), "aspect": get("aspect"),
-              "fps": get("fps"), "length": get("length"), "burn_subtitles": int(get("burn")),
-              "font": args.font or ""}
-    optional = {"language": args.lang, "shots_wanted": args.shots, "seed": args.seed,
-                "target_length": args.target_length}
-    wanted.update(source_text=getattr(args, "source_text", None),
-                  as_is=int(bool(getattr(args, "as_is", False))))
-    size = _size(args.size)
-    for row in studio.db.query("select * from projects where topic = ? order by id desc",
-                               [wanted["topic"]]):
-        if any(row[k] != v for k, v in wanted.items()):
-            continue
-        if any(v is not None and row[k] != v for k, v in optional.items()):
-            continue
-        if size and (row["width"], row["height"]) != size:
-            continue
-        if not size and (row["width"], row["height"]) != ASPECTS[wanted["aspect"]]:
-            continue
-        return studio.project(row["id"])
-    return None
+    return studio.find_project(
+        args.topic, text=getattr(args, "source_text", None), as_is=bool(getattr(args, "as_is", False)),
+        style=normalize_style(get("style")), length=get("length"), aspect=get("aspect"), fps=get("fps"),
+        burn_subtitles=bool(get("burn")), font=args.font, size=_size(args.size), language=args.lang,
+        shots=args.shots, seed=args.seed, target_length=args.target_length)
 
 
 def _update_in_place(project, args) -> None:
@@ -375,7 +360,7 @@ def _run(studio, args) -> int:
     if sound:
         project.update(**sound)
     if args.executor == "worker":
-        handle = project.start(args.stage, executor="worker")
+        handle = project.run(args.stage, background=True, executor="worker")
         print(f"project {project.id}: run {handle.run_id} queued for the local worker; "
               f"`storynb watch {project.id}` follows it", file=sys.stderr)
         return 0
@@ -475,7 +460,7 @@ def _workers(studio, args) -> int:
     found = local_worker(studio.db)
     print(f"local worker: {found['host']}:{found['pid']} since {found['started']}" if found
           else "local worker: none running (it starts when a run is started from the app or "
-               "with project.start())")
+               "with project.run(background=True))")
     return 0
 
 
@@ -575,6 +560,7 @@ def _batch(studio, args) -> int:
 def _projects(studio, args) -> int:
     frame = studio.projects()
     print(frame.to_string(index=False) if len(frame) else "no projects yet: storynb run \"a topic\"")
+    return 0
 
 
 def _status(studio, args) -> int:
@@ -584,6 +570,7 @@ def _status(studio, args) -> int:
     print(frame[["stage", "status", "ran", "skipped", "failed", "retries"]].to_string(index=False))
     if project.video_path():
         print(project.video_path())
+    return 0
 
 
 def _read_text(path: str) -> str:
@@ -618,16 +605,19 @@ def _shots(studio, args) -> int:
     if total > args.limit:
         print(f"shots {offset + 1}–{offset + len(frame)} of {total} (page {args.page} of {pages}; "
               f"--page {args.page + 1 if args.page < pages else 1} for more)", file=sys.stderr)
+    return 0
 
 
 def _chapters(studio, args) -> int:
     project = studio.project(args.project)
-    videos = {v["chapter"]: v["path"] for v in project.chapter_videos()}
-    for part in project.chapters():
+    made = project.chapter_videos()
+    videos = dict(zip(made["chapter"], made["path"]))
+    for part in project.chapters().to_dict("records"):
         print(f"{part['chapter']:>3}  shots {part['first_seq']}–{part['last_seq']}  "
               f"{part['duration_s']:.0f}s  {part['title']}  {videos.get(part['chapter'], '')}".rstrip())
     if not videos:
         print(f"(no chapter videos yet: `storynb export {project.id} --chapters`)", file=sys.stderr)
+    return 0
 
 
 def _calls(studio, args) -> int:
@@ -636,6 +626,7 @@ def _calls(studio, args) -> int:
         print("no calls recorded")
         return 0
     print(frame[["id", "stage", "provider", "status", "latency_ms", "created"]].to_string(index=False))
+    return 0
 
 
 def _export(studio, args) -> int:
@@ -644,14 +635,14 @@ def _export(studio, args) -> int:
         project.update(by_chapter=True)
     code = _finish(project, project.run(on_event=_Progress()))
     if code == 0 and args.chapters:
-        for video in project.chapter_videos():
-            print(video["path"])
+        for path in project.chapter_videos()["path"]:
+            print(path)
     return code
 
 
 def _retry(studio, args) -> int:
     project = studio.project(args.project)
-    return _finish(project, project.retry(on_event=_Progress()))
+    return _finish(project, project.run(from_failed=True, on_event=_Progress()))
 
 
 def _pause(studio, args) -> int:
@@ -663,16 +654,18 @@ def _pause(studio, args) -> int:
     project.pause()
     print(f"project {project.id} pausing: running jobs finish, no new ones start; "
           f"`storynb resume {project.id}` continues")
+    return 0
 
 
 def _resume(studio, args) -> int:
     project = studio.project(args.project)
-    return _finish(project, project.resume(on_event=_Progress()))
+    return _finish(project, project.run(from_failed=True, on_event=_Progress()))
 
 
 def _skip(studio, args) -> int:
     studio.project(args.project).skip(args.stage)
     print(f"{args.stage} is left out of runs; `storynb unskip {args.project} {args.stage}` undoes it")
+    return 0
 
 
 def _unskip(studio, args) -> int:
@@ -683,11 +676,13 @@ def _unskip(studio, args) -> int:
         return 0
     project.unskip(args.stage)
     print(f"{args.stage} is back in runs; `storynb run --project {project.id}` runs it")
+    return 0
 
 
 def _rollback(studio, args) -> int:
     studio.project(args.project).rollback(args.stage)
     print(f"{args.stage} will be redone on the next run; later stages are stale")
+    return 0
 
 
 def _edit_shot(studio, args) -> int:
@@ -699,25 +694,30 @@ def _edit_shot(studio, args) -> int:
         raise StorynbError("nothing to change: give --image-prompt, --narration, --scene, --duration …")
     shot = studio.project(args.project).edit_shot(args.seq, **values)
     print(f"shot {shot['seq']} saved; `storynb run --project {args.project}` redoes what depends on it")
+    return 0
 
 
 def _gc(studio, args) -> int:
     files, freed = studio.gc(grace_s=args.grace)
     print(f"removed {files} unreferenced file(s), {freed / 1e6:.1f} MB freed")
+    return 0
 
 
 def _save_template(studio, args) -> int:
     studio.save_template(studio.project(args.project), args.name)
     print(f"saved; `storynb run \"a topic\" --template {args.name!r}` starts a project from it")
+    return 0
 
 
 def _templates(studio, args) -> int:
     frame = studio.templates()
     print(frame.to_string(index=False) if len(frame) else "no project templates yet")
+    return 0
 
 
 def _bundle(studio, args) -> int:
     print(studio.project(args.project).export_bundle(args.out))
+    return 0
 
 
 def _import(studio, args) -> int:
@@ -733,10 +733,12 @@ def _import(studio, args) -> int:
     project = studio.import_bundle(args.bundle, limits=limits)
     print(f"project {project.id}: {project.row['name']} (`storynb run --project {project.id}` "
           "continues it; finished work is skipped)")
+    return 0
 
 
 def _disk(studio, args) -> int:
     print(studio.disk_usage().to_string(index=False))
+    return 0
 
 
 # providers, usage, estimate -------------------------------------------------------------------
@@ -875,15 +877,18 @@ def _providers_list(studio, args) -> int:
     columns = ["name", "kind", "type", "model", "url", "key", "active", "weight", "priority", "rpm",
                "rpd", "used_today", "concurrency", "cooling_s"]
     _print_frame(frame[columns], "no providers")
+    return 0
 
 
 def _providers_types(studio, args) -> int:
     for kind in KINDS:
         print(f"{kind}: {', '.join(studio.providers.types(kind))}")
+    return 0
 
 
 def _providers_add(studio, args) -> int:
     _show_provider(studio.providers.add(args.name, args.kind, args.type, **_provider_fields(args)))
+    return 0
 
 
 def _providers_edit(studio, args) -> int:
@@ -897,21 +902,25 @@ def _providers_edit(studio, args) -> int:
     if "params" in fields:  # --param adds to the stored params
         fields["params"] = {**studio.providers.get(args.name)["params"], **fields["params"]}
     _show_provider(studio.providers.edit(args.name, **fields))
+    return 0
 
 
 def _providers_delete(studio, args) -> int:
     studio.providers.delete(args.name, force=args.force)
     print(f"deleted {args.name}")
+    return 0
 
 
 def _providers_activate(studio, args) -> int:
     studio.providers.activate(args.name)
     print(f"{args.name} is active")
+    return 0
 
 
 def _providers_deactivate(studio, args) -> int:
     studio.providers.deactivate(args.name)
     print(f"{args.name} is inactive")
+    return 0
 
 
 def _providers_test(studio, args) -> int:
@@ -932,16 +941,19 @@ def _providers_route(studio, args) -> int:
     from .usage import describe_route
 
     print(f"project {project.id} {args.kind}: {describe_route(project.provider(args.kind))}")
+    return 0
 
 
 def _providers_rotate(studio, args) -> int:
     count = studio.providers.rotate_keys()
     print(f"re-encrypted {count} key(s) under the new master key")
+    return 0
 
 
 def _usage(studio, args) -> int:
     project = studio.project(args.project).id if args.project else None
     _print_frame(studio.usage(args.by, project=project, since=args.since), "no calls recorded")
+    return 0
 
 
 def _estimate(studio, args) -> int:
@@ -954,6 +966,7 @@ def _estimate(studio, args) -> int:
     _print_frame(frame, "nothing to do: every selected stage is up to date")
     if len(frame):
         print(f"total: {frame.calls.sum():g} call(s), cost {frame.cost.sum():.4f}")
+    return 0
 
 
 if __name__ == "__main__":

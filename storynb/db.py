@@ -71,7 +71,7 @@ def connect(path: Path | str) -> sqlite_utils.Database:
 
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db["projects"].create(
+    db.table("projects").create(
         {
             "id": int, "name": str, "topic": str, "language": str, "style": str, "length": str,
             "audience": str, "aspect": str, "width": int, "height": int, "fps": int,
@@ -81,115 +81,115 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         },
         pk="id", not_null={"name", "topic"},
     )
-    db["projects"].create_index(["status"])
+    db.table("projects").create_index(["status"])
 
-    db["stages"].create(
+    db.table("stages").create(
         {"project_id": int, "stage": str, "status": str, "error": str, "retries": int,
          "ran": int, "skipped": int, "failed": int, "started": str, "finished": str},
         pk=("project_id", "stage"), foreign_keys=[("project_id", "projects", "id")],
     )
 
-    db["prompt_sets"].create(
+    db.table("prompt_sets").create(
         {"id": int, "name": str, "language": str, "description": str, "is_default": int,
          "builtin": int, "created": str},
         pk="id",
     )
-    db["prompt_sets"].create_index(["name"], unique=True)
-    db["prompt_templates"].create(
+    db.table("prompt_sets").create_index(["name"], unique=True)
+    db.table("prompt_templates").create(
         {"id": int, "set_id": int, "stage": str, "version": int, "body": str, "system": str,
          "variables": str, "note": str, "created": str},
         pk="id", foreign_keys=[("set_id", "prompt_sets", "id")],
     )
-    db["prompt_templates"].create_index(["set_id", "stage", "version"], unique=True)
+    db.table("prompt_templates").create_index(["set_id", "stage", "version"], unique=True)
 
-    db["stories"].create(
+    db.table("stories").create(
         {"id": int, "project_id": int, "version": int, "text": str, "key": str, "source": str,
          "template_id": int, "call_id": int, "created": str},
         pk="id", foreign_keys=[("project_id", "projects", "id")],
     )
-    db["stories"].create_index(["project_id", "version"], unique=True)
-    db["stories"].create_index(["key"])
+    db.table("stories").create_index(["project_id", "version"], unique=True)
+    db.table("stories").create_index(["key"])
 
-    db["storyboards"].create(
+    db.table("storyboards").create(
         {"id": int, "project_id": int, "key": str, "story_id": int, "template_id": int,
          "call_id": int, "raw": str, "repairs": str, "created": str},
         pk="id", foreign_keys=[("project_id", "projects", "id")],
     )
-    db["storyboards"].create_index(["project_id", "key"])
+    db.table("storyboards").create_index(["project_id", "key"])
 
-    db["shots"].create(
+    db.table("shots").create(
         {"id": int, "project_id": int, "seq": int, "scene": str, "narration": str,
          "image_prompt": str, "negative_prompt": str, "duration_s": float, "seed": int,
          "created": str, "updated": str},
         pk="id", foreign_keys=[("project_id", "projects", "id")],
     )
-    db["shots"].create_index(["project_id", "seq"])
+    db.table("shots").create_index(["project_id", "seq"])
 
-    db["images"].create(
+    db.table("images").create(
         {"id": int, "project_id": int, "shot_id": int, "key": str, "media": str, "thumb": str,
          "prompt": str, "params": str, "provider": str, "chosen": int, "status": str,
          "error": str, "retries": int, "created": str},
         pk="id", foreign_keys=[("project_id", "projects", "id")],
     )
-    db["images"].create_index(["shot_id", "chosen"])
-    db["images"].create_index(["project_id", "status"])
-    db["images"].create_index(["key"])
+    db.table("images").create_index(["shot_id", "chosen"])
+    db.table("images").create_index(["project_id", "status"])
+    db.table("images").create_index(["key"])
 
-    db["camera"].create(
+    db.table("camera").create(
         {"id": int, "project_id": int, "shot_id": int, "movement": str, "params": str,
          "source": str, "key": str, "created": str},
         pk="id", foreign_keys=[("project_id", "projects", "id")],
     )
-    db["camera"].create_index(["shot_id"], unique=True)
-    db["camera_presets"].create(
+    db.table("camera").create_index(["shot_id"], unique=True)
+    db.table("camera_presets").create(
         {"name": str, "movement": str, "params": str, "description": str, "builtin": int},
         pk="name",
     )
 
-    db["clips"].create(
+    db.table("clips").create(
         {"id": int, "project_id": int, "shot_id": int, "key": str, "image_id": int,
          "media": str, "movement": str, "params": str, "duration_s": float, "width": int,
          "height": int, "fps": int, "provider": str, "status": str, "error": str,
          "retries": int, "created": str},
         pk="id", foreign_keys=[("project_id", "projects", "id")],
     )
-    db["clips"].create_index(["shot_id", "status"])
-    db["clips"].create_index(["key"])
+    db.table("clips").create_index(["shot_id", "status"])
+    db.table("clips").create_index(["key"])
 
-    db["narrations"].create(
+    db.table("narrations").create(
         {"id": int, "project_id": int, "shot_id": int, "key": str, "media": str,
          "duration_s": float, "provider": str, "status": str, "error": str, "retries": int,
          "created": str},
         pk="id", foreign_keys=[("project_id", "projects", "id")],
     )
-    db["narrations"].create_index(["key"])
+    db.table("narrations").create_index(["key"])
 
-    db["exports"].create(
+    db.table("exports").create(
         {"id": int, "project_id": int, "key": str, "video": str, "subtitles": str,
          "path": str, "srt_path": str, "duration_s": float, "status": str, "error": str,
          "created": str},
         pk="id", foreign_keys=[("project_id", "projects", "id")],
     )
-    db["exports"].create_index(["project_id", "key"])
+    db.table("exports").create_index(["project_id", "key"])
 
-    db["providers"].create(
+    db.table("providers").create(
         {"id": int, "kind": str, "name": str, "type": str, "url": str, "key_encrypted": str,
          "model": str, "params": str, "weight": float, "priority": int, "rpm": int, "rpd": int,
          "timeout": float, "price": str, "active": int, "builtin": int, "created": str},
         pk="id",
     )
-    db["providers"].create_index(["name"], unique=True)
-    db["providers"].create_index(["kind", "active"])
+    db.table("providers").create_index(["name"], unique=True)
+    db.table("providers").create_index(["kind", "active"])
 
-    db["calls"].create(
+    db.table("calls").create(
         {"id": int, "provider": str, "kind": str, "project_id": int, "stage": str,
          "job_key": str, "request": str, "response": str, "tokens_in": int,
          "tokens_out": int, "latency_ms": float, "cost": float, "status": str, "error": str,
          "created": str},
         pk="id",
     )
-    db["calls"].create_index(["project_id", "stage"])
-    db["calls"].create_index(["provider", "created"])
+    db.table("calls").create_index(["project_id", "stage"])
+    db.table("calls").create_index(["provider", "created"])
 
 
 @migrations()
@@ -197,29 +197,29 @@ def m101_provider_routing(db: sqlite_utils.Database) -> None:
     """Configured providers (concurrency, key hint, edit time), every attempt in the call log
     (error class, attempt number, route), requests per provider per day (rpd survives a restart)
     and submitted asynchronous tasks (a restart resumes polling instead of paying again)."""
-    providers = db["providers"]
+    providers = db.table("providers")
     for column, kind in (("concurrency", int), ("key_hint", str), ("updated", str)):
         if column not in providers.columns_dict:
             providers.add_column(column, kind)
-    calls = db["calls"]
+    calls = db.table("calls")
     for column, kind in (("error_class", str), ("attempt", int), ("route", str)):
         if column not in calls.columns_dict:
             calls.add_column(column, kind)
-    db["calls"].create_index(["created"], if_not_exists=True)
-    db["provider_usage"].create(
+    db.table("calls").create_index(["created"], if_not_exists=True)
+    db.table("provider_usage").create(
         {"provider": str, "day": str, "requests": int}, pk=("provider", "day"), if_not_exists=True)
-    db["provider_tasks"].create(
+    db.table("provider_tasks").create(
         {"id": int, "provider": str, "job_key": str, "task_id": str, "status": str,
          "created": str, "updated": str},
         pk="id", if_not_exists=True)
-    db["provider_tasks"].create_index(["provider", "job_key"], if_not_exists=True)
+    db.table("provider_tasks").create_index(["provider", "job_key"], if_not_exists=True)
 
 
 @migrations()
 def m201_ab_runs(db: sqlite_utils.Database) -> None:
     """A/B runs of prompt template versions (storynb.abtest): one row per arm × input, with the
     output, tokens, latency, cost, a human rating and an optional judge's score and notes."""
-    db["ab_runs"].create(
+    db.table("ab_runs").create(
         {"id": int, "experiment": str, "stage": str, "arm": str, "key": str, "template_id": int,
          "set_name": str, "version": int, "topic": str, "variables": str, "prompt": str,
          "output": str, "status": str, "error": str, "provider": str, "model": str,
@@ -228,29 +228,29 @@ def m201_ab_runs(db: sqlite_utils.Database) -> None:
          "judge_notes": str, "created": str},
         pk="id", if_not_exists=True,
     )
-    db["ab_runs"].create_index(["experiment", "key"], if_not_exists=True)
+    db.table("ab_runs").create_index(["experiment", "key"], if_not_exists=True)
 
 
 @migrations()
 def m301_run_lease(db: sqlite_utils.Database) -> None:
     """Which process is running a project, and when it last said so (see storynb.lease)."""
-    db["projects"].add_column("run_owner", str)
-    db["projects"].add_column("run_heartbeat", float)
+    db.table("projects").add_column("run_owner", str)
+    db.table("projects").add_column("run_heartbeat", float)
 
 
 @migrations()
 def m302_hand_edits(db: sqlite_utils.Database) -> None:
     """Whether shots were edited by hand since the last storyboard (so a new storyboard does not
     silently replace them), and when the user picked an image."""
-    db["projects"].add_column("shots_edited", int, not_null_default=0)
-    db["images"].add_column("picked_at", str)
-    db["exports"].add_column("published", str)  # when this export last became the project's video
+    db.table("projects").add_column("shots_edited", int, not_null_default=0)
+    db.table("images").add_column("picked_at", str)
+    db.table("exports").add_column("published", str)  # when this export last became the project's video
 
 
 @migrations()
 def m303_project_templates(db: sqlite_utils.Database) -> None:
     """Saved project settings (style, aspect, prompt set, providers …) to start new projects from."""
-    db["project_templates"].create({"name": str, "settings": str, "created": str}, pk="name")
+    db.table("project_templates").create({"name": str, "settings": str, "created": str}, pk="name")
 
 
 @migrations()
@@ -258,31 +258,31 @@ def m400_durable_runs(db: sqlite_utils.Database) -> None:
     """Runs and jobs as rows (storynb.jobs): every unit of work with its state, attempts and lease;
     the workers that serve a studio; which worker made each call; and the pacing of each
     provider's requests per minute, shared by every process of the studio."""
-    db["runs"].create(
+    db.table("runs").create(
         {"id": int, "project_id": int, "stages": str, "state": str, "executor": str,
          "owner": str, "heartbeat": float, "requested": str, "started": str, "finished": str,
          "summary": str, "error": str},
         pk="id", if_not_exists=True)
-    db["runs"].create_index(["project_id", "id"], if_not_exists=True)
-    db["runs"].create_index(["state"], if_not_exists=True)
-    db["jobs"].create(
+    db.table("runs").create_index(["project_id", "id"], if_not_exists=True)
+    db.table("runs").create_index(["state"], if_not_exists=True)
+    db.table("jobs").create(
         {"id": int, "run_id": int, "project_id": int, "stage": str, "key": str, "shot_id": int,
          "label": str, "state": str, "attempts": int, "owner": str, "heartbeat": float,
          "call_id": int, "error": str, "created": str, "started": str, "finished": str},
         pk="id", if_not_exists=True)
-    db["jobs"].create_index(["project_id", "stage", "key"], unique=True, if_not_exists=True)
-    db["jobs"].create_index(["run_id", "stage", "state"], if_not_exists=True)
-    db["workers"].create(
+    db.table("jobs").create_index(["project_id", "stage", "key"], unique=True, if_not_exists=True)
+    db.table("jobs").create_index(["run_id", "stage", "state"], if_not_exists=True)
+    db.table("workers").create(
         {"name": str, "kind": str, "host": str, "pid": int, "heartbeat": float,
          "started": str, "studio": str},
         pk="name", if_not_exists=True)
-    db["provider_pacing"].create({"provider": str, "next_at": float}, pk="provider",
+    db.table("provider_pacing").create({"provider": str, "next_at": float}, pk="provider",
                                  if_not_exists=True)
     if "worker" not in db["calls"].columns_dict:
-        db["calls"].add_column("worker", str)
+        db.table("calls").add_column("worker", str)
     for column in ("total", "running"):
         if column not in db["stages"].columns_dict:
-            db["stages"].add_column(column, int)
+            db.table("stages").add_column(column, int)
 
 
 @migrations()
@@ -290,7 +290,7 @@ def m709_viewer(db: sqlite_utils.Database) -> None:
     """What a viewer sees and hears: word timings and the voice of each narration, the sound
     settings of a project (loudness target, background music, word highlight), the .ass and
     warnings of an export, and the check of every export."""
-    columns = {
+    columns: dict[str, dict[str, type]] = {
         "narrations": {"words": str, "engine": str, "voice": str},
         "projects": {"loudness_lufs": float, "music": str, "music_name": str,
                      "music_level_db": float, "highlight_words": int},
@@ -300,12 +300,12 @@ def m709_viewer(db: sqlite_utils.Database) -> None:
         have = db[table].columns_dict
         for column, kind in wanted.items():
             if column not in have:
-                db[table].add_column(column, kind)
-    db["export_checks"].create(
+                db.table(table).add_column(column, kind)
+    db.table("export_checks").create(
         {"id": int, "project_id": int, "export_id": int, "video": str, "passed": int,
          "results": str, "created": str},
         pk="id", foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
-    db["export_checks"].create_index(["project_id", "export_id"], if_not_exists=True)
+    db.table("export_checks").create_index(["project_id", "export_id"], if_not_exists=True)
 
 
 @migrations()
@@ -314,33 +314,33 @@ def m713_experiments(db: sqlite_utils.Database) -> None:
     to a stage and a provider, versioned case sets with assertions, per-run checks and sample
     numbers, pairwise and pointwise judgments kept side by side (history, cost), and template
     suggestions queued as the next experiment's arms."""
-    db["ab_experiments"].create(
+    db.table("ab_experiments").create(
         {"name": str, "stage": str, "provider": str, "model": str, "params": str,
          "samples": int, "config": str, "case_set": str, "case_version": int, "offline": int,
          "warnings": str, "arms": str, "baseline": str, "created": str, "updated": str},
         pk="name", if_not_exists=True)
-    db["ab_case_sets"].create(
+    db.table("ab_case_sets").create(
         {"id": int, "name": str, "version": int, "language": str, "description": str,
          "cases": str, "note": str, "created": str},
         pk="id", if_not_exists=True)
-    db["ab_case_sets"].create_index(["name", "version"], unique=True, if_not_exists=True)
-    runs = db["ab_runs"]
+    db.table("ab_case_sets").create_index(["name", "version"], unique=True, if_not_exists=True)
+    runs = db.table("ab_runs")
     for column, kind in (("sample", int), ("position", int), ("case_id", str), ("params", str),
                          ("config", str), ("checks", str), ("passed", int), ("checked", int),
                          ("traits", str)):
         if column not in runs.columns_dict:
             runs.add_column(column, kind)
     runs.create_index(["experiment", "config"], if_not_exists=True)
-    db["ab_judgments"].create(
+    db.table("ab_judgments").create(
         {"id": int, "experiment": str, "kind": str, "judge": str, "label": str, "model": str,
          "key": str, "run_a": int, "run_b": int, "arm_a": str, "arm_b": str, "topic": str,
          "sample": int, "first": str, "second": str, "winner": str, "consistent": int,
          "score": float, "reason": str, "cost": float, "tokens": int, "call_ids": str,
          "created": str},
         pk="id", if_not_exists=True)
-    db["ab_judgments"].create_index(["experiment", "judge"], if_not_exists=True)
-    db["ab_judgments"].create_index(["key"], if_not_exists=True)
-    db["ab_suggestions"].create(
+    db.table("ab_judgments").create_index(["experiment", "judge"], if_not_exists=True)
+    db.table("ab_judgments").create_index(["key"], if_not_exists=True)
+    db.table("ab_suggestions").create(
         {"id": int, "experiment": str, "stage": str, "base_template_id": int, "template_id": int,
          "critic": str, "label": str, "rationale": str, "diff": str, "status": str,
          "cost": float, "created": str},
@@ -351,13 +351,13 @@ def m713_experiments(db: sqlite_utils.Database) -> None:
 def m712_batch_items(db: sqlite_utils.Database) -> None:
     """Batch runs (storynb.batch): one row per topic row of a batch (the output folder names the
     batch), the project made for it, and where its video and executed report notebook are."""
-    db["batch_items"].create(
+    db.table("batch_items").create(
         {"id": int, "batch": str, "row": int, "topic": str, "settings": str, "key": str,
          "project_id": int, "status": str, "video": str, "notebook": str, "report_key": str,
          "seconds": float, "error": str, "created": str, "updated": str},
         pk="id", foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
-    db["batch_items"].create_index(["batch", "key"], if_not_exists=True)
-    db["batch_items"].create_index(["project_id"], if_not_exists=True)
+    db.table("batch_items").create_index(["batch", "key"], if_not_exists=True)
+    db.table("batch_items").create_index(["project_id"], if_not_exists=True)
 
 
 @migrations()
@@ -365,13 +365,13 @@ def m712_characters(db: sqlite_utils.Database) -> None:
     """Character sheets (storynb.characters): per project, each character's locked description,
     reference images (media names, JSON), voice and seed; and which characters each shot shows
     (a JSON list of names; NULL until the storyboard's character step or a hand edit sets it)."""
-    db["characters"].create(
+    db.table("characters").create(
         {"id": int, "project_id": int, "name": str, "description": str, "locked": int,
          "refs": str, "voice": str, "seed": int, "source": str, "created": str, "updated": str},
         pk="id", foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
-    db["characters"].create_index(["project_id", "name"], unique=True, if_not_exists=True)
+    db.table("characters").create_index(["project_id", "name"], unique=True, if_not_exists=True)
     if "characters" not in db["shots"].columns_dict:
-        db["shots"].add_column("characters", str)
+        db.table("shots").add_column("characters", str)
 
 
 @migrations()
@@ -380,7 +380,7 @@ def m715_long_form(db: sqlite_utils.Database) -> None:
     it is narrated as it is, the target length of its adaptation and whether the export also makes
     a video per chapter; each shot's chapter; the stored answers of chunked rewrite and
     storyboard jobs (so putting the shots together is cheap); one export row per chapter video."""
-    projects = db["projects"]
+    projects = db.table("projects")
     for column, kind, default in (("source_text", str, None), ("as_is", int, 0),
                                   ("target_length", int, None), ("by_chapter", int, 0)):
         if column not in projects.columns_dict:
@@ -389,11 +389,11 @@ def m715_long_form(db: sqlite_utils.Database) -> None:
             else:
                 projects.add_column(column, kind, not_null_default=default)
     if "chapter" not in db["shots"].columns_dict:
-        db["shots"].add_column("chapter", str)
+        db.table("shots").add_column("chapter", str)
     if "chapter" not in db["exports"].columns_dict:
-        db["exports"].add_column("chapter", str)
-    db["chunks"].create(
+        db.table("exports").add_column("chapter", str)
+    db.table("chunks").create(
         {"id": int, "project_id": int, "kind": str, "idx": int, "key": str, "chapter": str,
          "text": str, "result": str, "repairs": str, "call_id": int, "created": str},
         pk="id", foreign_keys=[("project_id", "projects", "id")], if_not_exists=True)
-    db["chunks"].create_index(["project_id", "kind", "key"], if_not_exists=True)
+    db.table("chunks").create_index(["project_id", "kind", "key"], if_not_exists=True)

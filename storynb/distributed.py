@@ -32,6 +32,7 @@ from typing import Any
 
 from .errors import InvalidInput
 from .media import place
+from .providers.http import TaskStore
 
 TASK = "storynb.execute"
 CLAIM_TTL_S = float(os.environ.get("STORYNB_CLAIM_TTL", 15))  # a dead worker's job is resent
@@ -283,7 +284,7 @@ async def redis_pace(client, provider: str, interval: float) -> None:
 _WORKER: dict[str, Any] = {}
 
 
-class RedisTaskStore:
+class RedisTaskStore(TaskStore):
     """Submitted video tasks remembered in Redis, so a redelivered job resumes the same task."""
 
     def __init__(self, client):
@@ -362,7 +363,7 @@ def _work(spec: dict, client) -> dict:
             CALL.reset(token)
         if out is not None and out.exists() and out.stat().st_size:
             answer["media"] = media.add(out, spec["ext"])
-        if dataclasses.is_dataclass(result):
+        if dataclasses.is_dataclass(result) and not isinstance(result, type):
             result = dataclasses.asdict(result)
         answer["result"] = result if _jsonable(result) else None
         if context.spool is not None:

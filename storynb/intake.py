@@ -279,10 +279,11 @@ def open_zip(path, limits: ZipLimits, *, name: str) -> zipfile.ZipFile:
     tiny entries would otherwise cost gigabytes before `check_zip` could count them). Raises
     zipfile.BadZipFile / OSError like zipfile.ZipFile for what is not a zip."""
     with open(path, "rb") as handle:
-        end = zipfile._EndRecData(handle)  # the same reader zipfile uses (handles zip64)
+        # zipfile's own end-record reader (handles zip64): private, so typeshed does not list it
+        end = zipfile._EndRecData(handle)  # type: ignore[attr-defined]
     if end is None:
         raise zipfile.BadZipFile("File is not a zip file")
-    entries, directory = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+    entries, directory = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]  # type: ignore[attr-defined]
     if entries > limits.max_members or directory > limits.max_members * 1024:
         raise InvalidInput(f"{name} holds {entries} files in a {_size(directory)} directory; at "
                            f"most {limits.max_members} are accepted ({limits.describe()})")

@@ -36,7 +36,7 @@ def _alive(owner: str) -> bool:
 
 def held(owner: str | None, beat: float | None) -> bool:
     """Whether a lease is held by a process that is still running the project."""
-    return bool(owner) and beat is not None and time.time() - beat < STALE_AFTER_S and _alive(owner)
+    return bool(owner and beat is not None and time.time() - beat < STALE_AFTER_S and _alive(owner))
 
 
 def acquire(db, project_id: int) -> str:

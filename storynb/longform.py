@@ -25,6 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 from .db import now, writing
+from .errors import InvalidInput, StageFailed
 from .text import EN_WORDS_PER_SECOND, ZH_CHARS_PER_SECOND, speaking_seconds, split_piece
 from .longtext import (HEADING_EN, HEADING_ZH, SCENE_BREAK, Chunk, Piece, condense, is_heading,  # noqa: F401
                        is_zh, joined, pieces_of, weight)
@@ -308,7 +309,7 @@ def plan_rewrite(project) -> list[Job]:
         async def run() -> None:
             project.add_story_version(source.strip(), source="source", key=key)
             latest = _latest_story(project)
-            if latest["key"] != key:  # same words as the latest version: record the key
+            if latest is not None and latest["key"] != key:  # same words as the latest version: record the key
                 db["stories"].update(latest["id"], {"key": key})
 
         return [Job("rewrite", key, "source text (as is)", run, done, limit="local", cap=1)]
@@ -355,7 +356,7 @@ def plan_rewrite_join(project) -> list[Job]:
         for chunk, _, chunk_key in planned:
             found = _chunk_row(db, project.id, "rewrite", chunk_key)
             if found is None:
-                raise ValueError(f"part {chunk.index + 1} has no adaptation yet: run the rewrite stage")
+                raise StageFailed(f"part {chunk.index + 1} has no adaptation yet: run the rewrite stage")
             text = found["result"].strip()
             if chunk.chapter and chunk.chapter != chapter and not text.startswith(chunk.chapter):
                 text = f"{chunk.chapter}\n\n{text}"  # keep the chapter headings
@@ -378,7 +379,7 @@ def plan_story(project, story: str) -> list[Chunk]:
     zh = row["language"] == "zh"
     chunks = _chunks_of(story, zh)
     if not chunks:
-        raise ValueError("the story is empty: run the rewrite stage or write the story by hand")
+        raise StageFailed("the story is empty: run the rewrite stage or write the story by hand")
     counts = shot_counts(chunks, zh, row["shots_wanted"])
     for chunk, n in zip(chunks, counts):
         chunk.narrations = group_narrations(chunk.pieces, n, zh)
@@ -386,7 +387,7 @@ def plan_story(project, story: str) -> list[Chunk]:
         seconds = reading_seconds(sum(c.weight for c in chunks), zh)
         shots = sum(len(c.narrations) for c in chunks)
         if seconds / shots > MAX_SHOT_SECONDS:
-            raise ValueError(
+            raise InvalidInput(
                 f"the text reads for about {seconds / 60:.0f} minutes, more than {shots} shots of "
                 f"at most {MAX_SHOT_SECONDS:.0f} s can carry: split it into several projects (by "
                 "chapter), or turn off as-is so the rewrite condenses it (target_length)")
@@ -445,7 +446,7 @@ def _guard(project, assemble_key: str) -> bool:
         return False
     fresh = bool(db["storyboards"].count_where("project_id = ? and key = ?", [project.id, assemble_key]))
     if has_shots and not fresh and project.row["shots_edited"]:
-        raise ValueError(
+        raise StageFailed(
             "the story (or the storyboard settings) changed since the shots were made, and the "
             "shots have hand edits. To make a new storyboard from the story, replacing the shots: "
             "project.rollback('storyboard') (CLI: storynb rollback ID storyboard). "
@@ -511,7 +512,7 @@ def plan_assemble(project) -> list[Job]:
         for chunk, _, chunk_key in planned:
             found = _chunk_row(db, project.id, "storyboard", chunk_key)
             if found is None:
-                raise ValueError(f"part {chunk.index + 1} has no shots yet: run the storyboard stage")
+                raise StageFailed(f"part {chunk.index + 1} has no shots yet: run the storyboard stage")
             part = json.loads(found["result"])
             shots += part
             chapters += [chunk.chapter or f"part {chunk_group(chunk.index)}"] * len(part)

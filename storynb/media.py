@@ -8,6 +8,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import TypeGuard
 
 from PIL import Image
 
@@ -31,12 +32,12 @@ MEDIA_COLUMNS = {"images": ("media", "thumb"), "clips": ("media",), "narrations"
 NO_FILE = ("", "builtin", "none")  # values a media column may hold that name no file
 
 
-def is_media_name(name) -> bool:
+def is_media_name(name: object) -> TypeGuard[str]:
     """True for exactly `<64 hex sha256>.<known extension>`; nothing else ever becomes a path."""
     if not isinstance(name, str):
         return False
     match = NAME.fullmatch(name)
-    return bool(match) and match[1] in EXTENSIONS
+    return match is not None and match[1] in EXTENSIONS
 
 
 def check_media_name(name) -> str:
@@ -112,7 +113,7 @@ class MediaStore:
         with Image.open(self.path(name)) as image:
             image = image.convert("RGB")
             height = max(1, round(image.height * width / image.width))
-            small = image.resize((width, height), Image.LANCZOS)
+            small = image.resize((width, height), Image.Resampling.LANCZOS)
         tmp = self.scratch(".jpg")
         small.save(tmp, "JPEG", quality=85)
         return self.add(tmp, "jpg")

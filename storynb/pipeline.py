@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import Protocol, Sequence
 
 from . import jobs, lease
 from .db import now
@@ -17,8 +18,26 @@ _active: set[tuple[str, int]] = set()
 _active_lock = threading.Lock()
 
 
+class BackgroundRun(Protocol):
+    """What `Project.run(background=True)` returns: a RunHandle (a thread of this process) or a
+    WorkerRun (the studio's local worker)."""
+
+    project_id: int
+
+    def done(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> RunReport | None: ...
+
+
+def running_here(project) -> bool:
+    """Whether this process is running the project now (in any of its threads)."""
+    with _active_lock:
+        return (str(project.studio.path), project.id) in _active
+
+
 class RunHandle:
-    """A run going on in a worker thread (what `Project.start()` returns)."""
+    """A run going on in a thread of this process (`Project.run(background=True,
+    executor="thread")`)."""
 
     def __init__(self, project, stages, on_event):
         self.project_id = project.id
@@ -54,8 +73,8 @@ class RunHandle:
 
 
 class WorkerRun:
-    """A run queued for (or carried out by) the studio's local worker: what `Project.start()`
-    returns by default. Its state is read from the studio, so it can be followed from any
+    """A run queued for (or carried out by) the studio's local worker: what
+    `Project.run(background=True)` returns by default. Its state is read from the studio, so it can be followed from any
     process; the run goes on when the caller goes away."""
 
     def __init__(self, studio, project_id: int, run_id: int):
@@ -86,7 +105,7 @@ class WorkerRun:
                          text=text)
 
 
-def start(project, stages=None, *, on_event=None, executor: str | None = None):
+def start(project, stages=None, *, on_event=None, executor: str | None = None) -> BackgroundRun:
     """Start a run in the background and return at once (widgets stay live meanwhile).
 
     executor "worker" (the default without `on_event`): the studio's local worker process
@@ -153,16 +172,12 @@ def run_sync(project, stages=None, *, on_event=None) -> RunReport:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(run_project(project, stages, on_event=on_event))
-    return start(project, stages, on_event=on_event).wait()
+    report = start(project, stages, on_event=on_event).wait()
+    assert report is not None  # wait() without a timeout returns the report
+    return report
 
 
-def running_here(project) -> bool:
-    """Whether this process is running the project right now."""
-    with _active_lock:
-        return (str(project.studio.path), project.id) in _active
-
-
-def selected_stages(stages) -> list[str]:
+def selected_stages(stages: str | Sequence[str] | None) -> list[str]:
     """The stages asked for (None: all), in pipeline order; InvalidInput names an unknown one."""
     if stages is None:
         return list(STAGES)

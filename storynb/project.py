@@ -6,13 +6,18 @@ import json
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, overload
 
 from .db import now, writing
 from .errors import InvalidInput, NotFound
 from .files import atomic_path
 from .jobs import latest_run
-from .runner import STAGES
+from .runner import STAGES, Event, RunReport
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .pipeline import BackgroundRun
 
 from .settings import ASPECTS, LANGUAGES, LENGTHS, fps_ok, normalize_style, size_problem
 from .text import name_from
@@ -24,6 +29,18 @@ SHOT_FIELDS = ("scene", "narration", "image_prompt", "negative_prompt", "duratio
 
 
 class Project:
+    """A topic on its way to a video (open one with `studio.project(ref)` or make one with
+    `studio.create_project(topic)`).
+
+    - Running: `run(stages=None, *, background=False, from_failed=False)` is the one way in
+      (retry and resume are `run(from_failed=True)`; see `run`). Controls: `pause`, `skip`,
+      `unskip`, `rollback`; live state: `state`, `status()`, `progress()`.
+    - What comes back: a table is a pandas DataFrame (`stages`, `stories`, `storyboard`, `images`,
+      `clips`, `camera`, `calls`, `chapters`, `chapter_videos`); one record is a dict (`row`,
+      `shot`, `story_row`, `chosen_image`, `latest_export`). `shots()` is the one list of dicts:
+      the shot records for code that loops over and edits them (`storyboard()` is their table).
+    - Errors are StorynbError subclasses (storynb.errors) whose message says what to do."""
+
     def __init__(self, studio, project_id: int):
         self.studio = studio
         self.db = studio.db
@@ -124,7 +141,7 @@ class Project:
     @property
     def state(self) -> str:
         """The project's status, except that a run whose process died (killed, crashed) shows as
-        'interrupted' rather than 'running'; `run()` or `retry()` continues it."""
+        'interrupted' rather than 'running'; `run(from_failed=True)` continues it."""
         from .lease import held
 
         row = self.row
@@ -246,10 +263,10 @@ class Project:
 
     # story -----------------------------------------------------------------------------
     def story(self, version: int | None = None) -> str:
-        row = self._story_row(version)
+        row = self.story_row(version)
         return row["text"] if row else ""
 
-    def _story_row(self, version: int | None = None) -> dict | None:
+    def story_row(self, version: int | None = None) -> dict | None:
         from .stages.common import story_row
 
         return story_row(self, version)
@@ -272,7 +289,7 @@ class Project:
 
     def add_story_version(self, text: str, *, source: str, key: str = "",
                           template_id: int | None = None, call_id: int | None = None) -> int:
-        current = self._story_row()
+        current = self.story_row()
         if current and current["text"] == text:
             return current["version"]
         version = (current["version"] + 1) if current else 1
@@ -283,7 +300,9 @@ class Project:
 
     def story_diff(self, old: int, new: int | None = None) -> str:
         """A unified diff between two story versions (by paragraph and sentence)."""
-        old_text, new_row = self.story(old), self._story_row(new)
+        old_text, new_row = self.story(old), self.story_row(new)
+        if new_row is None:
+            raise NotFound(f"project {self.id} has no story yet: run the rewrite stage or set_story()")
         split = lambda t: [s for s in re.split(r"(?<=[.!?。！？])\s*|\n+", t) if s.strip()]
         return "\n".join(difflib.unified_diff(
             split(old_text), split(new_row["text"]), f"version {old}",
@@ -309,18 +328,25 @@ class Project:
         return pd.DataFrame([{c: s[c] for c in columns} for s in self.shots(offset, limit)],
                             columns=columns)
 
-    def chapters(self) -> list[dict]:
-        """The chapters (from the source's headings, or groups of chunks): chapter number,
-        title, first_seq, last_seq, shots, duration_s."""
+    def chapters(self) -> pd.DataFrame:
+        """The chapters (from the source's headings, or groups of chunks), a DataFrame with
+        chapter (number), title, first_seq, last_seq, shots, duration_s."""
+        import pandas as pd
+
         from .longform import chapters
 
-        return chapters(self)
+        return pd.DataFrame(chapters(self), columns=["chapter", "title", "first_seq", "last_seq",
+                                                     "shots", "duration_s"])
 
-    def chapter_videos(self) -> list[dict]:
-        """The video of each chapter (made by the export when `by_chapter` is on)."""
+    def chapter_videos(self) -> pd.DataFrame:
+        """The video of each chapter (made by the export when `by_chapter` is on), a DataFrame
+        with chapter, title, path, srt_path, duration_s."""
+        import pandas as pd
+
         from .longform import chapter_videos
 
-        return chapter_videos(self)
+        return pd.DataFrame(chapter_videos(self), columns=["chapter", "title", "path", "srt_path",
+                                                           "duration_s"])
 
     def shot(self, seq: int) -> dict:
         rows = list(self.db["shots"].rows_where("project_id = ? and seq = ?", [self.id, seq]))
@@ -553,43 +579,50 @@ class Project:
         return self.studio.media.size(self.studio.referenced_media(self.id))
 
     # controls --------------------------------------------------------------------------
-    def run(self, stages=None, *, on_event=None):
-        """Run the pipeline (or the given stages); finished work is skipped. Returns a RunReport."""
-        from .pipeline import run_sync
+    @overload
+    def run(self, stages: str | Sequence[str] | None = None, *, background: Literal[False] = False,
+            from_failed: bool = False, executor: str | None = None,
+            on_event: Callable[[Event], None] | None = None) -> RunReport: ...
 
-        return run_sync(self, stages, on_event=on_event)
+    @overload
+    def run(self, stages: str | Sequence[str] | None = None, *, background: Literal[True],
+            from_failed: bool = False, executor: str | None = None,
+            on_event: Callable[[Event], None] | None = None) -> BackgroundRun: ...
 
-    async def run_async(self, stages=None, *, on_event=None):
-        from .pipeline import run_project
+    def run(self, stages: str | Sequence[str] | None = None, *, background: bool = False,
+            from_failed: bool = False, executor: str | None = None,
+            on_event: Callable[[Event], None] | None = None) -> RunReport | BackgroundRun:
+        """Run the pipeline, or the given stages (a name or a list); finished work is skipped,
+        and a pause set by `pause()` is lifted.
 
-        return await run_project(self, stages, on_event=on_event)
+        - `from_failed=True` starts at the first stage that is not done (failed, stale, pending
+          or paused), so failed jobs are tried again: this is how to retry and to resume.
+        - `background=False` (the default) waits and returns a RunReport (`.status`,
+          `.summary()`). It works in a script and inside a running Jupyter kernel alike.
+        - `background=True` returns at once with a handle (`.done()`, `.wait()`). `executor`
+          chooses who carries it out: "worker" (the default) is the studio's local worker
+          process, so the run goes on when this kernel, page or script ends; "thread" is a
+          thread of this process (the default when `on_event` is given, or when the project
+          uses providers registered only in this process). Provider calls go to Celery workers
+          when the studio was set up with `storynb.distributed.use_celery(studio, broker)`.
+        - `on_event` receives every progress Event of a run in this process."""
+        from .pipeline import first_unfinished, run_sync, selected_stages, start
 
-    def start(self, stages=None, *, on_event=None, executor: str | None = None):
-        """Start a run in the background and return a handle (`.done()`, `.wait()`). By
-        default the studio's local worker process carries it out, so it goes on when this
-        kernel, page or script ends; `executor="thread"` (or giving `on_event`) runs it in a
-        thread of this process instead."""
-        from .pipeline import start
-
-        return start(self, stages, on_event=on_event, executor=executor)
-
-    def run_stage(self, stage: str, *, on_event=None):
-        return self.run([stage], on_event=on_event)
-
-    def retry(self, *, on_event=None):
-        """Run again from the first failed (or unfinished) stage; failed jobs are tried again."""
-        from .pipeline import first_unfinished
-
-        start = first_unfinished(self)
-        return self.run(STAGES[STAGES.index(start):] if start else [], on_event=on_event)
+        chosen = selected_stages(stages)
+        if from_failed:
+            first = first_unfinished(self)
+            chosen = [s for s in chosen if first and STAGES.index(s) >= STAGES.index(first)]
+        if background:
+            return start(self, chosen, on_event=on_event, executor=executor)
+        if executor not in (None, "inline"):
+            raise InvalidInput(f"executor={executor!r} chooses who carries out a background run: "
+                               "give background=True too (a foreground run happens here)")
+        return run_sync(self, chosen, on_event=on_event)
 
     def pause(self) -> None:
-        """Stop starting new jobs; the jobs already running finish. `resume()` continues."""
+        """Stop starting new jobs; the jobs already running finish. `run(from_failed=True)`
+        continues."""
         self.db["projects"].update(self.id, {"paused": 1, "updated": now()})
-
-    def resume(self, *, on_event=None):
-        self.db["projects"].update(self.id, {"paused": 0, "updated": now()})
-        return self.retry(on_event=on_event)
 
     def skip(self, stage: str) -> None:
         """Leave a stage out of runs (camera → static shots, rewrite → the topic is the story …)."""
@@ -618,21 +651,8 @@ class Project:
 
 
     # ---------------------------------------------------------------------------------------
-    # Added for the notebook panels (issue 4): background controls, delete, a project bundle,
+    # Added for the notebook panels (issue 4): delete, a project bundle,
     # a camera preview and redoing one clip. Panels call these like any other public method.
-    def start_retry(self, *, on_event=None, executor: str | None = None):
-        """`retry()` in the background: returns the run handle (`.done()`, `.wait()`) at once."""
-        from .pipeline import first_unfinished
-
-        first = first_unfinished(self)
-        return self.start(STAGES[STAGES.index(first):] if first else [], on_event=on_event,
-                          executor=executor)
-
-    def start_resume(self, *, on_event=None, executor: str | None = None):
-        """`resume()` in the background: clears the pause and returns the run handle at once."""
-        self.db["projects"].update(self.id, {"paused": 0, "updated": now()})
-        return self.start_retry(on_event=on_event, executor=executor)
-
     def delete(self) -> None:
         """Delete the project and its rows. The call log stays (usage and cost history); media
         files stay until `studio.gc()` removes what nothing refers to any more."""

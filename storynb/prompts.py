@@ -9,7 +9,7 @@ import re
 import string
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import jinja2
 from jinja2 import meta, nodes
@@ -381,7 +381,7 @@ def check_variables(stage: str, body: str, system: str = "") -> list[str]:
     used = sorted(set(declared_variables(body)) | set(declared_variables(system or "")))
     given = STAGE_VARIABLES.get(stage)
     unknown = [name for name in used if given is not None and name not in given]
-    if unknown:
+    if unknown and given is not None:
         names = ", ".join("{{ %s }}" % n for n in unknown)
         raise PromptError(f"the {stage} template uses {names}, which the {stage} stage does not "
                           f"give; it gives: {', '.join(given)}")
@@ -515,6 +515,14 @@ class Prompts:
                "created": now()}
         row["id"] = self.db["prompt_templates"].insert(row).last_pk
         return row
+
+    @overload
+    def template(self, set_ref: int | str, stage: str, version: int | None = None, *,
+                 missing_ok: Literal[False] = False) -> dict: ...
+
+    @overload
+    def template(self, set_ref: int | str, stage: str, version: int | None = None, *,
+                 missing_ok: bool) -> dict | None: ...
 
     def template(self, set_ref: int | str, stage: str, version: int | None = None, *,
                  missing_ok: bool = False) -> dict | None:

@@ -166,8 +166,8 @@ class Route:
 
     # a route can be called like a provider (outside a project: no project id, stage = kind)
     async def _direct(self, method, request, out_path=None):
-        result, _ = await self.studio.call(self, method, request, project_id=None, stage=self.kind,
-                                           out_path=out_path)
+        result, _ = await call(self.studio, self, method, request, project_id=None, stage=self.kind,
+                               out_path=out_path)
         return result
 
     async def complete(self, request):
@@ -251,14 +251,8 @@ class Router:
         return self._loop_object("sem", member.name, member.concurrency,
                                  lambda: asyncio.Semaphore(max(1, member.concurrency)))
 
-    def limiter(self, member: Member):
-        from aiolimiter import AsyncLimiter
-
-        return self._loop_object("rpm", member.name, member.rpm,
-                                 lambda: AsyncLimiter(1, 60.0 / member.rpm))
-
     # choosing ----------------------------------------------------------------------------
-    def choose(self, route: Route, exclude: set[str] = frozenset()) -> Member | None:
+    def choose(self, route: Route, exclude: set[str] | frozenset[str] = frozenset()) -> Member | None:
         """The member for the next attempt (None if every candidate is unavailable now)."""
         with self._lock:
             candidates = [m for m in route.members if m.active and m.name not in exclude
@@ -432,6 +426,8 @@ class Router:
         provider's last call (in any process) is 60/rpm seconds old. The slot is taken at the
         moment the call goes, not reserved ahead, so a call delayed after its turn cannot end
         up too close to the next one."""
+        if not member.rpm:
+            return  # no requests-per-minute limit
         interval = pacing_interval(member.rpm)
         remote = getattr(getattr(studio, "executor", None), "pace", None)
         if remote is not None:  # workers on other machines: Redis holds the provider's turn
@@ -593,3 +589,32 @@ def _describe_request(request) -> dict:
         return {k: getattr(request, k) for k in request.__dataclass_fields__
                 if not callable(getattr(request, k))}
     return {"request": str(request)}
+
+
+async def call(studio, provider, method: str, request, *, project_id: int | None, stage: str,
+               job_key: str = "", out_path: Path | None = None, describe: dict | None = None,
+               store=None) -> tuple[Any, int]:
+    """Call a provider (or a route of providers) through the studio's router: limits, retries,
+    failover, and one row in `calls` per attempt. Returns (result, call_id). What the stages
+    and experiments use; a user calls `studio.route(kind, name).complete(request)`."""
+    if not isinstance(provider, Route):
+        row = provider_row(studio.db, provider.name) or {}
+        provider = Route(studio, getattr(provider, "kind", "other"), [Member(
+            provider=provider, rpm=row.get("rpm"), rpd=row.get("rpd"),
+            concurrency=int(row.get("concurrency") or getattr(provider, "concurrency", 2) or 2),
+            price=json.loads(row.get("price") or "{}"))])
+    return await studio.router.call(studio, provider, method, request, project_id=project_id,
+                                    stage=stage, job_key=job_key, out_path=out_path,
+                                    describe=describe, store=store)
+
+
+def served_by(db, call_id: int) -> str:
+    """The provider that made a call (a route's member that served it)."""
+    return db.execute("select provider from calls where id = ?", [call_id]).fetchone()[0]
+
+
+def provider_row(db, name: str) -> dict | None:
+    """A provider's row in the `providers` table (None: no such row)."""
+    cursor = db.execute("select * from providers where name = ?", [name])
+    found = cursor.fetchone()
+    return dict(zip([c[0] for c in cursor.description], found)) if found else None

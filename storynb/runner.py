@@ -30,6 +30,7 @@ class Job:
     limit: str = "default"  # the concurrency group (usually the provider name)
     cap: int = 2  # how many jobs of that group may run at once
     on_failure: Callable[[str], None] | None = None
+    pending_shots: Callable[[], list[int]] | None = None  # the shots a run would redo (storynb.usage)
 
 
 @dataclass

@@ -28,7 +28,14 @@ def _builtin_providers() -> dict[str, Any]:
 
 
 class Studio:
-    """Opens (creating if needed) a studio: `Studio()` uses `data/studio.db` or $STORYNB_STUDIO."""
+    """Opens (creating if needed) a studio: `Studio()` uses `data/studio.db` or $STORYNB_STUDIO.
+
+    Projects: `create_project`, `project`, `find_project`, `projects()`, `import_bundle`;
+    providers: `providers` (configured ones), `register` (an object of this process), `provider`,
+    `route`; the call log: `calls()`, `usage()`, `estimate()`; disk: `disk_usage()`, `gc()`.
+    Tables come back as pandas DataFrames (`projects`, `calls`, `usage`, `templates`,
+    `disk_usage`); `prompt_sets()` is a list of dicts (the records the panels choose from).
+    Provider calls themselves go through storynb.routing.call (the stages do that)."""
 
     def __init__(self, path: str | Path | None = None):
         path = _database_path(Path(path or os.environ.get("STORYNB_STUDIO") or DEFAULT_PATH))
@@ -44,7 +51,8 @@ class Studio:
             self._providers = _builtin_providers()
             self.builtin_names = frozenset(self._providers)
             self._register_builtins()
-        self.executor = None  # how provider calls are carried out (None: in this process)
+        self.executor: Any = None  # how provider calls are carried out (None: in this process)
+        self.worker_name: str | None = None  # set in a worker process: recorded with each call
 
     def __repr__(self) -> str:
         return f"Studio({str(self.path)!r})"
@@ -82,7 +90,7 @@ class Studio:
         self._secrets = Secrets()
         for name, provider in self._providers.items():
             if not self.db["providers"].count_where("name = ?", [name]):
-                self.db["providers"].insert({
+                self.db.table("providers").insert({
                     "kind": provider.kind, "name": name, "type": "local", "url": "",
                     "model": getattr(provider, "model", name), "params": "{}", "weight": 1.0,
                     "priority": 0, "timeout": 600.0, "price": "{}", "active": 1, "builtin": 1,
@@ -102,9 +110,9 @@ class Studio:
             raise InvalidInput("a provider needs a `name` and a `kind` in " + ", ".join(KINDS))
         self._providers[provider.name] = provider
 
-    def registered(self, name: str):
-        """The provider object registered in this process under `name` (the offline ones,
-        `register`ed ones), or None (a configured provider is built from its row instead)."""
+    def registered(self, name: str) -> Any | None:
+        """The provider object registered under `name` in this process (a built-in or one given
+        to `register`), or None (a provider configured only as a row is built on demand)."""
         return self._providers.get(name)
 
     def provider(self, kind: str, name: str | None = None):
@@ -126,9 +134,9 @@ class Studio:
         return provider
 
     def _provider_row(self, name: str) -> dict | None:
-        cursor = self.db.execute("select * from providers where name = ?", [name])
-        found = cursor.fetchone()
-        return dict(zip([c[0] for c in cursor.description], found)) if found else None
+        from .routing import provider_row
+
+        return provider_row(self.db, name)
 
     def _adapter(self, row: dict):
         from .providers.registry import build
@@ -162,27 +170,6 @@ class Studio:
                 price=json.loads(row.get("price") or "{}")))
         return Route(self, kind, members, strategy)
 
-    async def call(self, provider, method: str, request, *, project_id: int | None,
-                   stage: str, job_key: str = "", out_path: Path | None = None,
-                   describe: dict | None = None, store=None):
-        """Call a provider (or a route of providers) through the router: limits, retries,
-        failover, and one row in `calls` per attempt. Returns (result, call_id)."""
-        from .routing import Member, Route
-
-        if not isinstance(provider, Route):
-            row = self._provider_row(provider.name) or {}
-            provider = Route(self, getattr(provider, "kind", "other"), [Member(
-                provider=provider, rpm=row.get("rpm"), rpd=row.get("rpd"),
-                concurrency=int(row.get("concurrency") or getattr(provider, "concurrency", 2) or 2),
-                price=json.loads(row.get("price") or "{}"))])
-        return await self.router.call(self, provider, method, request, project_id=project_id,
-                                      stage=stage, job_key=job_key, out_path=out_path,
-                                      describe=describe, store=store)
-
-    def served_by(self, call_id: int) -> str:
-        """The provider that made a call (a route's member that served it)."""
-        return self.db.execute("select provider from calls where id = ?", [call_id]).fetchone()[0]
-
     def usage(self, by="provider", *, project: int | None = None, since: str | None = None,
               until: str | None = None):
         """Calls, failures, tokens, cost and latency from the call log, grouped by provider,
@@ -196,17 +183,6 @@ class Studio:
         from .usage import estimate
 
         return estimate(project if hasattr(project, "shots") else self.project(project), stages)
-
-    def record_output(self, call_id: int, media: str) -> None:
-        """Note which stored media a call produced."""
-        found = self.db.execute("select response from calls where id = ?", [call_id]).fetchone()
-        try:
-            note = json.loads((found and found[0]) or "{}")
-        except ValueError:
-            note = {}
-        note = note if isinstance(note, dict) else {}
-        self.db.execute("update calls set response = ? where id = ?",
-                        [json.dumps({**note, "media": media}), call_id])
 
     # projects --------------------------------------------------------------------------
     def create_project(self, topic: str, *, template: str | None = None, **settings) -> "Project":
@@ -236,6 +212,37 @@ class Studio:
         from .templates import delete_template
 
         delete_template(self, name)
+
+    def find_project(self, topic: str, *, text: str | None = None, as_is: bool = False,
+                     style: str = "warm", length: str = "short", aspect: str = "9:16",
+                     fps: int = 24, burn_subtitles: bool = True, font: str | None = None,
+                     size: tuple[int, int] | None = None, language: str | None = None,
+                     shots: int | None = None, seed: int | None = None,
+                     target_length: int | None = None) -> "Project | None":
+        """The latest project made from this topic (and source text) with these settings, or
+        None: what `storynb run "topic"` continues instead of starting over. The defaults are
+        `create_project`'s; language, shots, seed and target_length left as None match any
+        value, and without `size` the project must have the aspect's full size."""
+        from .project import ASPECTS
+
+        if aspect not in ASPECTS:
+            raise InvalidInput(f"aspect {aspect!r} is not one of: {', '.join(ASPECTS)}")
+        wanted = {"topic": (topic or "").strip(), "style": style, "aspect": aspect, "fps": fps,
+                  "length": length, "burn_subtitles": int(bool(burn_subtitles)), "font": font or "",
+                  "source_text": text, "as_is": int(bool(as_is))}
+        optional = {"language": language, "shots_wanted": shots, "seed": seed,
+                    "target_length": target_length}
+        width, height = tuple(size) if size else ASPECTS[aspect]
+        for row in self.db.query("select * from projects where topic = ? order by id desc",
+                                 [wanted["topic"]]):
+            if any(row[k] != v for k, v in wanted.items()):
+                continue
+            if any(v is not None and row[k] != v for k, v in optional.items()):
+                continue
+            if (row["width"], row["height"]) != (width, height):
+                continue
+            return self.project(row["id"])
+        return None
 
     def project(self, ref: int | str) -> "Project":
         from .project import Project
@@ -289,8 +296,8 @@ class Studio:
             clause = f"where {' and '.join(where)}" if where else ""
             for row in self.db.query(f"select {', '.join(columns)} from {table} {clause}", args):
                 names.update(v for v in row.values() if v and v not in NO_FILE)
-        where, args = ("where project_id = ?", [project_id]) if project_id else ("", [])
-        for (refs,) in self.db.execute(f"select refs from characters {where}", args):
+        clause, args = ("where project_id = ?", [project_id]) if project_id else ("", [])
+        for (refs,) in self.db.execute(f"select refs from characters {clause}", args):
             names.update(n for n in json.loads(refs or "[]") if is_media_name(n))  # characters' references
         return names
 

@@ -23,8 +23,10 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from .files import atomic_path
+from .errors import StageFailed
 from .media import place
 
 ADAPTERS = {"otio": "otio_json", "fcp.xml": "fcp_xml", "edl": "cmx_3600"}
@@ -51,7 +53,7 @@ def handoff_paths(video: Path) -> Handoff:
 
 def build_timeline(project, *, clips: list[Path], narrations: list[Path | None],
                    frames: list[int], narration_seconds: list[float | None], name: str,
-                   cues: list[tuple[float, float, str]] = (), music: Path | None = None,
+                   cues: Sequence[tuple[float, float, str]] = (), music: Path | None = None,
                    export_key: str = "", voice_offset: float = 0.0):
     """An OTIO timeline: one video clip per shot lasting exactly `frames[i]` frames at the
     project's fps, the narration track and optional music track, subtitle cues as markers."""
@@ -80,9 +82,9 @@ def build_timeline(project, *, clips: list[Path], narrations: list[Path | None],
             voice.append(otio.schema.Gap(source_range=span(0, lead)))
         else:
             lead = 0
-        if used > 0:
+        if used > 0 and wav is not None:
             ref = otio.schema.ExternalReference(target_url=Path(wav).resolve().as_uri(),
-                                                available_range=span(0, round(seconds * fps)))
+                                                available_range=span(0, round((seconds or 0) * fps)))
             voice.append(otio.schema.Clip(name=f"narration {seq:03d}", media_reference=ref,
                                           source_range=span(0, used)))
         if count - lead - used > 0:
@@ -139,33 +141,36 @@ def write_handoff(project, video: Path, *, clips: list[str], narrations: list[st
                 return out
         except Exception:  # an unreadable old file is simply written again
             pass
-    frames = []
+    frames: list[int | None] = []
     for name in clips:
         row = project.db.execute("select duration_s, fps from clips where media = ? and "
                                  "status = 'done' order by id desc limit 1", [name]).fetchone()
         frames.append(round(row[0] * row[1]) if row else None)
     if durations is not None:
         frames = [f if f is not None else round(d * fps) for f, d in zip(frames, durations)]
-    if any(f is None for f in frames):
-        raise ValueError("a clip of the export is not in the studio: run the clips stage again")
+    whole = [f for f in frames if f is not None]
+    if len(whole) != len(frames):
+        raise StageFailed("a clip of the export is not in the studio: run the clips stage again")
     out.stems.mkdir(parents=True, exist_ok=True)
-    clip_paths, voice_paths, voice_seconds = [], [], []
+    clip_paths: list[Path] = []
+    voice_paths: list[Path | None] = []
+    voice_seconds: list[float | None] = []
     for i, name in enumerate(clips, start=1):
         clip_paths.append(_place(media.path(name), out.stems / f"shot_{i:03d}.mp4"))
-    for i, name in enumerate(narrations, start=1):
-        if not name:
+    for i, wav_name in enumerate(narrations, start=1):
+        if not wav_name:
             voice_paths.append(None)
             voice_seconds.append(None)
             continue
         row = project.db.execute("select duration_s from narrations where media = ? and "
-                                 "status = 'done' order by id desc limit 1", [name]).fetchone()
-        voice_paths.append(_place(media.path(name), out.stems / f"narration_{i:03d}.wav"))
-        voice_seconds.append(row[0] if row and row[0] else _wav_seconds(media.path(name)))
-    music_path = None
+                                 "status = 'done' order by id desc limit 1", [wav_name]).fetchone()
+        voice_paths.append(_place(media.path(wav_name), out.stems / f"narration_{i:03d}.wav"))
+        voice_seconds.append(row[0] if row and row[0] else _wav_seconds(media.path(wav_name)))
+    music_path: Path | None = None
     if music:
         music_path = _place(media.path(music), out.stems / f"music{Path(music).suffix or '.wav'}")
     cues = read_srt(subtitles) if subtitles and Path(subtitles).exists() else []
-    timeline = build_timeline(project, clips=clip_paths, narrations=voice_paths, frames=frames,
+    timeline = build_timeline(project, clips=clip_paths, narrations=voice_paths, frames=whole,
                               narration_seconds=voice_seconds, name=Path(video).stem, cues=cues,
                               music=music_path, export_key=export_key,
                               voice_offset=voice_offset)

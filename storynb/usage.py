@@ -8,6 +8,7 @@ run will call and cost before it starts.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from .errors import InvalidInput
 from .runner import STAGES
@@ -31,7 +32,8 @@ def usage(db, by: str | list[str] = "provider", *, project: int | None = None,
     if unknown or not keys:
         raise InvalidInput(f"usage can be grouped by {', '.join(GROUPS)}, not {unknown or keys}")
     columns = [c for k in keys for c in GROUPS[k]]
-    where, args = [], []
+    where: list[str] = []
+    args: list[Any] = []
     if project is not None:
         where.append("c.project_id = ?")
         args.append(project)

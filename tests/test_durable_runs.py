@@ -36,7 +36,7 @@ def test_a_run_started_by_a_process_that_exits_goes_on(tmp_path):
     db_path = tmp_path / "studio.db"
     script = ("import sys; from storynb import Studio; s = Studio(sys.argv[1]); "
               "p = s.create_project('A fox who learns to fly', shots=4, size=(180, 320), seed=2); "
-              "h = p.start(); print(type(h).__name__, h.run_id, p.state)")
+              "h = p.run(background=True); print(type(h).__name__, h.run_id, p.state)")
     started = subprocess.run([sys.executable, "-c", script, str(db_path)], capture_output=True,
                              text=True, timeout=60)
     assert started.returncode == 0, started.stderr
@@ -66,13 +66,13 @@ def test_a_run_started_by_a_process_that_exits_goes_on(tmp_path):
 def test_a_second_start_is_refused_while_one_is_queued_or_running(tmp_path):
     studio = Studio(tmp_path / "studio.db")
     project = studio.create_project("An owl who cannot sleep", shots=4, size=(180, 320), seed=1)
-    handle = project.start()
+    handle = project.run(background=True)
     with pytest.raises(InvalidInput, match="already running"):
-        project.start()
+        project.run(background=True)
     report = handle.wait(timeout=240)
     assert report is not None and report.status == "done", report and report.summary()
     assert "project 1: done" in report.summary()
-    again = project.start()  # nothing left to do: every job is up to date
+    again = project.run(background=True)  # nothing left to do: every job is up to date
     assert again.wait(timeout=120).status == "done"
     assert studio.db.execute("select count(*) from jobs where run_id = ? and state = 'done'",
                              [again.run_id]).fetchone()[0] > 0

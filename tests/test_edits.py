@@ -25,7 +25,7 @@ class SlowPainter:
 def test_edits_from_the_caller_do_not_break_a_background_run(studio, make_project):
     studio.register(SlowPainter(0.05))
     project = make_project(providers={"text2image": "slow-painter"})
-    handle = project.start()
+    handle = project.run(background=True)
     n = 0
     while not handle.done():
         if project.shots():
@@ -43,7 +43,7 @@ def test_the_lease_is_renewed_during_a_long_job(studio, make_project, monkeypatc
     monkeypatch.setattr(lease, "HEARTBEAT_EVERY_S", 0.05)
     studio.register(SlowPainter(0.6))
     project = make_project(providers={"text2image": "slow-painter"})
-    handle = project.start(["rewrite", "storyboard", "images"])
+    handle = project.run(["rewrite", "storyboard", "images"], background=True)
     beats = set()
     while not handle.done():
         beat = project.db.execute("select run_heartbeat from projects where id = ?", [project.id]).fetchone()[0]
@@ -117,7 +117,7 @@ def test_project_ids_are_never_reused(studio, make_project):
 def test_pause_right_after_start_is_kept(studio, make_project):
     studio.register(SlowPainter(0.1))
     project = make_project(providers={"text2image": "slow-painter"})
-    handle = project.start()
+    handle = project.run(background=True)
     project.pause()
     assert handle.wait().status == "paused"
 

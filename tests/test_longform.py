@@ -50,7 +50,7 @@ def test_cli_text_as_is_narrates_every_sentence_of_a_chinese_chapter_once_in_ord
     assert project.story() == ZH.strip()  # as-is: no rewrite
     chunks = studio.db["chunks"].count_where("project_id = ? and kind = 'storyboard'", [project.id])
     assert chunks >= 4  # one job per chunk
-    titles = [c["title"] for c in project.chapters()]
+    titles = list(project.chapters()["title"])
     assert titles == ["第一章 雨夜渡口", "第二章 沈氏药铺", "第三章 周府深院"]
     assert shots[0]["narration"] == "第一章 雨夜渡口"  # a heading is a shot of its own
     # a sentence is never split across two shots at a chunk border (or anywhere)
@@ -74,7 +74,7 @@ def test_english_text_from_stdin_as_is_and_paged_shots(tmp_path):
     assert 60 <= count <= 300
     assert " ".join(" ".join(narrated(project)).split()) == " ".join(
         " ".join(line for line in EN.splitlines()).split())
-    assert [c["title"].split(":")[0] for c in project.chapters()] == [
+    assert [t.split(":")[0] for t in project.chapters()["title"]] == [
         "Chapter One", "Chapter Two", "Chapter Three", "Chapter Four"]
     page = storynb("shots", "1", "--page", "3", "--limit", "7", studio=tmp_path / "s.db")
     assert page.returncode == 0, page.stderr
@@ -170,7 +170,7 @@ def test_whole_video_and_a_video_per_chapter_from_the_cli(tmp_path):
     studio = Studio(tmp_path / "s.db")
     project = studio.project(1)
     assert project.video_path() == str(full)  # the whole video stays the project's video
-    assert [v["title"] for v in project.chapter_videos()] == ["Chapter 1", "Chapter 2"]
+    assert list(project.chapter_videos()["title"]) == ["Chapter 1", "Chapter 2"]
     again = storynb("export", "1", "--chapters", studio=tmp_path / "s.db")
     assert again.returncode == 0 and again.stdout.split() == [str(full), *map(str, paths)]
 
@@ -234,8 +234,8 @@ def test_chapters_without_headings_are_groups_of_chunks_and_chinese_is_condensed
     project = studio.create_project("", text=plain, as_is=True, **TINY)
     assert project.run(["rewrite", "storyboard"]).status == "done"
     chapters = project.chapters()
-    assert len(chapters) >= 2 and [c["title"] for c in chapters][:2] == ["part 1", "part 2"]
-    assert chapters[0]["first_seq"] == 1 and chapters[-1]["last_seq"] == project.shot_count()
+    assert len(chapters) >= 2 and list(chapters["title"])[:2] == ["part 1", "part 2"]
+    assert chapters["first_seq"].iloc[0] == 1 and chapters["last_seq"].iloc[-1] == project.shot_count()
     short = studio.create_project("", text=ZH, target_length=2000, **TINY)
     assert short.run(["rewrite"]).status == "done"
     story = short.story()

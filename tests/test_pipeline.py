@@ -155,7 +155,7 @@ def test_failed_shot_does_not_stop_the_others_and_retry_finishes(make_project, s
     assert "out of paint" in report.summary()
     done_before = set(images[images.status == "done"].id)
     painter.broken = False
-    report = project.retry()
+    report = project.run(from_failed=True)
     assert report.status == "done", report.summary()
     after = project.images()
     assert done_before <= set(after[after.status == "done"].id)
@@ -178,7 +178,7 @@ def test_pause_between_jobs_then_resume(make_project):
     clips_made = project.db["clips"].count_where("project_id = ? and status = 'done'", [project.id])
     assert 1 <= clips_made < len(project.shots())
     before = last_call_id(project)
-    report = project.resume()
+    report = project.run(from_failed=True)
     assert report.status == "done", report.summary()
     redone = call_counts(project, before).get(("clips", "local-motion"), 0)
     assert redone == len(project.shots()) - clips_made
@@ -252,7 +252,7 @@ def test_gc_removes_only_unreferenced_media(finished):
 def test_start_runs_in_the_background_and_reports_progress(make_project):
     project = make_project()
     events = []
-    handle = project.start(on_event=events.append)
+    handle = project.run(background=True, on_event=events.append)
     with pytest.raises(InvalidInput, match="already running"):
         project.run()
     report = handle.wait(timeout=300)

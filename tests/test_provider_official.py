@@ -14,6 +14,7 @@ from fakes.official import OfficialFake, fixture
 from storynb.providers import capabilities
 from storynb.providers.base import BadRequest, InvalidOutput, LLMRequest, SpeechRequest, VideoRequest
 from storynb.providers.speech import pcm_wav
+from storynb.routing import call
 from storynb.render.compose import probe
 
 FAST = {"poll_interval": 0.01, "poll_max": 0.02}
@@ -172,7 +173,7 @@ def test_gpt_image_usage_tokens_are_billed_and_dalle_params_stay_with_dalle(stud
                              model="gpt-image-1", params={"quality": "hd", "style": "vivid"},
                              price={"per_1k_input": 5.0, "per_1k_output": 40.0})
         out = tmp_path / "a.png"
-        run(studio.call(studio.route("text2image", "img"), "generate", ImageRequest(**REQ),
+        run(call(studio, studio.route("text2image", "img"), "generate", ImageRequest(**REQ),
                         project_id=None, stage="images", job_key="", out_path=out))
         body = server.hits("images")[0].json
         assert body == {"model": "gpt-image-1", "prompt": "a red lighthouse\n\nAvoid: blurry", "n": 1,
@@ -209,7 +210,7 @@ def test_comfyui_200_with_node_errors_completes_with_a_warning(studio, tmp_path)
         studio.providers.add("comfy", "text2image", "comfyui", url=server.url, model="sd15.ckpt",
                              params={"poll_interval": 0.01})
         out = tmp_path / "c.png"
-        run(studio.call(studio.route("text2image", "comfy"), "generate", ImageRequest(**REQ),
+        run(call(studio, studio.route("text2image", "comfy"), "generate", ImageRequest(**REQ),
                         project_id=None, stage="images", job_key="", out_path=out))
         with Image.open(out) as img:
             assert img.format == "PNG"
@@ -230,7 +231,7 @@ def clip(studio, name, still, tmp_path, seconds, *, movement="pan_left", job_key
     request = VideoRequest(image_path=still, movement=movement, params={"intensity": 0.2, "speed": 1.0},
                            duration_s=seconds, width=144, height=256, fps=12, prompt="a whale")
     out = tmp_path / "clip.mp4"
-    run(studio.call(studio.route("image2video", name), "animate", request, project_id=None,
+    run(call(studio, studio.route("image2video", name), "animate", request, project_id=None,
                     stage="clips", job_key=job_key, out_path=out))
     return probe(out, count_frames=True)
 
@@ -355,7 +356,7 @@ def test_a_billed_video_whose_result_is_lost_is_in_storynb_usage(studio, still, 
     out = subprocess.run([sys.executable, "-m", "storynb.cli", "--studio", str(studio.path), "usage"],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    line = next(l for l in out.stdout.splitlines() if l.strip().startswith("runway"))
+    line = next(text for text in out.stdout.splitlines() if text.strip().startswith("runway"))
     assert "0.15" in line
 
 

@@ -95,7 +95,7 @@ def test_failed_shots_are_clear_and_the_rest_is_kept(studio, services):
     assert (images.status == "done").sum() == 3
     done_before = set(images[images.status == "done"].id)
 
-    report = project.retry()
+    report = project.run(from_failed=True)
     assert report.status == "done", report.summary()
     after = project.images()
     assert done_before <= set(after[after.status == "done"].id)

@@ -6,6 +6,7 @@ from PIL import Image
 from fakes import DashScopeFake, KlingFake, RunwayFake
 from fakes.helpers import calls, make_studio, run
 from storynb.providers.base import ContentPolicy, QuotaExhausted, VideoRequest
+from storynb.routing import call
 from storynb.providers.tasks import camera_words, jwt_hs256, kling_camera, pick_duration
 from storynb.render.compose import probe
 
@@ -27,7 +28,7 @@ def request_(tmp_path):
 
 def animate(studio, name, request, tmp_path, job_key=""):
     out = tmp_path / "clip.mp4"
-    result, _ = run(studio.call(studio.route("image2video", name), "animate", request, project_id=None,
+    result, _ = run(call(studio, studio.route("image2video", name), "animate", request, project_id=None,
                                 stage="clips", job_key=job_key, out_path=out))
     return probe(out, count_frames=True)
 

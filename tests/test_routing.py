@@ -9,7 +9,7 @@ import pytest
 from storynb import InvalidInput, Studio
 from storynb.providers.base import (AuthError, BadRequest, LLMRequest, LLMResult, QuotaExhausted,
                                     RateLimited, Transient)
-from storynb.routing import Member, Policy, Route, Router, parse_route_spec
+from storynb.routing import Member, Policy, Route, Router, call, parse_route_spec
 
 
 class Echo:
@@ -72,9 +72,9 @@ def route_of(studio, providers, strategy="round_robin", **member_fields):
 def run_calls(studio, route, n, *, concurrent=False):
     async def main():
         if concurrent:
-            return await asyncio.gather(*(studio.call(route, "complete", REQ, project_id=None,
+            return await asyncio.gather(*(call(studio, route, "complete", REQ, project_id=None,
                                                       stage="rewrite") for _ in range(n)))
-        return [await studio.call(route, "complete", REQ, project_id=None, stage="rewrite")
+        return [await call(studio, route, "complete", REQ, project_id=None, stage="rewrite")
                 for _ in range(n)]
     return [result.text for result, _ in asyncio.run(main())]
 
@@ -127,7 +127,7 @@ def test_least_loaded_sends_the_next_call_to_the_fewest_in_flight(studio):
 
         async def one():
             async with gate:
-                result, _ = await studio.call(route, "complete", REQ, project_id=None, stage="rewrite")
+                result, _ = await call(studio, route, "complete", REQ, project_id=None, stage="rewrite")
                 return result.text
         return await asyncio.gather(*(one() for _ in range(40)))
     served = asyncio.run(jobs())

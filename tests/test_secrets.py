@@ -80,7 +80,7 @@ def test_the_environment_variable_and_rotation(studio, tmp_path, monkeypatch):
     studio.providers.add("gpt", "llm", "openai_chat", key=KEY, model="m")
     token = list(studio.db["providers"].rows_where("name = 'gpt'"))[0]["key_encrypted"]
     assert studio.providers.rotate_keys() == 1
-    lines = [l for l in (tmp_path / "keys" / "secret.key").read_text().splitlines() if not l.startswith("#")]
+    lines = [text for text in (tmp_path / "keys" / "secret.key").read_text().splitlines() if not text.startswith("#")]
     assert len(lines) == 2  # a new key on top; the old one kept for other studios
     after = list(studio.db["providers"].rows_where("name = 'gpt'"))[0]["key_encrypted"]
     assert after != token

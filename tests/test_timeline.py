@@ -75,7 +75,7 @@ def test_the_otio_has_one_clip_per_shot_with_exact_durations(exported):
     cues = read_srt(project.latest_export()["srt_path"])
     markers = list(timeline.tracks.markers)
     assert len(markers) == len(cues) >= len(shots)
-    for marker, (start, end, words) in zip(markers, cues):
+    for marker, (start, _end, words) in zip(markers, cues):
         assert marker.name == words
         assert marker.marked_range.start_time.to_seconds() == pytest.approx(start, abs=1 / fps)
     said = " ".join(m.name.replace("\n", " ") for m in markers).split()

@@ -253,8 +253,8 @@ def test_pipeline_pause_resume_skip_rollback(make_project):
     panel.rows["images"].run_b.click()
     assert follow(panel.session, 60).status == "done"
     panel.run_all_b.click()
-    with pytest.raises(Exception):
-        project.start()  # one run per project at a time, whoever asks
+    with pytest.raises(InvalidInput, match="already running"):
+        project.run(background=True)  # one run per project at a time, whoever asks
     follow(panel.session, 60)
 
 

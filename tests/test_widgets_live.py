@@ -64,7 +64,7 @@ def test_buttons_come_from_the_studio_not_from_the_view_that_started_the_run(stu
     project = studio.create_project("A heron waits for the tide", **SMALL)
     watcher = PipelinePanel(Session(studio.for_thread(), studio.project(project.id)))
     assert not watcher.run_all_b.disabled and watcher.pause_b.disabled
-    handle = project.start()  # started elsewhere (a notebook, say): the panel never saw it begin
+    handle = project.run(background=True)  # started elsewhere (a notebook, say): the panel never saw it begin
     deadline = time.monotonic() + 60
     seen_busy = False
     while time.monotonic() < deadline and not handle.done():

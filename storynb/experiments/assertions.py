@@ -75,7 +75,8 @@ def describe(item: dict) -> str:
 
 def check(item: dict, output: str, *, cost: float | None, latency_ms: float | None) -> dict:
     """One assertion on one output (not llm-rubric, which needs a model): {type, name, pass, reason}."""
-    kind, value = item["type"], item.get("value")
+    kind: str = item["type"]
+    value: Any = item.get("value")
     name = describe(item)
     text = output or ""
     if kind == "contains":
@@ -101,7 +102,7 @@ def check(item: dict, output: str, *, cost: float | None, latency_ms: float | No
             count = len(shots) if isinstance(shots, list) else 0
             low, high = ((value.get("min", 0), value.get("max", 10 ** 9)) if isinstance(value, dict)
                          else (value, value))
-            ok = low <= count <= high
+            ok = bool(low <= count <= high)
             reason = "" if ok else f"{count} shots"
     elif kind == "max-cost":
         ok = (cost or 0.0) <= float(value)

@@ -12,8 +12,10 @@ case set and version it came from. Two sets ship with the package: `stories-en` 
 """
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
+from typing import Any
 
 from ..db import now
 from ..errors import InvalidInput, NotFound
@@ -97,7 +99,7 @@ class CaseSets:
 
     def install_defaults(self) -> None:
         for name, (language, description, cases) in SHIPPED.items():
-            if not self.db["ab_case_sets"].count_where("name = ?", [name]):
+            if not self.db.table("ab_case_sets").count_where("name = ?", [name]):
                 self.save(name, cases, language=language, description=description,
                           note="shipped default")
 
@@ -117,17 +119,18 @@ class CaseSets:
         row = {"name": name, "version": (current["version"] + 1) if current else 1,
                "language": language, "description": description or (current or {}).get(
                    "description") or "", "cases": body, "note": note, "created": now()}
-        row["id"] = self.db["ab_case_sets"].insert(row).last_pk
+        row["id"] = self.db.table("ab_case_sets").insert(row).last_pk
         return self._decode(row)
 
     def get(self, name: str, version: int | None = None) -> dict:
         self.install_defaults()
-        where, args = "name = ?", [name]
+        where, args = "name = ?", list[Any]([name])
         if version is not None:
             where, args = where + " and version = ?", args + [int(version)]
-        rows = list(self.db["ab_case_sets"].rows_where(where, args, order_by="version desc", limit=1))
+        rows = list(self.db.table("ab_case_sets").rows_where(where, args, order_by="version desc",
+                                                             limit=1))
         if not rows:
-            names = ", ".join(sorted({r["name"] for r in self.db["ab_case_sets"].rows})) or "none"
+            names = ", ".join(sorted({r["name"] for r in self.db.table("ab_case_sets").rows})) or "none"
             raise NotFound(f"no case set {name!r}" + (f" version {version}" if version else "")
                            + f"; the case sets are: {names}")
         return self._decode(rows[0])
@@ -143,12 +146,12 @@ class CaseSets:
             row["cases"] = len(self.get(row["name"])["cases"])
         return pd.DataFrame(rows, columns=["name", "version", "language", "cases", "description"])
 
-    def versions(self, name: str) -> list[dict]:
-        return [self._decode(r) for r in self.db["ab_case_sets"].rows_where(
+    def versions(self, name: str) -> builtins.list[dict]:
+        return [self._decode(r) for r in self.db.table("ab_case_sets").rows_where(
             "name = ?", [name], order_by="version")]
 
     def _newest(self, name: str) -> dict | None:
-        rows = list(self.db["ab_case_sets"].rows_where("name = ?", [name], order_by="version desc",
+        rows = list(self.db.table("ab_case_sets").rows_where("name = ?", [name], order_by="version desc",
                                                        limit=1))
         return rows[0] if rows else None
 

@@ -24,13 +24,14 @@ import json
 import random
 import warnings
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, overload
 
 from ..aio import run_sync
 from ..db import now
 from ..errors import InvalidInput, NotFound
 from ..prompts import render
 from ..providers.base import LLMRequest
+from ..routing import call as call_provider
 from ..runner import job_key
 from . import assertions as A
 from .cases import CaseSets, normalize
@@ -82,10 +83,9 @@ class ABTests(Judging, Improving, Reading):
             else:
                 spec = (spec.get("set"), spec.get("version"))
         if isinstance(spec, int) and not isinstance(spec, bool):
-            template = self.db["prompt_templates"].get(spec) if self.db["prompt_templates"].count_where(
-                "id = ?", [spec]) else None
-            if template is None:
+            if not self.db.table("prompt_templates").count_where("id = ?", [spec]):
                 raise NotFound(f"no prompt template with id {spec}")
+            template = self.db.table("prompt_templates").get(spec)
         elif isinstance(spec, (tuple, list)) and len(spec) in (2, 3):
             if len(spec) == 3:
                 overrides = {**dict(spec[2] or {}), **overrides}
@@ -97,7 +97,7 @@ class ABTests(Judging, Improving, Reading):
             raise InvalidInput(f"template {template['id']} is for {template['stage']!r}, not {stage!r}")
         if not isinstance(overrides, dict):
             raise InvalidInput("an arm's variables must be a dict")
-        prompt_set = self.db["prompt_sets"].get(template["set_id"])
+        prompt_set = self.db.table("prompt_sets").get(template["set_id"])
         set_name = prompt_set["name"]
         if label is None:
             label = f"{set_name} v{template['version']}"
@@ -167,7 +167,7 @@ class ABTests(Judging, Improving, Reading):
         run_sync(self._run_all(experiment, stage, llm, jobs, repeat, max(1, int(concurrency)),
                                params, seed, config, extra, offline))
         for s in queued:
-            self.db["ab_suggestions"].update(s["id"], {"status": "tested"})
+            self.db.table("ab_suggestions").update(s["id"], {"status": "tested"})
         return self.results(experiment)
 
     def _items(self, cases, case_version, topics, inputs) -> tuple[list[dict], tuple | None]:
@@ -248,7 +248,7 @@ class ABTests(Judging, Improving, Reading):
     def _pin(self, experiment, stage, llm, params, seed, samples, case_set, offline, notes, config,
              arms):
         row = self._experiment_row(experiment, missing_ok=True)
-        if row is None and self.db["ab_runs"].count_where("experiment = ?", [experiment]):
+        if row is None and self.db.table("ab_runs").count_where("experiment = ?", [experiment]):
             old = list(self.db.query("select stage, provider from ab_runs where experiment = ? "
                                      "order by id desc limit 1", [experiment]))[0]
             row = {"stage": old["stage"], "provider": old["provider"]}
@@ -266,7 +266,7 @@ class ABTests(Judging, Improving, Reading):
         known = json.loads((row or {}).get("arms") or "[]")
         values["arms"] = json.dumps(known + [a for a in arms if a not in known], ensure_ascii=False)
         values["baseline"] = (row or {}).get("baseline") or arms[0]
-        self.db["ab_experiments"].upsert({**values, "created": (row or {}).get("created") or now()},
+        self.db.table("ab_experiments").upsert({**values, "created": (row or {}).get("created") or now()},
                                          pk="name")
 
     async def _run_all(self, experiment, stage, llm, jobs, repeat, concurrency, params, seed,
@@ -281,7 +281,7 @@ class ABTests(Judging, Improving, Reading):
                           variables=values, provider=llm.name, model=getattr(llm, "model", ""),
                           params={**params, **request_params}, sample=sample)
             checks_wanted = extra + item["assert"]
-            found = None if repeat else list(self.db["ab_runs"].rows_where(
+            found = None if repeat else list(self.db.table("ab_runs").rows_where(
                 "experiment = ? and key = ? and status = 'ok'", [experiment, key],
                 order_by="id desc", limit=1))
             async with gate:
@@ -290,7 +290,7 @@ class ABTests(Judging, Improving, Reading):
                     checks = await self._checks(row, checks_wanted, offline, llm,
                                                 json.loads(row.get("checks") or "[]"))
                     passed, checked = A.summarize(checks)
-                    self.db["ab_runs"].update(row["id"], {"checks": A.dumps(checks), "passed": passed,
+                    self.db.table("ab_runs").update(row["id"], {"checks": A.dumps(checks), "passed": passed,
                                                           "checked": checked, "config": config,
                                                           "position": position})
                     return
@@ -313,21 +313,21 @@ class ABTests(Judging, Improving, Reading):
                     request = LLMRequest(task=stage, prompt=prompt, variables=values,
                                          json=stage != "rewrite", system=system,
                                          params=request_params)
-                    result, call_id = await self.studio.call(
-                        llm, "complete", request, project_id=None, stage=f"ab:{stage}",
+                    result, call_id = await call_provider(
+                        self.studio, llm, "complete", request, project_id=None, stage=f"ab:{stage}",
                         job_key=key, describe={"system": system, "prompt": prompt})
                 except Exception as exc:  # a failed run is a row too
                     row.update(status="failed", error=str(exc)[:2000])
-                    self.db["ab_runs"].insert(row)
+                    self.db.table("ab_runs").insert(row)
                     return
-                call = self.db["calls"].get(call_id) if call_id else {}
+                call = self.db.table("calls").get(call_id) if call_id else {}
                 row.update(status="ok", output=result.text, tokens_in=result.tokens_in,
                            tokens_out=result.tokens_out, latency_ms=call.get("latency_ms"),
                            cost=call.get("cost") or 0.0, call_id=call_id)
                 checks = await self._checks(row, checks_wanted, offline, llm, [])
                 passed, checked = A.summarize(checks)
                 row.update(checks=A.dumps(checks), passed=passed, checked=checked)
-                self.db["ab_runs"].insert(row)
+                self.db.table("ab_runs").insert(row)
 
         await asyncio.gather(*(one(*job) for job in jobs))
 
@@ -359,10 +359,11 @@ class ABTests(Judging, Improving, Reading):
             request = LLMRequest(task="judge", prompt=render(A.RUBRIC_CHECK, values, label="rubric check"),
                                  variables=values, json=True, params={"temperature": 0, "seed": 0},
                                  validate=A.parse_rubric_answer)
-            result, call_id = await self.studio.call(judge, "complete", request, project_id=None,
-                                                     stage="ab:judge", job_key=row.get("key", ""))
+            result, call_id = await call_provider(self.studio, judge, "complete", request,
+                                                  project_id=None, stage="ab:judge",
+                                                  job_key=row.get("key", ""))
             ok, reason = A.parse_rubric_answer(result.text)
-            cost = (self.db["calls"].get(call_id).get("cost") or 0.0) if call_id else 0.0
+            cost = (self.db.table("calls").get(call_id).get("cost") or 0.0) if call_id else 0.0
             return {"type": "llm-rubric", "name": name, "pass": ok, "reason": reason,
                     "judge": judge.name, "cost": cost}
         except Exception as exc:
@@ -372,12 +373,12 @@ class ABTests(Judging, Improving, Reading):
     # reading ---------------------------------------------------------------------------
     def _row(self, run_id: int) -> dict:
         if isinstance(run_id, bool) or not isinstance(run_id, int) or \
-                not self.db["ab_runs"].count_where("id = ?", [run_id]):
+                not self.db.table("ab_runs").count_where("id = ?", [run_id]):
             raise NotFound(f"no A/B run with id {run_id!r}")
-        return self.db["ab_runs"].get(run_id)
+        return self.db.table("ab_runs").get(run_id)
 
     def _rows(self, experiment: str) -> list[dict]:
-        rows = list(self.db["ab_runs"].rows_where("experiment = ?", [experiment], order_by="id"))
+        rows = list(self.db.table("ab_runs").rows_where("experiment = ?", [experiment], order_by="id"))
         if not rows:
             names = ", ".join(self.experiments()["experiment"]) or "none yet"
             raise NotFound(f"no A/B experiment named {experiment!r}; experiments: {names}")
@@ -389,14 +390,21 @@ class ABTests(Judging, Improving, Reading):
             return rows
         if config == "current":
             pinned = self._experiment_row(experiment, missing_ok=True) or {}
-            config = pinned.get("config")
-            if not config:
+            pinned_config = pinned.get("config")
+            if not pinned_config:
                 return rows
+            config = pinned_config
         return [r for r in rows if r.get("config") == config]
 
+    @overload
+    def _experiment_row(self, experiment: str, *, missing_ok: Literal[False] = False) -> dict: ...
+
+    @overload
+    def _experiment_row(self, experiment: str, *, missing_ok: bool) -> dict | None: ...
+
     def _experiment_row(self, experiment: str, *, missing_ok: bool = False) -> dict | None:
-        if self.db["ab_experiments"].count_where("name = ?", [experiment]):
-            return self.db["ab_experiments"].get(experiment)
+        if self.db.table("ab_experiments").count_where("name = ?", [experiment]):
+            return self.db.table("ab_experiments").get(experiment)
         if missing_ok:
             return None
         rows = self._rows(experiment)
@@ -418,14 +426,15 @@ class ABTests(Judging, Improving, Reading):
     def _baseline(self, experiment: str, labels: list[str]) -> str:
         row = self._experiment_row(experiment, missing_ok=True) or {}
         labels = self._order(experiment, labels)
-        return row.get("baseline") if row.get("baseline") in labels else labels[0]
+        baseline = row.get("baseline")
+        return baseline if isinstance(baseline, str) and baseline in labels else labels[0]
 
     def set_baseline(self, experiment: str, arm: str) -> None:
         labels = self._order(experiment, [r["arm"] for r in self._rows(experiment)])
         if arm not in labels:
             raise InvalidInput(f"no arm {arm!r}; the arms are {labels}")
         self._experiment_row(experiment)
-        self.db["ab_experiments"].update(experiment, {"baseline": arm})
+        self.db.table("ab_experiments").update(experiment, {"baseline": arm})
 
     def _cost(self, call_ids) -> float:
         ids = [i for i in call_ids if i]

@@ -12,6 +12,8 @@ from ..db import now
 from ..errors import InvalidInput, NotFound
 from ..prompts import declared_variables, render
 from ..providers.base import LLMRequest
+from ..routing import call
+from .host import Host
 
 CRITIC_PROMPT = """You improve prompt templates for a story-video tool (stage: {{ stage }}).
 
@@ -38,7 +40,7 @@ class Regression:
     candidate_mean: float | None
 
 
-class Improving:
+class Improving(Host):
     """ABTests' improvement and regression methods (a mixin)."""
 
     # improving -------------------------------------------------------------------------
@@ -59,7 +61,7 @@ class Improving:
         if arm not in labels:
             raise InvalidInput(f"no arm {arm!r} in {experiment!r}; the arms are {labels}")
         mine = [r for r in rows if r["arm"] == arm]
-        base = self.db["prompt_templates"].get(mine[0]["template_id"])
+        base = self.db.table("prompt_templates").get(mine[0]["template_id"])
         findings = self._findings(experiment, arm, mine)
         if not findings:
             raise InvalidInput(f"arm {arm!r} has no failures, judge reasons or rating notes yet: "
@@ -79,8 +81,8 @@ class Improving:
         request = LLMRequest(task="critic", prompt=render(CRITIC_PROMPT, values, label="critic prompt"),
                              variables=values, json=True, params={"temperature": 0, "seed": 0},
                              validate=parse)
-        result, call_id = run_sync(self.studio.call(llm, "complete", request, project_id=None,
-                                                    stage="ab:critic", job_key=f"critic:{experiment}:{base['id']}"))
+        result, call_id = run_sync(call(self.studio, llm, "complete", request, project_id=None,
+                                         stage="ab:critic", job_key=f"critic:{experiment}:{base['id']}"))
         data = parse(result.text)
         body = data["template"].strip()
         new_vars = set(declared_variables(body)) - set(declared_variables(base["body"]))
@@ -89,9 +91,9 @@ class Improving:
                                "the stage does not give; nothing was saved")
         if body == base["body"].strip():
             raise InvalidInput("the critic proposed no change to the template; nothing was saved")
-        base_set = self.db["prompt_sets"].get(base["set_id"])
+        base_set = self.db.table("prompt_sets").get(base["set_id"])
         companion = f"{base_set['name']}~suggested"
-        if not self.db["prompt_sets"].count_where("name = ?", [companion]):
+        if not self.db.table("prompt_sets").count_where("name = ?", [companion]):
             self.studio.prompts.create_set(companion, base_set["language"],
                                            f"Suggested revisions of {base_set['name']} (not used by "
                                            "projects until adopted)")
@@ -108,7 +110,7 @@ class Improving:
                "template_id": saved["id"], "critic": critic_label,
                "label": f"{companion} v{saved['version']} (suggested)", "rationale": rationale,
                "diff": diff, "status": "queued", "cost": self._cost([call_id]), "created": now()}
-        row["id"] = self.db["ab_suggestions"].insert(row).last_pk
+        row["id"] = self.db.table("ab_suggestions").insert(row).last_pk
         return row
 
     def _findings(self, experiment, arm, rows) -> list[str]:
@@ -119,10 +121,10 @@ class Improving:
                     found.append(f"failed {c['name']} on {r['topic'][:60]!r}: {c.get('reason', '')}")
             if r.get("rating_note"):
                 found.append(f"a reader rated it {r['rating']}/5: {r['rating_note']}")
-        for j in self.db["ab_judgments"].rows_where("experiment = ? and kind = 'pair'", [experiment]):
+        for j in self.db.table("ab_judgments").rows_where("experiment = ? and kind = 'pair'", [experiment]):
             if arm in (j["arm_a"], j["arm_b"]) and j["winner"] not in (arm, None):
                 found.append(f"lost a blind comparison ({j['label']}): {j['reason']}")
-        for j in self.db["ab_judgments"].rows_where("experiment = ? and kind = 'score'", [experiment]):
+        for j in self.db.table("ab_judgments").rows_where("experiment = ? and kind = 'score'", [experiment]):
             if j["arm_a"] == arm and j["reason"] and "no problems" not in j["reason"]:
                 found.append(f"{j['label']} scored {j['score']:g}/10: {j['reason']}")
         return list(dict.fromkeys(found))
@@ -131,24 +133,24 @@ class Improving:
         import pandas as pd
 
         where, args = ("experiment = ?", [experiment]) if experiment else (None, [])
-        rows = list(self.db["ab_suggestions"].rows_where(where, args, order_by="id"))
+        rows = list(self.db.table("ab_suggestions").rows_where(where, args, order_by="id"))
         return pd.DataFrame(rows, columns=["id", "experiment", "label", "critic", "status",
                                            "rationale", "diff", "cost", "created"])
 
     def _queued(self, experiment: str) -> list[dict]:
-        return list(self.db["ab_suggestions"].rows_where(
+        return list(self.db.table("ab_suggestions").rows_where(
             "experiment = ? and status = 'queued'", [experiment], order_by="id"))
 
     def adopt(self, suggestion_id: int) -> dict:
         """Make a suggested template the newest version of the set it came from."""
-        if not self.db["ab_suggestions"].count_where("id = ?", [suggestion_id]):
+        if not self.db.table("ab_suggestions").count_where("id = ?", [suggestion_id]):
             raise NotFound(f"no suggestion #{suggestion_id}")
-        s = self.db["ab_suggestions"].get(suggestion_id)
-        base = self.db["prompt_templates"].get(s["base_template_id"])
-        new = self.db["prompt_templates"].get(s["template_id"])
+        s = self.db.table("ab_suggestions").get(suggestion_id)
+        base = self.db.table("prompt_templates").get(s["base_template_id"])
+        new = self.db.table("prompt_templates").get(s["template_id"])
         saved = self.studio.prompts.edit(base["set_id"], base["stage"], new["body"],
                                          system=new["system"], note=f"adopted suggestion #{suggestion_id}")
-        self.db["ab_suggestions"].update(suggestion_id, {"status": "adopted"})
+        self.db.table("ab_suggestions").update(suggestion_id, {"status": "adopted"})
         return saved
 
     def regress(self, experiment: str, *, baseline: str | None = None, candidate: str | None = None,

@@ -12,8 +12,10 @@ from ..db import now
 from ..errors import InvalidInput
 from ..prompts import render
 from ..providers.base import LLMRequest
+from ..routing import call
 from ..runner import job_key
 from .heuristic import HEURISTIC_JUDGE, heuristic_judge
+from .host import Host
 
 JUDGE_PROMPT = """You are reviewing the output of a prompt template for a story-video tool.
 
@@ -55,7 +57,7 @@ Output 2:
 Answer with JSON only: {"winner": "1" or "2" or "tie", "reason": "one or two sentences"}"""
 
 
-class Judging:
+class Judging(Host):
     """ABTests' judging methods (a mixin)."""
 
     # human and judge scores ------------------------------------------------------------
@@ -66,7 +68,7 @@ class Judging:
         if not isinstance(note, str) or len(note) > 2000:
             raise InvalidInput("the note must be text of at most 2000 characters")
         self._row(run_id)
-        self.db["ab_runs"].update(run_id, {"rating": rating, "rating_note": note.strip(),
+        self.db.table("ab_runs").update(run_id, {"rating": rating, "rating_note": note.strip(),
                                            "rated": now()})
         return self._row(run_id)
 
@@ -100,7 +102,7 @@ class Judging:
         else:
             llm, label = None, HEURISTIC_JUDGE
         name = llm.name if llm else "heuristic"
-        done = {r["run_a"] for r in self.db["ab_judgments"].rows_where(
+        done = {r["run_a"] for r in self.db.table("ab_judgments").rows_where(
             "experiment = ? and kind = 'score' and judge = ?", [experiment, name])}
         todo = [r for r in rows if redo or r["id"] not in done]
         offline = bool(pinned.get("offline"))
@@ -116,19 +118,19 @@ class Judging:
         return self.results(experiment)
 
     def _store_score(self, experiment, row, name, label, model, score, notes, cost, call_ids):
-        self.db["ab_judgments"].insert({
+        self.db.table("ab_judgments").insert({
             "experiment": experiment, "kind": "score", "judge": name, "label": label, "model": model,
             "key": row["key"], "run_a": row["id"], "arm_a": row["arm"], "topic": row["topic"],
             "sample": row.get("sample") or 0, "score": score, "reason": notes[:4000], "cost": cost,
             "call_ids": json.dumps(call_ids), "created": now()})
-        self.db["ab_runs"].update(row["id"], {"judge": label, "judge_score": score,
+        self.db.table("ab_runs").update(row["id"], {"judge": label, "judge_score": score,
                                               "judge_notes": notes[:4000]})
 
     async def _llm_judge(self, experiment, llm, label, rows: list[dict]) -> None:
         from ..stages.common import extract_json
 
         for row in rows:
-            template = self.db["prompt_templates"].get(row["template_id"])
+            template = self.db.table("prompt_templates").get(row["template_id"])
             values = {"stage": row["stage"], "template": template["body"],
                       "variables": row["variables"], "output": row["output"]}
             prompt = render(JUDGE_PROMPT, values, label="judge prompt")
@@ -136,15 +138,15 @@ class Judging:
                                  params={"temperature": 0, "seed": 0})
             call_id = None
             try:
-                result, call_id = await self.studio.call(llm, "complete", request, project_id=None,
-                                                         stage="ab:judge", job_key=row["key"])
+                result, call_id = await call(self.studio, llm, "complete", request, project_id=None,
+                                             stage="ab:judge", job_key=row["key"])
                 data, _ = extract_json(result.text)
                 score = float(data.get("score"))
                 if not 1 <= score <= 10:
                     raise ValueError(f"score {score} is not between 1 and 10")
                 notes = "\n".join(f"{k}: {data[k]}" for k in ("strengths", "suggestions") if data.get(k))
             except Exception as exc:
-                self.db["ab_runs"].update(row["id"], {"judge": label, "judge_score": None,
+                self.db.table("ab_runs").update(row["id"], {"judge": label, "judge_score": None,
                                                       "judge_notes": f"the judge failed: {exc}"[:2000]})
                 continue
             cost = self._cost([call_id])
@@ -189,7 +191,7 @@ class Judging:
                 rb = by[(b, case, sample)]
                 key = job_key("ab-pair", judge=name, model=getattr(llm, "model", ""),
                               a=ra["id"], b=rb["id"], rubric=rubric_key)
-                if not redo and self.db["ab_judgments"].count_where("key = ?", [key]):
+                if not redo and self.db.table("ab_judgments").count_where("key = ?", [key]):
                     continue
                 work.append((key, ra, rb))
         if llm is None:
@@ -224,15 +226,14 @@ class Judging:
                                          variables=values, json=True,
                                          params={"temperature": 0, "seed": 0},
                                          validate=lambda t: parse(t))
-                    result, call_id = await self.studio.call(llm, "complete", request,
-                                                             project_id=None, stage="ab:judge",
-                                                             job_key=key)
+                    result, call_id = await call(self.studio, llm, "complete", request,
+                                                 project_id=None, stage="ab:judge", job_key=key)
                     call_ids.append(call_id)
                     winner, reason = parse(result.text)
                     answers.append(winner)
                     reasons.append(reason)
             except Exception as exc:
-                self.db["ab_judgments"].insert({
+                self.db.table("ab_judgments").insert({
                     "experiment": experiment, "kind": "pair", "judge": name, "label": label,
                     "model": getattr(llm, "model", ""), "key": key + "-failed", "run_a": ra["id"],
                     "run_b": rb["id"], "arm_a": ra["arm"], "arm_b": rb["arm"], "topic": ra["topic"],
@@ -250,7 +251,7 @@ class Judging:
         pick1 = {"1": ra["arm"], "2": rb["arm"], "tie": "tie"}[first]
         pick2 = {"1": rb["arm"], "2": ra["arm"], "tie": "tie"}[second]
         consistent = pick1 == pick2
-        self.db["ab_judgments"].insert({
+        self.db.table("ab_judgments").insert({
             "experiment": experiment, "kind": "pair", "judge": name, "label": label, "model": model,
             "key": key, "run_a": ra["id"], "run_b": rb["id"], "arm_a": ra["arm"], "arm_b": rb["arm"],
             "topic": ra["topic"], "sample": ra.get("sample") or 0, "first": pick1, "second": pick2,
@@ -268,7 +269,7 @@ class Judging:
         where, args = "experiment = ?", [experiment]
         if kind:
             where, args = where + " and kind = ?", args + [kind]
-        rows = list(self.db["ab_judgments"].rows_where(where, args, order_by="id"))
+        rows = list(self.db.table("ab_judgments").rows_where(where, args, order_by="id"))
         if not history:
             newest = {}
             for r in rows:

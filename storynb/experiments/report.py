@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from ..errors import InvalidInput
 from .stats import mean_ci, paired
+from .host import Host
 
 METRICS = ("output", "pass", "pass_rate", "tokens_in", "tokens_out", "latency_ms", "cost",
            "rating", "judge_score")
@@ -76,7 +77,7 @@ class Report:
         return "\n".join(lines)
 
 
-class Reading:
+class Reading(Host):
     """ABTests' reading methods (a mixin)."""
 
     def compare(self, experiment: str, metrics: Iterable[str] = METRICS):
@@ -91,7 +92,7 @@ class Reading:
         frame = self.results(experiment)
         arms = self._order(experiment, frame["arm"])
         topics = list(dict.fromkeys(frame["topic"]))
-        data = {}
+        data: dict[tuple[str, str], dict[str, Any]] = {}
         for (topic, arm), part in frame.groupby(["topic", "arm"], sort=False):
             part = part.sort_values("id")
             for metric in metrics:
@@ -117,7 +118,7 @@ class Reading:
 
         frame = self.results(experiment)
         arms = self._order(experiment, frame["arm"])
-        table = {}
+        table: dict[str, dict[str, Any]] = {}
         for (topic, arm), part in frame.groupby(["topic", "arm"], sort=False):
             failed_runs = part[part["status"] != "ok"]
             checked = part[(part["status"] == "ok") & (part["checked"].fillna(0) > 0)]
@@ -215,7 +216,7 @@ class Reading:
         pair_rows, pair_tests = [], []
         if len(judgments):
             runs = {int(r["id"]): r for _, r in frame.iterrows()}
-            raw = list(self.db["ab_judgments"].rows_where("experiment = ? and kind = 'pair'",
+            raw = list(self.db.table("ab_judgments").rows_where("experiment = ? and kind = 'pair'",
                                                           [experiment], order_by="id"))
             newest = {}
             for j in raw:
@@ -248,13 +249,13 @@ class Reading:
                     f"{flips} of {len(done)} verdicts flipped with the position (counted as ties); "
                     if flips else "")
                 pair_tests.append(test)
-        scores: dict = {}
-        for j in self.db["ab_judgments"].rows_where("experiment = ? and kind = 'score'", [experiment],
-                                                    order_by="id"):
+        judged: dict = {}
+        for j in self.db.table("ab_judgments").rows_where("experiment = ? and kind = 'score'",
+                                                          [experiment], order_by="id"):
             if j["run_a"] in ids and j["score"] is not None:
-                scores[(j["label"], j["run_a"])] = (j["arm_a"], j["score"])  # the newest round
+                judged[(j["label"], j["run_a"])] = (j["arm_a"], j["score"])  # the newest round
         by_judge: dict = {}
-        for (label, _run), (arm, score) in scores.items():
+        for (label, _run), (arm, score) in judged.items():
             by_judge.setdefault(label, {}).setdefault(arm, []).append(score)
         judge_rows = []
         for label, arms in by_judge.items():

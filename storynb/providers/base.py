@@ -1,6 +1,6 @@
 """The four provider kinds, as small protocols, and the registry that maps names to providers.
 
-Every provider call goes through `Studio.call(...)`, which records it in the `calls` table;
+Every provider call goes through `storynb.routing.call(...)`, which records it in the `calls` table;
 adapters themselves only do the work and return a result.
 """
 from __future__ import annotations
@@ -9,13 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
+from ..errors import StorynbError
 from ..settings import KINDS as KINDS  # the four provider kinds: one list for every layer
 
 
-class ProviderError(Exception):
+class ProviderError(StorynbError):
     """A provider could not do the work. `retryable` tells the runner whether trying again may help."""
 
     retryable_default = False
+    billed = False  # the service charged for the attempt although it failed (Runway SAFETY.INPUT)
 
     def __init__(self, message: str, *, retryable: bool | None = None,
                  retry_after: float | None = None, status: int | None = None):

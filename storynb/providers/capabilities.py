@@ -24,6 +24,7 @@ import math
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from ..errors import InvalidInput
 
@@ -50,8 +51,9 @@ def _load(path: Path) -> dict:
 
 def table() -> dict:
     """The merged table: per adapter type {"default": {...}, "models": [user entries, package entries]}."""
-    merged = {k: {"default": dict(v.get("default") or {}), "models": list(v.get("models") or [])}
-              for k, v in _load(TABLE).items() if not k.startswith("_") and isinstance(v, dict)}
+    merged: dict[str, dict[str, Any]] = {
+        k: {"default": dict(v.get("default") or {}), "models": list(v.get("models") or [])}
+        for k, v in _load(TABLE).items() if not k.startswith("_") and isinstance(v, dict)}
     extra = os.environ.get("STORYNB_CAPABILITIES")
     if extra:
         path = Path(extra).expanduser()

@@ -198,8 +198,8 @@ class HTTPAdapter:
         all_headers = {**self.headers(), **(headers or {})}
         context = CALL.get()
         spool = context.spool if context is not None and method.upper() != "GET" else None
-        mark = spool and Spool.fingerprint(method.upper(), url, json_body, params, data,
-                                           sorted(files) if isinstance(files, dict) else files)
+        mark = Spool.fingerprint(method.upper(), url, json_body, params, data,
+                                 sorted(files) if isinstance(files, dict) else files) if spool is not None else ""
         if spool is not None:
             kept = spool.get(mark)
             if kept is not None:  # paid for before a crash: replay it
@@ -241,7 +241,7 @@ class HTTPAdapter:
         """Fetch a result file at once (result URLs expire). Expired or missing → ExpiredAsset."""
         context = CALL.get()
         spool = context.spool if context is not None else None
-        mark = spool and Spool.fingerprint("DOWNLOAD", url)
+        mark = Spool.fingerprint("DOWNLOAD", url) if spool is not None else ""
         kept = spool.get(mark) if spool is not None else None
         if kept:
             Path(out_path).write_bytes(kept)

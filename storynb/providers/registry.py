@@ -12,6 +12,7 @@ providers are rows too (type "local") and members of the same registry.
 """
 from __future__ import annotations
 
+import builtins
 import json
 import math
 import re
@@ -143,7 +144,7 @@ class Providers:
         """One provider's settings as shown to a user (the key as a hint only)."""
         return self._public(self._row(name))
 
-    def list(self, kind: str | None = None) -> list[dict]:
+    def list(self, kind: str | None = None) -> builtins.list[dict]:
         where, args = ("kind = ?", [kind]) if kind else (None, [])
         return [self._public(r) for r in self.db["providers"].rows_where(
             where, args, order_by="kind, priority, name")]
@@ -236,7 +237,7 @@ class Providers:
     def deactivate(self, name: str) -> dict:
         return self.edit(name, active=False)
 
-    def used_by(self, name: str) -> list[int]:
+    def used_by(self, name: str) -> builtins.list[int]:
         users = []
         for project in self.db.query("select id, providers from projects"):
             for spec in json.loads(project["providers"] or "{}").values():

@@ -34,6 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..files import atomic_path
 from ..settings import closest_ratio
@@ -531,10 +532,11 @@ class DashScopeWan(TaskAdapter):
             inputs = {"prompt": prompt, "media": [{"type": "first_frame", "url": image}]}
         else:
             inputs = {"prompt": prompt, "img_url": image}
-        body = {"model": self.model or self.default_model, "input": inputs,
-                "parameters": {"resolution": resolution, "duration": int(service_seconds),
-                               "prompt_extend": bool(self.params.get("prompt_extend", False)),
-                               "watermark": bool(self.params.get("watermark", False))}}
+        body: dict[str, Any] = {
+            "model": self.model or self.default_model, "input": inputs,
+            "parameters": {"resolution": resolution, "duration": int(service_seconds),
+                           "prompt_extend": bool(self.params.get("prompt_extend", False)),
+                           "watermark": bool(self.params.get("watermark", False))}}
         if self.params.get("seed") is not None and caps.get("seed", True):
             body["parameters"]["seed"] = int(self.params["seed"])
         data = await self.request("POST", "/api/v1/services/aigc/video-generation/video-synthesis",

@@ -25,6 +25,7 @@ import time
 import httpx
 
 from .base import BadRequest
+from ..errors import InvalidInput
 
 MAX_REDIRECTS = 5
 METADATA_ADDRESSES = {ipaddress.ip_address(a) for a in (
@@ -79,30 +80,30 @@ def check_provider_url(url: str) -> str:
     """The URL cleaned, or InvalidInput-style ValueError saying what is wrong with it."""
     text = (url or "").strip()
     if _CONTROL.search(text):
-        raise ValueError("the URL contains a space, a line break or another control character")
+        raise InvalidInput("the URL contains a space, a line break or another control character")
     if not re.match(r"^https?://", text, re.I):
-        raise ValueError("the URL must start with http:// or https://")
+        raise InvalidInput("the URL must start with http:// or https://")
     try:
         parsed = httpx.URL(text)
     except (httpx.InvalidURL, ValueError) as exc:
-        raise ValueError(f"the URL cannot be read ({exc})") from None
+        raise InvalidInput(f"the URL cannot be read ({exc})") from None
     if not parsed.host:
-        raise ValueError("the URL has no host (write it like https://api.example.com/v1)")
+        raise InvalidInput("the URL has no host (write it like https://api.example.com/v1)")
     if parsed.userinfo:
-        raise ValueError("the URL contains a user name or password; put credentials in the key "
+        raise InvalidInput("the URL contains a user name or password; put credentials in the key "
                          "(--key-stdin), which is stored encrypted, not in the URL")
     try:
         port = parsed.port
     except ValueError:
         port = -1
     if port is not None and not 1 <= port <= 65535:
-        raise ValueError("the URL's port is not a number from 1 to 65535")
+        raise InvalidInput("the URL's port is not a number from 1 to 65535")
     host = parsed.host.lower().rstrip(".")
     if host in METADATA_NAMES:
-        raise ValueError(f"{host} is a cloud metadata service, which providers may never reach")
+        raise InvalidInput(f"{host} is a cloud metadata service, which providers may never reach")
     address = parse_address(host)
     if address is not None and forbidden(address):
-        raise ValueError(f"{address} is {forbidden(address)}, which providers may never reach")
+        raise InvalidInput(f"{address} is {forbidden(address)}, which providers may never reach")
     return text
 
 

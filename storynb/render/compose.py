@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import wave
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ class Cue:
     start: float
     end: float
     text: str
-    words: list = None  # [{"text", "start", "end"}] in seconds from the video's start (for \\k)
+    words: list | None = None  # [{"text", "start", "end"}] in seconds from the video's start (for \\k)
 
 
 def cues_for(durations: list[float], texts: list[str]) -> list[Cue]:
@@ -93,7 +94,8 @@ def write_ass(cues: list[Cue], path, width: int, height: int, font_path: str | N
     for cue in cues:
         text = "\\N".join(line.strip() for line in cue.text.splitlines())
         if cue.words:
-            parts, t = [], cue.start
+            parts: list[str] = []
+            t = cue.start
             line_breaks = {len(line) for line in cue.text.splitlines()[:1]}
             pos = 0
             for w in cue.words:
@@ -145,7 +147,7 @@ def _stamp(seconds: float) -> str:
 
 def write_srt(cues: list[Cue], path) -> Path:
     """Write SubRip subtitles (1-based, HH:MM:SS,mmm, UTF-8); cues with empty text are left out."""
-    blocks = []
+    blocks: list[str] = []
     for cue in cues:
         text = "\n".join(ln.strip() for ln in cue.text.strip().splitlines() if ln.strip())
         if text:
@@ -225,7 +227,7 @@ def probe(path, *, count_frames: bool = False) -> dict:
     if count_frames:
         cmd += ["-map", "0:v:0?", "-c", "copy", "-f", "null", "-"]
     err = subprocess.run(cmd, capture_output=True, text=True, errors="replace").stderr
-    info = {"video_codec": None, "width": None, "height": None, "fps": None, "pix_fmt": None,
+    info: dict[str, Any] = {"video_codec": None, "width": None, "height": None, "fps": None, "pix_fmt": None,
             "duration": None, "audio_codec": None, "sample_rate": None, "channels": None}
     if m := re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", err):
         info["duration"] = int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3])

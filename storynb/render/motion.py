@@ -30,11 +30,12 @@ import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from ..errors import InvalidInput
 from ..files import atomic_path, ffmpeg_exe
 from ..settings import EASINGS as EASINGS, MOVEMENTS as MOVEMENTS  # the choice lists live in settings
 
@@ -46,7 +47,7 @@ Box = tuple[float, float, float, float]
 
 def _num(name: str, value, rule: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"camera param {name!r} must be a number ({rule}), got {value!r}")
+        raise InvalidInput(f"camera param {name!r} must be a number ({rule}), got {value!r}")
     return float(value)
 
 
@@ -79,24 +80,24 @@ class CameraMove:
 
     def __post_init__(self):
         if self.movement not in MOVEMENTS:
-            raise ValueError(f"unknown camera movement {self.movement!r}: use one of {', '.join(MOVEMENTS)}")
+            raise InvalidInput(f"unknown camera movement {self.movement!r}: use one of {', '.join(MOVEMENTS)}")
         if self.easing not in EASINGS:
-            raise ValueError(f"camera param 'easing' is {self.easing!r}: use one of {', '.join(EASINGS)}")
+            raise InvalidInput(f"camera param 'easing' is {self.easing!r}: use one of {', '.join(EASINGS)}")
         speed = _num("speed", self.speed, "greater than 0, 1 = normal")
         if speed <= 0:
-            raise ValueError(f"camera param 'speed' must be greater than 0 (1 = normal), got {self.speed!r}")
+            raise InvalidInput(f"camera param 'speed' must be greater than 0 (1 = normal), got {self.speed!r}")
         intensity = _num("intensity", self.intensity, "0..1")
         if not 0 <= intensity <= 1:
-            raise ValueError(f"camera param 'intensity' must be between 0 and 1 (0.15 = 15 % of the "
+            raise InvalidInput(f"camera param 'intensity' must be between 0 and 1 (0.15 = 15 % of the "
                              f"frame), got {self.intensity!r}")
         start = _num("start", self.start, "0..1, a fraction of the clip")
         end = _num("end", self.end, "0..1, a fraction of the clip")
         for name, v in (("start", start), ("end", end)):
             if not 0 <= v <= 1:
-                raise ValueError(f"camera param {name!r} must be between 0 and 1 (a fraction of the "
+                raise InvalidInput(f"camera param {name!r} must be between 0 and 1 (a fraction of the "
                                  f"clip's duration), got {v!r}")
         if start >= end:
-            raise ValueError(f"camera param 'start' ({start}) must be less than 'end' ({end}): the "
+            raise InvalidInput(f"camera param 'start' ({start}) must be less than 'end' ({end}): the "
                              "camera moves between these fractions of the clip")
         for name, v in (("speed", speed), ("intensity", intensity), ("start", start), ("end", end)):
             object.__setattr__(self, name, v)
@@ -106,7 +107,7 @@ class CameraMove:
         params = dict(params or {})
         unknown = sorted(set(params) - set(_PARAMS))
         if unknown:
-            raise ValueError(f"unknown camera param {', '.join(map(repr, unknown))}: the params are "
+            raise InvalidInput(f"unknown camera param {', '.join(map(repr, unknown))}: the params are "
                              f"{', '.join(_PARAMS)}")
         return cls(movement, **params)
 
@@ -247,7 +248,7 @@ def fit_source(img: Image.Image, out_w: int, out_h: int, scale: float) -> Image.
     """Crop `img` to the output aspect ("cover") and resize it to about (out_w, out_h) * scale
     (even sizes, so the half-size chroma planes cover exactly the same area)."""
     sw, sh = max(2, 2 * round(out_w * scale / 2)), max(2, 2 * round(out_h * scale / 2))
-    return ImageOps.fit(img, (sw, sh), Image.LANCZOS, centering=(0.5, 0.5))
+    return ImageOps.fit(img, (sw, sh), Image.Resampling.LANCZOS, centering=(0.5, 0.5))
 
 
 # --- frames -----------------------------------------------------------------------------------
@@ -269,6 +270,12 @@ def _whole(c: float) -> bool:
     return abs(c - round(c)) < 1e-9
 
 
+def _moved(box: Box, offset: float, axis: int) -> Box:
+    """A box moved back by `offset` pixels along one axis (0: x, 1: y)."""
+    x0, y0, x1, y1 = box
+    return (x0 - offset, y0, x1 - offset, y1) if axis == 0 else (x0, y0 - offset, x1, y1 - offset)
+
+
 class _Plane:
     """One image plane resampled per frame at a float crop box.
 
@@ -280,7 +287,8 @@ class _Plane:
     """
 
     def __init__(self, plane: np.ndarray, size: tuple[int, int], boxes: list[Box], cv2=None):
-        self.size, self.cv2, self.src, self.boxes = size, cv2, plane, boxes
+        self.size, self.cv2, self.boxes = size, cv2, boxes
+        self.src: Any = plane  # an array (OpenCV) or a PIL image (Pillow)
         w, h = size
         self.shift = cv2 is not None and all(abs(b[2] - b[0] - w) < 1e-6 and abs(b[3] - b[1] - h) < 1e-6
                                              for b in boxes)
@@ -291,18 +299,18 @@ class _Plane:
                 if len(phases) == 1 and (f := phases.pop()) > 1e-9:
                     a, b = (self.src[:, :-1], self.src[:, 1:]) if axis == 0 else (self.src[:-1], self.src[1:])
                     self.src = cv2.addWeighted(a, 1 - f, b, f, 0)
-                    self.boxes = [tuple(c - f if k % 2 == axis else c for k, c in enumerate(bx)) for bx in self.boxes]
+                    self.boxes = [_moved(bx, f, axis) for bx in self.boxes]
             self.shift = all(_whole(bx[0]) or _whole(bx[1]) for bx in self.boxes)
         if cv2 is None:
             img = Image.fromarray(plane)
             xs, ys = {(b[0], b[2]) for b in boxes}, {(b[1], b[3]) for b in boxes}
             if len(ys) == 1 and len(xs) > 1:
                 (y0, y1), = ys
-                img = img.resize((img.width, h), Image.BILINEAR, box=(0, y0, img.width, y1))
+                img = img.resize((img.width, h), Image.Resampling.BILINEAR, box=(0, y0, img.width, y1))
                 self.boxes = [(b[0], 0, b[2], h) for b in boxes]
             elif len(xs) == 1 and len(ys) > 1:
                 (x0, x1), = xs
-                img = img.resize((w, img.height), Image.BILINEAR, box=(x0, 0, x1, img.height))
+                img = img.resize((w, img.height), Image.Resampling.BILINEAR, box=(x0, 0, x1, img.height))
                 self.boxes = [(0, b[1], w, b[3]) for b in boxes]
             self.src = img
 
@@ -310,7 +318,7 @@ class _Plane:
         x0, y0, x1, y1 = self.boxes[i]
         w, h = self.size
         if self.cv2 is None:
-            return np.asarray(self.src.resize(self.size, Image.BILINEAR, box=(x0, y0, x1, y1)))
+            return np.asarray(self.src.resize(self.size, Image.Resampling.BILINEAR, box=(x0, y0, x1, y1)))
         if self.shift:
             x0, y0 = (round(c) if _whole(c) else c for c in (x0, y0))
             ix, fx, iy, fy = int(x0), x0 % 1, int(y0), y0 % 1
@@ -448,7 +456,7 @@ def _pipe(frames, cmd: list[str]) -> None:
         try:
             import fcntl
 
-            fcntl.fcntl(proc.stdin.fileno(), 1031, 1 << 20)  # F_SETPIPE_SZ: fewer context switches
+            fcntl.fcntl(proc.stdin.fileno(), 1031, 1 << 20)  # type: ignore[union-attr]  # stdin=PIPE  # F_SETPIPE_SZ: fewer context switches
         except (ImportError, OSError):
             pass
         q: queue.Queue = queue.Queue(maxsize=4)
@@ -506,7 +514,7 @@ def yuv_frames(image_path, move: CameraMove, n_frames: int, width: int, height: 
         Image.core.set_blocks_max(32)
     src = fit_source(_load_rgb(image_path), width, height, source_scale(move))
     boxes = plan_boxes(move, n_frames, src.width, src.height, width, height)
-    half_boxes = [tuple(c / 2 for c in b) for b in boxes]
+    half_boxes: list[Box] = [(b[0] / 2, b[1] / 2, b[2] / 2, b[3] / 2) for b in boxes]
     cv2 = _opencv()
     y, u, v = yuv_planes(src)
     planes = (_Plane(y, (width, height), boxes, cv2), _Plane(u, (width // 2, height // 2), half_boxes, cv2),

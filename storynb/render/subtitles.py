@@ -15,6 +15,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from ..errors import InvalidInput
+
 # Ideographs, kana, hangul and CJK/full-width punctuation: wrapped per character, not per word.
 _CJK = re.compile(
     "[\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31ff"
@@ -27,7 +29,7 @@ _INSTALL_HINT = ("install a font that covers them (for Chinese, Japanese or Kore
                  "family name)")
 
 
-class MissingGlyphsError(ValueError):
+class MissingGlyphsError(InvalidInput):
     """The chosen font has no glyph for some characters of the text."""
 
 
@@ -49,7 +51,7 @@ def _cmap(path: str, index: int = 0) -> frozenset[int]:
         font = TTFont(path, fontNumber=index, lazy=True)
         return frozenset(font.getBestCmap() or {})
     except Exception as exc:  # fontTools raises many kinds for a damaged or foreign file
-        raise ValueError(f"cannot read the font file {path!r}: {exc}") from None
+        raise InvalidInput(f"cannot read the font file {path!r}: {exc}") from None
 
 
 @functools.lru_cache(maxsize=64)
@@ -89,7 +91,7 @@ def _fc(*args: str) -> str:
         out = subprocess.run(["fc-list" if args[0] == "list" else "fc-match", *args[1:]],
                              capture_output=True, text=True, timeout=30)
     except FileNotFoundError:
-        raise ValueError("fontconfig is not installed (fc-list/fc-match not found): install it "
+        raise InvalidInput("fontconfig is not installed (fc-list/fc-match not found): install it "
                          "(`apt install fontconfig fonts-noto-cjk`) or pass a font file path") from None
     return out.stdout
 
@@ -102,13 +104,13 @@ def _missing(path: str, chars: frozenset[str], text: str) -> set[str]:
 def resolve_font(preferred: str) -> str:
     if os.path.sep in preferred or Path(preferred).suffix.lower() in (".ttf", ".otf", ".ttc", ".otc"):
         if not Path(preferred).is_file():
-            raise ValueError(f"font file {preferred!r} does not exist: pass an existing .ttf/.otf/.ttc "
+            raise InvalidInput(f"font file {preferred!r} does not exist: pass an existing .ttf/.otf/.ttc "
                              "file or a fontconfig family name (see `fc-list : family`)")
         return str(Path(preferred).resolve())
     line = _fc("match", "-f", "%{file}\t%{family}", preferred).strip()
     path, _, families = line.partition("\t")
     if not path or preferred.lower() not in families.lower():
-        raise ValueError(f"no installed font family is named {preferred!r} (fontconfig offered "
+        raise InvalidInput(f"no installed font family is named {preferred!r} (fontconfig offered "
                          f"{families or 'nothing'}): pass a family listed by `fc-list : family` "
                          "or a font file path")
     return path
@@ -425,12 +427,12 @@ def render_caption(text: str, width: int, font_path: str, *, max_lines: int = 3,
         return [(f, t) for f, t in out]
 
     def length(piece: str) -> float:
-        return sum(f.getlength(t) for f, t in runs(piece))
+        return float(sum(f.getlength(t) for f, t in runs(piece)))
 
-    base = font.getmetrics()[0] - (font.getmetrics()[0] + font.getmetrics()[1]) / 2  # centre → baseline
+    baseline = font.getmetrics()[0] - (font.getmetrics()[0] + font.getmetrics()[1]) / 2  # centre → baseline
     pos = 0
     for i, ln in enumerate(lines):
-        y = pad_y + line_h * (i + 0.5) + base
+        y = pad_y + line_h * (i + 0.5) + baseline
         at = text.find(ln, pos)
         pos = at + len(ln) if at >= 0 else pos
         a, b = ((max(0, highlight[0] - at), min(len(ln), highlight[1] - at))

@@ -3,9 +3,10 @@ Movements set by hand (source 'user') are kept."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ..db import now, writing
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound, StageFailed
 from ..prompts import DATA_DIR
 from ..runner import Job, job_key
 from .common import ask_llm, extract_json, provider_identity, take, template
@@ -27,7 +28,7 @@ def parse_camera(text: str, sequences: list[int]) -> tuple[dict[int, tuple[str, 
     for position, item in enumerate(items, start=1):
         if not isinstance(item, dict):
             raise ValueError(f"camera entry {position} is not an object: {item!r:.120}")
-        seq = item.get("sequence", item.get("seq", position))
+        seq: Any = item.get("sequence", item.get("seq", position))
         try:
             move = _move(str(item.get("movement", "")), item.get("params") or {})
         except (ValueError, TypeError) as exc:
@@ -46,7 +47,7 @@ def plan(project) -> list[Job]:
     change the others' movements (nor re-render their clips). Movements set by hand stay."""
     shots = project.shots()
     if not shots:
-        raise ValueError("the project has no shots: run the storyboard stage or add shots by hand")
+        raise StageFailed("the project has no shots: run the storyboard stage or add shots by hand")
     tpl = template(project, "camera")
     llm = project.provider("llm")
     common = {"template_id": tpl["id"], **provider_identity(llm), "take": take(project, "camera"),

@@ -4,11 +4,14 @@ export only has to join clips, and editing one shot re-renders one clip."""
 from __future__ import annotations
 
 import json
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..db import now, writing
 from ..providers.base import VideoRequest
+from ..routing import served_by
+from ..errors import StageFailed
 from ..runner import Job, job_key
 from .common import produce, provider_identity, record_failure, take
 
@@ -30,7 +33,7 @@ def subtitle_font(project, shots) -> str | None:
 class ClipSettings:
     """What every shot's clip shares, read once per plan (not once per shot)."""
 
-    provider: object
+    provider: Any  # the image2video route
     width: int
     height: int
     fps: int
@@ -39,7 +42,7 @@ class ClipSettings:
     still: bool  # the camera stage is skipped: every shot holds still
     identity: dict
     take: int
-    spoken: dict = None  # shot id -> its narration row (words, duration), see stages.narration
+    spoken: dict | None = None  # shot id -> its narration row (words, duration), see stages.narration
     highlight: bool = False
     fonts: tuple = ()  # the caption font and its fallbacks (their names are in the clip keys)
 
@@ -49,7 +52,7 @@ def clip_settings(project, shots) -> ClipSettings:
 
     row, provider = project.row, project.provider("image2video")
     font = subtitle_font(project, shots)
-    fonts = ()
+    fonts: tuple[str, ...] = ()
     if font:
         from ..render.subtitles import font_chain
 
@@ -82,7 +85,7 @@ def timed_shot(shot: dict, narration: dict | None, fps: int) -> tuple[float, lis
 def plan(project) -> list[Job]:
     shots = project.shots()
     if not shots:
-        raise ValueError("the project has no shots: run the storyboard stage or add shots by hand")
+        raise StageFailed("the project has no shots: run the storyboard stage or add shots by hand")
     settings = clip_settings(project, shots)
     return [_job(project, settings, shot) for shot in shots]
 
@@ -130,7 +133,7 @@ def _job(project, settings: ClipSettings, shot) -> Job:
 
     async def run() -> None:
         if request is None:
-            raise ValueError(f"shot {shot['seq']} has no image: run the images stage (or choose one)")
+            raise StageFailed(f"shot {shot['seq']} has no image: run the images stage (or choose one)")
         _, call_id, name = await produce(project, provider, "animate", request, stage="clips",
                                          key=key, ext="mp4")
         image = db["images"].rows_where("shot_id = ? and chosen = 1", [shot["id"]], limit=1)
@@ -138,10 +141,10 @@ def _job(project, settings: ClipSettings, shot) -> Job:
             db["clips"].delete_where("key = ? and status = 'failed'", [key])
             db["clips"].insert({
                 "project_id": project.id, "shot_id": shot["id"], "key": key,
-                "image_id": next(iter(image), {}).get("id"), "media": name,
+                "image_id": (next(iter(image), None) or {}).get("id"), "media": name,
                 "movement": request.movement, "params": json.dumps(request.params),
                 "duration_s": request.duration_s, "width": request.width, "height": request.height,
-                "fps": request.fps, "provider": project.studio.served_by(call_id), "status": "done",
+                "fps": request.fps, "provider": served_by(project.db, call_id), "status": "done",
                 "retries": 0,
                 "created": now()})
 

@@ -10,6 +10,7 @@ from ..prompts import render
 from ..jobs import adoptable_call
 from ..llmjson import extract_json  # noqa: F401  (the stages' JSON repair; lives below the providers)
 from ..providers.base import LLMRequest, LLMResult
+from ..routing import call
 
 
 def template(project, stage: str) -> dict:
@@ -43,8 +44,8 @@ async def produce(project, provider, method: str, request, *, stage: str, key: s
         return stored["name"]
 
     try:
-        result, call_id = await project.studio.call(
-            provider, method, request, project_id=project.id, stage=stage, job_key=key,
+        result, call_id = await call(
+            project.studio, provider, method, request, project_id=project.id, stage=stage, job_key=key,
             out_path=out, describe=describe, store=store)
     finally:
         out.unlink(missing_ok=True)
@@ -53,7 +54,7 @@ async def produce(project, provider, method: str, request, *, stage: str, key: s
     return result, call_id, stored["name"]
 
 
-def record_failure(db, table: str, key: str, message: str, row: dict) -> None:
+def record_failure(db, table: str, key: str | None, message: str, row: dict) -> None:
     """A failed job is a row with its error; trying again counts a retry on the same row."""
     previous = list(db[table].rows_where("key = ? and status = 'failed'", [key], limit=1))
     if previous:
@@ -98,6 +99,6 @@ async def ask_llm(project, stage: str, tpl: dict, variables: dict[str, Any], *, 
     if adopted is not None:  # answered and paid for before the last run was killed
         return LLMResult(text=adopted["response"], tokens_in=adopted["tokens_in"] or 0,
                          tokens_out=adopted["tokens_out"] or 0), adopted["id"]
-    return await project.studio.call(provider, "complete", request, project_id=project.id,
-                                     stage=stage, job_key=key,
-                                     describe={"system": system, "prompt": prompt})
+    return await call(project.studio, provider, "complete", request, project_id=project.id,
+                      stage=stage, job_key=key,
+                      describe={"system": system, "prompt": prompt})

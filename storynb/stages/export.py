@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..db import now
+from ..errors import StageFailed
 from ..media import place
 from ..runner import Job, job_key
 from ..timeline import write_handoff
@@ -111,7 +112,7 @@ def finished_shots(project, shots, settings) -> tuple[list, list, list, list, li
         key, _ = current_key(project, shot, settings)
         clip = list(project.db["clips"].rows_where("key = ? and status = 'done'", [key], limit=1))
         if not key or not clip:
-            raise ValueError(f"shot {shot['seq']} has no finished clip: run the clips stage first")
+            raise StageFailed(f"shot {shot['seq']} has no finished clip: run the clips stage first")
         clips.append(clip[0]["media"])
         spoken = (settings.spoken or {}).get(shot["id"])
         spokens.append(spoken)
@@ -171,7 +172,7 @@ def plan_video(project) -> list[Job]:
                                 media.path(sound["music"]) if sound["music"] else None,
                                 sound["music_builtin"], sound["music_level_db"], int(row["seed"] or 0))
         if request.music is not None and not request.music.exists():
-            raise ValueError("the project's music file is missing from the media store: "
+            raise StageFailed("the project's music file is missing from the media store: "
                              "set the music again (or turn it off)")
         _, call_id, video = await produce(project, COMPOSITOR, "compose", request, stage="export",
                                           key=key, ext="mp4",

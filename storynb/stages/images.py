@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 
 from ..db import now, writing
+from ..errors import StageFailed
 from ..prompts import render
 from ..providers.base import ImageRequest
+from ..routing import served_by
 from ..characters import for_image
 from ..runner import Job, job_key
 from .common import produce, provider_identity, record_failure, take
@@ -24,7 +26,7 @@ def final_prompt(tpl: dict | None, row: dict, shot: dict) -> str:
 def plan(project) -> list[Job]:
     shots = project.shots()
     if not shots:
-        raise ValueError("the project has no shots: run the storyboard stage or add shots by hand")
+        raise StageFailed("the project has no shots: run the storyboard stage or add shots by hand")
     provider = project.provider("text2image")
     row = project.row
     tpl = project.studio.prompts.template(row["prompt_set_id"], "image", missing_ok=True)
@@ -64,7 +66,7 @@ def _job(project, provider, row, shot, prompt, extra_seed) -> Job:
                 "thumb": media.thumbnail(name), "prompt": request.prompt,
                 "params": json.dumps({k: v for k, v in request.__dict__.items() if k != "prompt"},
                                      default=str),
-                "provider": project.studio.served_by(call_id), "chosen": 1, "status": "done", "retries": 0,
+                "provider": served_by(project.db, call_id), "chosen": 1, "status": "done", "retries": 0,
                 "created": now()})
 
     def failed(message: str) -> None:

@@ -16,6 +16,8 @@ import math
 
 from ..db import now
 from ..providers.base import SpeechRequest
+from ..routing import served_by
+from ..errors import StageFailed
 from ..runner import Job, job_key
 from .common import produce, provider_identity, take
 
@@ -26,7 +28,7 @@ TAIL_S = 0.5  # and leaves at least this pause before the next shot
 def plan(project) -> list[Job]:
     shots = project.shots()
     if not shots:
-        raise ValueError("the project has no shots: run the storyboard stage or add shots by hand")
+        raise StageFailed("the project has no shots: run the storyboard stage or add shots by hand")
     provider = project.provider("tts")
     return [_job(project, provider, shot) for shot in shots]
 
@@ -74,7 +76,7 @@ def _job(project, provider, shot) -> Job:
             estimate_words(shot["narration"], float(seconds))
         db["narrations"].insert({
             "project_id": project.id, "shot_id": shot["id"], "key": key, "media": name,
-            "duration_s": float(seconds), "provider": project.studio.served_by(call_id),
+            "duration_s": float(seconds), "provider": served_by(project.db, call_id),
             "words": json.dumps(words, ensure_ascii=False),
             "engine": info.get("engine") or getattr(seconds, "engine", "") or "service",
             "voice": info.get("voice") or getattr(seconds, "voice", ""),
@@ -99,11 +101,12 @@ def estimate_words(text: str, seconds: float) -> list[dict]:
         return []
     lo, hi = min(0.1, seconds * 0.05), max(0.0, seconds - min(0.2, seconds * 0.05))
     total = sum(len(t) for t, _ in tokens)
-    out, acc = [], 0
+    out: list[dict] = []
+    acc = 0.0
     for tok, char in tokens:
-        start = lo + (hi - lo) * acc / total
+        begins = lo + (hi - lo) * acc / total
         acc += len(tok)
-        out.append({"text": tok, "start": start, "end": lo + (hi - lo) * acc / total, "char": char})
+        out.append({"text": tok, "start": begins, "end": lo + (hi - lo) * acc / total, "char": char})
     return out
 
 
@@ -111,7 +114,7 @@ def spoken(project, shots, provider=None) -> list[dict | None]:
     """Each shot's finished narration row (None when it is not made yet), words parsed."""
     provider = provider or project.provider("tts")
     voice = voice_identity(project, provider)
-    out = []
+    out: list[dict | None] = []
     for shot in shots:
         key, _ = narration_key(project, provider, shot, voice)
         rows = list(project.db["narrations"].rows_where("key = ? and status = 'done'", [key],

@@ -1,6 +1,7 @@
 """Stage 1 — rewrite (文案改写): topic + variables → a story. Every version is kept."""
 from __future__ import annotations
 
+from ..errors import StageFailed
 from ..runner import Job, job_key
 from .common import ask_llm, provider_identity, story_row, take, template
 
@@ -35,7 +36,7 @@ def plan(project) -> list[Job]:
         result, call_id = await ask_llm(project, "rewrite", tpl, values, key=key, want_json=False)
         text = result.text.strip()
         if not text:
-            raise ValueError("the model returned an empty story; run the stage again or edit "
+            raise StageFailed("the model returned an empty story; run the stage again or edit "
                              "the story by hand with project.set_story(...)")
         current = story_row(project)
         if current and current["text"] == text:  # same words: record the key on a new version

@@ -7,8 +7,10 @@ import re
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from ..errors import StageFailed
 from ..prompts import render
 from ..providers.base import LLMRequest
+from ..routing import call
 from ..runner import Job, job_key
 from ..text import seconds_to_say
 from .common import ask_llm, extract_json, provider_identity, story_row, take, template
@@ -247,11 +249,11 @@ def _in_order(listed: list[tuple[dict, int | None]], repairs: list[str]) -> list
             repairs.append("some shots have no sequence number: kept the order they are listed in")
             return [(item, None) for item, _ in listed]
         return listed
-    ordered = sorted(listed, key=lambda pair: pair[1])
+    ordered = sorted(listed, key=lambda pair: pair[1] or 0)  # every shot has a number here
     if [seq for _, seq in ordered] != numbers:
         repairs.append("shots were listed out of order: sorted by their sequence numbers "
                        f"({', '.join(map(str, numbers))})")
-    repeated = sorted({n for n in numbers if numbers.count(n) > 1})
+    repeated = sorted({n for n in numbers if n is not None and numbers.count(n) > 1})
     if repeated:
         repairs.append(f"sequence number(s) {', '.join(map(str, repeated))} used twice: kept "
                        "both shots in the order listed")
@@ -267,9 +269,9 @@ async def _ask_again(project, tpl: dict, values: dict, key: str, answer: str, pr
                f"{answer[:6000]}\n\nReply again with only the corrected JSON.")
     request = LLMRequest(task="storyboard", prompt=prompt, variables={**values, "repair": problem},
                          json=True, system=system, validate=check)
-    return await project.studio.call(project.provider("llm"), "complete", request,
-                                     project_id=project.id, stage="storyboard", job_key=key,
-                                     describe={"system": system, "prompt": prompt})
+    return await call(project.studio, project.provider("llm"), "complete", request,
+                      project_id=project.id, stage="storyboard", job_key=key,
+                      describe={"system": system, "prompt": prompt})
 
 
 def story_for(project) -> str:
@@ -296,7 +298,7 @@ def plan(project) -> list[Job]:
     fresh = bool(project.db["storyboards"].count_where(
         "project_id = ? and key = ?", [project.id, key]))
     if has_shots and not fresh and row["shots_edited"]:
-        raise ValueError(
+        raise StageFailed(
             "the story (or the storyboard settings) changed since the shots were made, and the "
             "shots have hand edits. To make a new storyboard from the story, replacing the shots: "
             "project.rollback('storyboard') (CLI: storynb rollback ID storyboard). "

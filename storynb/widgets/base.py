@@ -266,12 +266,10 @@ class Session:
         project = self.require()
         if self.running():
             raise InvalidInput("this project is already running: wait for it to finish, or pause it")
-        if how == "retry":
-            self.handle = project.start_retry()
-        elif how == "resume":
-            self.handle = project.start_resume()
+        if how in ("retry", "resume"):  # a run lifts the pause and starts at the first unfinished stage
+            self.handle = project.run(background=True, from_failed=True)
         else:
-            self.handle = project.start(stages)
+            self.handle = project.run(stages, background=True)
         self.poll(force=True)
         return self.handle
 

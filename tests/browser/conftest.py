@@ -66,7 +66,7 @@ class VoilaServer:
                 return
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError("voila exited: " + self.log_path.read_text())
+                    raise RuntimeError("voila exited: " + self.log_path.read_text()) from None
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("voila did not start within 90 s")

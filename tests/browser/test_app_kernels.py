@@ -55,7 +55,7 @@ def test_preheated_pages_open_and_close_without_leaving_kernels(browser, capped,
                                                                         timeout=90_000)
         except Exception:
             screenshot(page, f"kernels-failed-page-{number}")
-            raise AssertionError(f"page {number} never showed the app:\n{log_tail(capped)}")
+            raise AssertionError(f"page {number} never showed the app:\n{log_tail(capped)}") from None
         page.locator(".storynb-runbar-project").filter(has_text="#").wait_for()
         times.append(time.monotonic() - started)
         if number == 0:

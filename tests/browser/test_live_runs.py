@@ -178,13 +178,13 @@ def test_buttons_follow_ten_finished_or_failed_runs(browser, voila_url, browser_
             before = project.progress()["run"]
             wait_runbar(page, idle_buttons, what="idle buttons before the run")
             page.get_by_role("button", name=RUN_BUTTONS["make"]).click()
-            stored = wait_studio(project, lambda p: p["run"] and (not before or p["run"]["id"] != before["id"])
-                                 and p["run"]["state"] in ("done", "failed"))
+            stored = wait_studio(project, lambda p, before=before: p["run"] and (
+                not before or p["run"]["id"] != before["id"]) and p["run"]["state"] in ("done", "failed"))
             ended = time.monotonic()
             expected = "failed" if fail else "done"
             assert stored["run"]["state"] == expected, stored
-            state = wait_runbar(page, lambda s: f"last run: {expected}" in s["stage"] and idle_buttons(s),
-                                timeout=10, what=f"'last run: {expected}' with idle buttons")
+            wait_runbar(page, lambda s, expected=expected: f"last run: {expected}" in s["stage"] and idle_buttons(s),
+                        timeout=10, what=f"'last run: {expected}' with idle buttons")
             outcomes.append((expected, round(time.monotonic() - ended, 2)))
             if number < 2:
                 screenshot(page, f"live-04-after-run-{number + 1}-{expected}")
