@@ -20,7 +20,7 @@ from .db import now
 from .errors import InvalidInput, NotFound, PromptError
 
 PROMPT_STAGES = ("rewrite", "storyboard", "camera", "image", "adapt", "storyboard_chunk")
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parent / "data"  # package data: shipped prompt sets, camera presets
 
 # What each stage gives its template (and system prompt). Saving a template that uses anything
 # else is refused, so a typo cannot break the next project that runs the stage.

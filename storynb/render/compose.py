@@ -224,9 +224,10 @@ def probe(path, *, count_frames: bool = False) -> dict:
     if not os.path.exists(path):
         raise FileNotFoundError(path)
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path]
-    if count_frames:
-        cmd += ["-map", "0:v:0?", "-c", "copy", "-f", "null", "-"]
-    err = subprocess.run(cmd, capture_output=True, text=True, errors="replace").stderr
+    if count_frames:  # one framecrc line per packet: every ffmpeg (7.0 prints no frame= for a copy)
+        cmd += ["-map", "0:v:0?", "-c", "copy", "-f", "framecrc", "-"]
+    done = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    err = done.stderr
     info: dict[str, Any] = {"video_codec": None, "width": None, "height": None, "fps": None, "pix_fmt": None,
             "duration": None, "audio_codec": None, "sample_rate": None, "channels": None}
     if m := re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", err):
@@ -250,8 +251,7 @@ def probe(path, *, count_frames: bool = False) -> dict:
     if info["video_codec"] is None and info["audio_codec"] is None:
         raise ValueError(f"ffmpeg found no audio or video stream in {path}: {err.strip()[-500:]}")
     if count_frames:
-        frames = re.findall(r"frame=\s*(\d+)", err)
-        info["frames"] = int(frames[-1]) if frames else 0
+        info["frames"] = sum(1 for line in done.stdout.splitlines() if line and not line.startswith("#"))
     return info
 
 
