@@ -518,6 +518,26 @@ def stage_chips(status: dict[str, str]) -> str:
                    for s in STAGES)
 
 
+def is_offline(project, kind: str) -> bool:
+    """Whether the project's providers of a kind are all the built-in offline ones (shown as
+    "draft (offline)", never as an AI)."""
+    try:
+        names = [m.name for m in project.provider(kind).members]
+    except Exception:
+        return False
+    if not names:
+        return False
+    marks = ",".join("?" * len(names))
+    types = [r[0] for r in project.studio.db.execute(
+        f"select type from providers where name in ({marks})", names).fetchall()]
+    return bool(types) and all(kind_ == "local" for kind_ in types)
+
+
+def made_by(project, kind: str) -> str:
+    """Who made a thing, in plain words: "draft (offline)" for the built-in providers."""
+    return t("common.by_offline") if is_offline(project, kind) else t(f"common.by_{kind}")
+
+
 def html_table(rows: list[dict], columns: list[str], *, headers: dict[str, str] | None = None,
                classes: str = "storynb-table") -> str:
     headers = headers or {}
