@@ -54,20 +54,36 @@ def staleness(project) -> Staleness:
         if status.get(stage) in ("skipped", "pending") and not result.has_video:
             result.counts[stage] = 0
             continue
+        if stage == "export":
+            result.counts[stage] = int(status.get(stage) != "skipped" and _join_due(project))
+            continue
         pending = None if status.get(stage) == "skipped" else _pending(project, stage)
         if pending is None:
             result.counts[stage] = 0
             continue
-        jobs, changed, join_due = pending
-        if stage == "export":
-            result.counts[stage] = 1 if (join_due or jobs) else 0
-        elif stage in ("images", "camera", "clips"):
+        jobs, changed, _join = pending
+        if stage in ("images", "camera", "clips"):
             result.counts[stage] = len(changed)
             result.shots[stage] = sorted(seq_of[i] for i in changed if i in seq_of)
         else:
             result.counts[stage] = 1 if jobs else 0
     _cascade(result, status)
     return result
+
+
+def _join_due(project) -> bool:
+    """Whether the final join would run: the key the export would have now is not the key of the
+    latest finished video (compared, not tested with the job's own done(), which republishes)."""
+    from .stages.export import plan_video
+
+    latest = project.latest_export()
+    if latest is None:
+        return False  # nothing made yet: not out of date, only not made
+    try:
+        keys = {job.key for job in plan_video(project)}
+    except Exception:  # a clip is missing: the join waits for it, so it will run
+        return True
+    return latest.get("key") not in keys
 
 
 def _cascade(result: Staleness, status: dict[str, str]) -> None:

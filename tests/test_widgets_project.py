@@ -90,7 +90,7 @@ def test_save_a_template_and_create_a_project_from_it(studio):
     panel = ProjectPanel(studio)
     panel.template_name.value = "square thriller"
     panel.save_template_b.click()  # no project open yet
-    assert errors(panel) and "no project is open" in panel.message.value
+    assert errors(panel) and "no project is open" in panel.message.value.lower()
     panel.listing.value = source.id
     panel.open_b.click()
     assert not panel.save_template_b.disabled

@@ -118,8 +118,9 @@ class Session:
     Topics panels listen to: "project" (another project was opened, or the list changed),
     "data" (stored work changed: a run finished, a shot was edited …), "progress" (a new
     progress() of the open project, with "active": whether a run is queued or going on),
-    "run" ("start" or "end": a run of the open project began or ended, whoever runs it) and
-    "stage" (a stage's stored status or counts moved; the payload is its progress entry).
+    "run" ("start" or "end": a run of the open project began or ended, whoever runs it),
+    "stage" (a stage's stored status or counts moved; the payload is its progress entry) and
+    "studio" (something else was committed: an edit here, in another tab or in a terminal).
     """
 
     POLL_S = 0.5
@@ -199,6 +200,8 @@ class Session:
         if old is not None and old.get("project_id") != new["project_id"]:
             old = None
         if new == old:
+            if changed:
+                self.emit("studio")  # something else was committed (an edit, another tab's …)
             return True
         was = _run_key(old)
         now_ = _run_key(new)

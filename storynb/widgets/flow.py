@@ -68,7 +68,9 @@ class RunBar(W.VBox):
         self.add_class("storynb-runbar")
         self._stale: Staleness | None = None  # the engine's answer for the drawn state
         self._up_to_date = False
-        session.on("progress", lambda _p: self.draw())
+        # what is out of date is asked again whenever the studio changed while no run goes on
+        session.on("progress", lambda _p: self.draw(recount=not session.active()))
+        session.on("studio", lambda _p: None if session.active() else self.draw(recount=True))
         session.on("project", lambda _: self.draw(recount=True))
         session.on("data", lambda _c: self.draw(recount=True))
         self.draw(recount=True)
@@ -258,7 +260,17 @@ class FlowPanel(Panel):
         self.children = [*self.header, self.form, self.runbar, self.message, self.video_box,
                          details]
         self.session.on("run", lambda what: self.mark_dirty() if what == "end" else None)
+        self.session.on("progress", self._new_video)
         self.redraw()
+
+    def _new_video(self, progress: dict) -> None:
+        """A finished video that is not the one shown (whoever made it): show it."""
+        project = self.session.project
+        if project is None or progress.get("active"):
+            return
+        export = project.latest_export()
+        if (export["video"] if export else None) != self._shown_video:
+            self.mark_dirty()
 
     def activate(self, active: bool = True) -> None:
         super().activate(active)
