@@ -61,6 +61,8 @@ class RunBar(W.VBox):
         self.pause_b = panel.button(t("flow.pause"), self.pause, style="warning",
                                     tooltip=t("flow.pause_tip"))
         self.resume_b = panel.button(t("flow.resume"), self.resume, tooltip=t("flow.resume_tip"))
+        self.pause_b.add_class("storynb-pause")
+        self.resume_b.add_class("storynb-resume")
         buttons = W.HBox([self.run_b, self.pause_b, self.resume_b],
                          layout=W.Layout(flex_flow="row wrap", align_items="center"))
         buttons.add_class("storynb-runbar-buttons")
