@@ -69,7 +69,7 @@ def test_topic_to_a_playing_video_and_one_update(browser, voila_url, lang, size)
     page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(voila_url)
                else (blocked.append(r.request.url), r.abort()))
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(voila_url, wait_until="domcontentloaded")
+    page.goto(voila_url, wait_until="domcontentloaded", timeout=120_000)  # a busy machine
     page.locator(".storynb-flow-topic textarea").wait_for(state="visible", timeout=90_000)
     if lang != "en":  # the switch: every label redrawn in the other language
         page.locator(".storynb-language select").select_option(label=words["language"])

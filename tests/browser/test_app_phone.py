@@ -28,7 +28,7 @@ def test_every_tab_fits_a_phone(browser, voila_url, browser_studio, screenshot):
     blocked = []
     page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(voila_url)
                else (blocked.append(r.request.url), r.abort()))
-    page.goto(voila_url, wait_until="domcontentloaded")
+    page.goto(voila_url, wait_until="domcontentloaded", timeout=120_000)  # a busy machine
     page.locator(".storynb-runbar-project").wait_for(timeout=90_000)
     try:
         page.locator(".storynb-runbar-project", has_text="Phone").wait_for(timeout=30_000)
