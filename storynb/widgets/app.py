@@ -66,7 +66,7 @@ APP_STYLE = """<style>
   .storynb-app [class*="storynb-stage-"] > * { width: auto !important; flex: 1 1 40% !important; }
   /* the tabs become one select */
   .storynb-app .storynb-tabs > .lm-TabBar { display: none !important; }
-  .storynb-app .storynb-section { display: flex !important; width: 100% !important; }
+  .storynb-app .storynb-section { display: flex !important; width: 100% !important; margin: 2px 0 !important; }
   .storynb-app .storynb-section select { font-size: 16px; height: 36px; }
   .storynb-app .storynb-tabs > .widget-tab-contents, .storynb-app .storynb-tabs > .lm-TabPanel-stackedPanel {
     border-top: 1px solid #d0d7de !important; }
