@@ -59,3 +59,20 @@ def test_a_rolled_back_stage_and_a_skipped_one(made):
     project.skip("camera")
     assert staleness(project).counts["camera"] == 0
     project.unskip("camera")
+
+
+def test_the_cli_status_says_what_is_out_of_date(made):
+    import os
+    import subprocess
+    import sys
+
+    studio, project = made
+    project.edit_shot(4, image_prompt="a kite caught in a willow at dawn")
+    done = subprocess.run([sys.executable, "-m", "storynb.cli", "--studio", str(studio.path), "status",
+                           str(project.id)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "STORYNB_STUDIO": ""})
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("out of date:"))
+    # (the camera was rolled back above: its moves and clips are out of date too)
+    assert line.startswith("out of date: 1 picture, ") and "1 video need updating" in line, line
+    assert line.endswith(f"(storynb run --project {project.id} updates it)"), line

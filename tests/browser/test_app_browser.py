@@ -39,6 +39,8 @@ def test_click_through_the_app(page, browser_studio, screenshot):
     studio = browser_studio
     started = time.perf_counter()
     page.locator(".storynb-app").wait_for(state="visible", timeout=90_000)
+    page.locator(".storynb-flow-topic textarea").wait_for(state="visible")  # the guided flow first
+    page.get_by_role("tab", name="Projects", exact=True).click()  # here: the full form
     page.locator(".storynb-topic textarea").wait_for(state="visible")
     loaded = time.perf_counter() - started
     screenshot(page, "01-projects")

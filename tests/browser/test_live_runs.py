@@ -33,7 +33,11 @@ def open_page(browser, url, blocked):
     page.route("**/*", route)
     page.on("pageerror", lambda exc: page.page_errors.append(str(exc)))
     page.goto(url, wait_until="domcontentloaded", timeout=120_000)
-    page.locator(".storynb-runbar").wait_for(state="visible", timeout=90_000)
+    try:
+        page.locator(".storynb-runbar").wait_for(state="visible", timeout=90_000)
+    except Exception:
+        page.screenshot(path=str(Path(__file__).parent / "screenshots" / "live-failed-open.png"))
+        raise
     return page
 
 
