@@ -59,7 +59,7 @@ def bar_chart(frame, value: str, *, title: str, width: int = 640, height: int = 
              f"<text x='{left - 4}' y='{20 + plot_h}' text-anchor='end'>0</text>"]
     for i, day in enumerate(days):
         x = left + i * slot + (slot - bar_w) / 2
-        y = 20 + plot_h
+        y = 20.0 + plot_h
         for j, provider in enumerate(providers):
             v = float(pivot.loc[day, provider])
             if v <= 0:

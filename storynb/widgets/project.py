@@ -336,7 +336,7 @@ class ProjectPanel(Panel):
         if settings.get("length") in LENGTHS:
             self.length.value = settings["length"]
         self.audience.value = settings.get("audience") or ""
-        aspect = settings.get("aspect") if settings.get("aspect") in ASPECTS else "9:16"
+        aspect = str(settings.get("aspect")) if settings.get("aspect") in ASPECTS else "9:16"
         self.aspect.value = aspect
         shots = settings.get("shots")
         self.shots.value = shots if isinstance(shots, int) and 4 <= shots <= 12 else 0
@@ -406,7 +406,7 @@ class ProjectPanel(Panel):
             settings["shots"] = None
         if self.quality.value == FROM_TEMPLATE and template:
             if aspect != saved.get("aspect"):
-                width, height = saved.get("size") or ASPECTS[saved.get("aspect")]
+                width, height = saved.get("size") or ASPECTS[str(saved.get("aspect"))]
                 raise InvalidInput(t("project.template_size", width=width, height=height,
                                      saved=saved.get("aspect"), aspect=aspect))
             settings["size"] = saved.get("size")
