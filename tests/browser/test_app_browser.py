@@ -22,7 +22,8 @@ RECORD_PROGRESS = """() => {
 
 
 def runbar_done(page, timeout=120_000):
-    page.locator(".storynb-runbar-stage", has_text="last run: done").wait_for(timeout=timeout)
+    # (attached: the run bar is in the Make tab, which may be hidden behind another tab)
+    page.locator(".storynb-runbar-stage", has_text="last run: done").wait_for(state="attached", timeout=timeout)
 
 
 def captions(page):
