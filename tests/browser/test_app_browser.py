@@ -138,7 +138,7 @@ def test_click_through_the_app(page, browser_studio, screenshot):
     big = studio.project("Long voyage")
     page.locator(".storynb-listing select").select_option(label=f"#{big.id}  Long voyage  · draft")
     page.get_by_role("button", name="Open", exact=True).click()
-    page.locator(".storynb-runbar-project", has_text="Long voyage").wait_for()
+    page.locator(".storynb-runbar-project", has_text="Long voyage").wait_for(state="attached")
     opened = time.perf_counter()
     page.get_by_role("tab", name="Shots", exact=True).click()
     grid = page.locator(".storynb-storyboard .lm-DataGrid")
@@ -164,7 +164,7 @@ def test_click_through_the_app(page, browser_studio, screenshot):
     page.get_by_role("tab", name="Projects").click()
     page.locator(".storynb-listing select").select_option(label=f"#{project.id}  {project.row['name']}  · done")
     page.get_by_role("button", name="Open", exact=True).click()
-    page.locator(".storynb-runbar-project", has_text="A lighthouse keeper").wait_for()
+    page.locator(".storynb-runbar-project", has_text="A lighthouse keeper").wait_for(state="attached")
     for number, tab, ready in ((8, "Story", ".storynb-story-editor textarea"),
                                (9, "Camera", ".storynb-camera table"),
                                (10, "Clips", ".storynb-clips video"),
