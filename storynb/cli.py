@@ -570,6 +570,11 @@ def _status(studio, args) -> int:
     print(frame[["stage", "status", "ran", "skipped", "failed", "retries"]].to_string(index=False))
     if project.video_path():
         print(project.video_path())
+        from .staleness import staleness
+
+        found = staleness(project)
+        if found.stale:  # an edit since the video was made: `storynb run` updates it
+            print(f"out of date: {found.summary()} (storynb run --project {project.id} updates it)")
     return 0
 
 

@@ -21,7 +21,7 @@ from storynb.widgets.pipeline import PipelinePanel  # noqa: E402
 from storynb.widgets.project import ProjectPanel, size_for  # noqa: E402
 from storynb.widgets.prompts import PromptsPanel  # noqa: E402
 from storynb.widgets.rewrite import RewritePanel  # noqa: E402
-from storynb.widgets.storyboard import StoryboardPanel  # noqa: E402
+from storynb.widgets.storyboard import StoryboardPanel, header  # noqa: E402
 
 SMALL = {"size": (144, 256), "fps": 12, "shots": 4, "seed": 7}
 # ipydatagrid 1.4 calls DataFrame.drop(inplace=True), which pandas 3.1 deprecates
@@ -42,7 +42,7 @@ def done_studio(tmp_path_factory):
 
 def cell_edit(grid, row, column, value):
     """What the page sends when a DataGrid cell is edited."""
-    index = grid._column_name_to_index(column) if isinstance(column, str) else column
+    index = grid._column_name_to_index(header(column)) if isinstance(column, str) else column
     grid._handle_msg({"content": {"data": {"method": "custom", "content": {
         "event_type": "cell-changed", "row": row, "column_index": index,
         "value": value}}}, "buffers": []})
@@ -60,6 +60,11 @@ def follow(session, timeout=60):
 
 def errors(panel):
     return "class='err'" in panel.message.value
+
+
+def form_error(panel):
+    """The Projects form's own message line, under its buttons."""
+    return "class='err'" in panel.create_message.value
 
 
 # --------------------------------------------------------------------------------- the app
@@ -99,7 +104,7 @@ def test_create_from_the_form_runs_in_the_background_and_the_bars_move(studio):
     assert len(set(seen["images"])) >= 2 and len(set(seen["clips"])) >= 2
     for row in pipeline.rows.values():
         assert "done" in row.status.value and row.bar.value == row.bar.max
-    assert "storynb-chip" in panel.status.value and "video ready" in panel.status.value
+    assert "storynb-chip" in panel.status.value and "the video is ready" in panel.status.value
 
 
 def test_quality_sizes_keep_the_aspect():
@@ -114,15 +119,15 @@ def test_form_inputs_are_checked_in_python(studio):
     before = len(studio.projects())
     panel.topic.value = "x" * 5000
     panel.create_b.click()
-    assert errors(panel) and "4000" in panel.message.value
+    assert form_error(panel) and "4000" in panel.create_message.value
     panel.topic.value = "A kite that wanted to stay up all night"
     panel.style.value = "s" * 500
     panel.create_b.click()
-    assert errors(panel) and "style" in panel.message.value
+    assert form_error(panel) and "style" in panel.create_message.value.lower()
     panel.style.value = "warm"
     panel.shots._trait_values["value"] = 99  # what a crafted message could leave behind
     panel.create_b.click()
-    assert errors(panel) and "shots" in panel.message.value
+    assert form_error(panel) and "shots" in panel.create_message.value.lower()
     assert len(studio.projects()) == before
     # delete is refused without the confirmation, even though the button was clicked
     project = studio.create_project("A kite that wanted to stay up all night", **SMALL)
@@ -144,11 +149,11 @@ def test_storyboard_edits_are_saved_and_bad_edits_go_back(make_project):
     cell_edit(grid, 1, "narration", "  The whale sang once more.  ")
     assert not errors(panel), panel.message.value
     assert project.shot(2)["narration"] == "The whale sang once more."
-    assert grid.data.loc[2, "narration"] == "The whale sang once more."  # trimmed, as stored
+    assert grid.data.loc[2, header("narration")] == "The whale sang once more."  # trimmed, as stored
 
     cell_edit(grid, 0, "duration_s", 4.04)  # whole frames at 12 fps
     assert project.shot(1)["duration_s"] == pytest.approx(4.0)
-    assert grid.data.loc[1, "duration_s"] == pytest.approx(4.0)
+    assert grid.data.loc[1, header("duration_s")] == pytest.approx(4.0)
 
     stored = project.shot(1)["duration_s"]
     for column, value in (("duration_s", "soon"), ("duration_s", 900), ("narration", ""),
@@ -156,7 +161,7 @@ def test_storyboard_edits_are_saved_and_bad_edits_go_back(make_project):
         cell_edit(grid, 0, column, value)
         assert errors(panel), (column, value)
     assert project.shot(1)["duration_s"] == stored and project.shot(1)["narration"]
-    assert grid.data.loc[1, "duration_s"] == pytest.approx(stored)
+    assert grid.data.loc[1, header("duration_s")] == pytest.approx(stored)
 
     cell_edit(grid, 99, "narration", "a row that does not exist")  # pandas would add the row
     assert errors(panel) and len(grid.data) == 4 and len(project.shots()) == 4
@@ -209,7 +214,7 @@ def test_regenerating_one_shot_changes_only_that_shot(done_studio):
     captions = lambda: [c.children[2].value for c in panel.gallery.children]
     before = captions()
     since = project.db.execute("select max(id) from calls").fetchone()[0]
-    panel.gallery.children[1].children[3].click()  # "Edit" on shot 2
+    panel.gallery.children[1].children[3].children[1].click()  # "Edit" on shot 2
     assert panel.shot.value == 2
     panel.prompt.value = "a red lighthouse on black rocks, storm"
     panel.regen_b.click()
@@ -292,7 +297,7 @@ def test_camera_panel_apply_preview_and_presets(done_studio):
     assert len(panel.player.value) > 500 and not errors(panel)
     panel.preset_name.value = "gentle drift"
     panel.save_preset_b.click()
-    assert "gentle drift" in panel.preset.options
+    assert "gentle drift" in [value for _, value in panel.preset.options]
     panel.preset_name.value = "hold"  # a built-in preset cannot be replaced
     panel.save_preset_b.click()
     assert errors(panel)
@@ -443,13 +448,15 @@ def test_a_failed_stage_shows_its_error_and_retry_runs_again(studio):
     project = studio.create_project("A kite that wanted to stay up all night",
                                     providers={"text2image": "broken-painter"}, **SMALL)
     app = App(studio)
-    pipeline = app.panels["Run"]
-    pipeline.run_all_b.click()
+    pipeline = app.panels["Make"].steps  # each step, inside the guided flow
+    app.runbar.run_b.click()
     report = follow(app.session, 60)
     assert report.status == "failed" and app.session.project.id == project.id
     row = pipeline.rows["images"]
     assert "failed" in row.status.value and "out of paint" in row.count.value
-    assert app.runbar.bar.bar_style == "danger" and "failed" in pipeline.message.value
-    pipeline.retry_b.click()
+    flow = app.panels["Make"]
+    assert app.runbar.bar.bar_style == "danger" and "failed" in flow.message.value
+    assert "storynb-step-failed" in app.runbar.steps.value
+    app.runbar.resume_b.click()  # the one set of run controls: resume goes on from the failure
     assert follow(app.session, 60).status == "done"
     assert "done" in row.status.value and app.runbar.bar.value == 1.0

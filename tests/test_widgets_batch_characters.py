@@ -78,7 +78,7 @@ def test_the_characters_panel_edits_the_sheet_references_and_shots(studio, tmp_p
     panel.name_box.value = "Wren"
     panel.description.value = ""
     panel.save_b.click()
-    assert errors(panel) and "description" in panel.message.value
+    assert errors(panel) and "description" in panel.message.value.lower()
     panel.description.value = "a small girl in a blue raincoat"
     panel.save_b.click()
     assert not errors(panel) and panel.pick.value == "Wren"

@@ -36,7 +36,7 @@ def test_a_view_opened_mid_run_follows_the_workers_run_to_the_end(studio):
         time.sleep(0.05)
     other = studio.for_thread()  # another kernel: its own connection to the studio
     reloaded = App(other)
-    pipeline = reloaded.panels["Run"]
+    pipeline = reloaded.panels["Make"].steps
     assert reloaded.session.project.id == project.id
     assert "running" in reloaded.runbar.label.value
     assert buttons(reloaded) == {"make": False, "resume": False, "pause": True}
@@ -51,8 +51,9 @@ def test_a_view_opened_mid_run_follows_the_workers_run_to_the_end(studio):
     assert "last run: done" in reloaded.runbar.stage.value, project.progress()
     assert events == ["end"]
     assert len(set(widths)) >= 3 and widths[-1] == 1.0, widths  # it moved, then ended full
-    assert buttons(reloaded) == {"make": True, "resume": True, "pause": False}
-    assert pipeline.pause_b.disabled and not pipeline.run_all_b.disabled
+    # done and up to date: nothing to make (the button says so), resume and pause idle
+    assert buttons(reloaded) == {"make": False, "resume": True, "pause": False}
+    assert reloaded.runbar.run_b.description == "✓ Video up to date"
     for row in pipeline.rows.values():
         assert "done" in row.status.value and row.bar.value == row.bar.max
     assert "shot 4 clip" in pipeline.activity.value
@@ -97,7 +98,7 @@ def test_the_poller_runs_on_the_loop_and_stops_with_the_widget(studio):
             if "last run: done" in app.runbar.stage.value:
                 break
         assert "last run: done" in app.runbar.stage.value, project.progress()
-        assert not app.runbar.run_b.disabled and app.runbar.pause_b.disabled
+        assert not app.runbar.resume_b.disabled and app.runbar.pause_b.disabled
         app.close()
         await asyncio.sleep(0)
         assert task.done() and app.session.closed

@@ -17,6 +17,11 @@ def errors(panel):
     return "class='err'" in panel.message.value
 
 
+def form_error(panel):
+    """The Projects form's own message line, under its buttons."""
+    return "class='err'" in panel.create_message.value
+
+
 def upload(panel, name, data):
     """What the page sends when a file is picked in the FileUpload (content as a buffer)."""
     panel.upload.set_state({"value": [{"name": name, "type": "application/zip", "size": len(data),
@@ -40,7 +45,7 @@ def test_import_a_bundle_through_the_upload(studio, bundle):
     panel = ProjectPanel(studio)
     upload(panel, "whale.bundle.zip", path.read_bytes())
     assert not errors(panel), panel.message.value
-    assert "imported whale.bundle.zip as project #2" in panel.message.value
+    assert "imported whale.bundle.zip as project #2" in panel.message.value.lower()
     opened = panel.session.project
     assert opened is not None and opened.id == 2 and opened.row["name"] == "Whale"
     assert opened.story() == source.story() and len(opened.shots()) == len(source.shots())
@@ -90,7 +95,7 @@ def test_save_a_template_and_create_a_project_from_it(studio):
     panel = ProjectPanel(studio)
     panel.template_name.value = "square thriller"
     panel.save_template_b.click()  # no project open yet
-    assert errors(panel) and "no project is open" in panel.message.value
+    assert errors(panel) and "no project is open" in panel.message.value.lower()
     panel.listing.value = source.id
     panel.open_b.click()
     assert not panel.save_template_b.disabled
@@ -107,7 +112,7 @@ def test_save_a_template_and_create_a_project_from_it(studio):
     panel.style.value = "epic"  # a field changed in the form overrides the template
     panel.topic.value = "A kite that wanted to stay up all night"
     panel.create_b.click()
-    assert not errors(panel), panel.message.value
+    assert not form_error(panel), panel.create_message.value
     row = panel.session.project.row
     assert (row["style"], row["aspect"], row["width"], row["height"], row["fps"],
             row["shots_wanted"], row["burn_subtitles"], row["prompt_set_id"]) == \
@@ -129,19 +134,19 @@ def test_a_template_size_no_preset_gives_is_kept(studio):
     panel = ProjectPanel(studio)
     assert "odd size" in [v for _, v in panel.template.options]
     panel.template.value = "odd size"
-    assert panel.quality.value == FROM_TEMPLATE and "128×128, 10 fps" in panel.quality.label
+    assert panel.quality.value == FROM_TEMPLATE and "128×128, 10 frames a second" in panel.quality.label
     panel.shots.value = 0  # set back to automatic: that overrides the template's 6 shots
     panel.topic.value = "A moth in love with a lamp"
     panel.aspect.value = "16:9"  # the template's size does not fit another aspect
     panel.create_b.click()
-    assert errors(panel) and "pick a quality for 16:9" in panel.message.value
+    assert form_error(panel) and "pick a size for 16:9" in panel.create_message.value
     panel.aspect.value = "1:1"
     panel.create_b.click()
-    assert not errors(panel), panel.message.value
+    assert not form_error(panel), panel.create_message.value
     row = panel.session.project.row
     assert (row["width"], row["height"], row["fps"], row["shots_wanted"]) == (128, 128, 10, None)
     # a crafted dropdown value is refused in Python
     panel.topic.value = "Another moth"
     panel.template._trait_values["value"] = "no such template"
     panel.create_b.click()
-    assert errors(panel) and "template" in panel.message.value
+    assert form_error(panel) and "template" in panel.create_message.value.lower()

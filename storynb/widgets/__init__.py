@@ -6,13 +6,14 @@ tabs. Each panel takes a Project (or a Session/Studio) and calls only the engine
 
 The engine itself never imports this package.
 """
-from .app import App, RunBar
+from .app import App
 from .base import Panel, Session, open_studio
 from .batch import BatchPanel
 from .camera import CameraPanel
 from .characters import CharactersPanel
 from .clips import ClipsPanel
 from .export import ExportPanel
+from .flow import FlowPanel, RunBar
 from .images import ImagesPanel
 from .models import ModelsPanel
 from .pipeline import PipelinePanel
@@ -23,4 +24,4 @@ from .storyboard import StoryboardPanel
 
 __all__ = ["App", "RunBar", "Panel", "Session", "open_studio", "ProjectPanel", "PipelinePanel",
            "RewritePanel", "StoryboardPanel", "ImagesPanel", "CameraPanel", "ClipsPanel",
-           "ExportPanel", "PromptsPanel", "ModelsPanel", "BatchPanel", "CharactersPanel"]
+           "ExportPanel", "FlowPanel", "PromptsPanel", "ModelsPanel", "BatchPanel", "CharactersPanel"]

@@ -20,7 +20,8 @@ import ipywidgets as W
 
 from ..errors import InvalidInput, StorynbError
 from ..experiments import ABTests
-from .base import Panel, integer, number, text
+from .base import Panel, integer, number, stage_title, text
+from .i18n import t
 from .rewrite import diff_html
 
 RATINGS = [("–", 0), ("1", 1), ("2", 2), ("3", 3), ("4", 4), ("5", 5)]
@@ -30,7 +31,7 @@ LAB_STYLE = """<style>
 .storynb-ab-warning { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px;
   padding: 6px 10px; font-size: 13px; }
 </style>"""
-HEURISTIC = "heuristic checker (not an AI)"
+HEURISTIC = "heuristic checker (not an AI)"  # the value of that judge choice (its label: promptlab.heuristic)
 log = logging.getLogger("storynb.widgets")
 
 
@@ -59,7 +60,7 @@ class BlindRatingPanel(Panel):
         if not self.groups:
             self.groups = self.ab.blind(self.experiment, seed=self.seed)
         if not self.groups:
-            self.body.children = [W.HTML("<i>No outputs to rate yet.</i>")]
+            self.body.children = [W.HTML(f"<i>{html.escape(t('promptlab.nothing_to_rate'))}</i>")]
             return
         group = self.groups[self.index]
         self.ratings = {}
@@ -72,11 +73,11 @@ class BlindRatingPanel(Panel):
             rating = W.ToggleButtons(options=RATINGS, value=0, style={"button_width": "34px"})
             rating.add_class(f"storynb-blind-rating-{n}")
             self.ratings[run["id"]] = rating
-            head = f"<b>Output {n}</b>"
+            head = f"<b>{html.escape(t('promptlab.output_n', n=n))}</b>"
             if self.revealed and run["id"] in labels:
                 row = labels[run["id"]]
                 rated = row["rating"] == row["rating"] and row["rating"] is not None
-                note = f"rated {int(row['rating'])}" if rated else "not rated"
+                note = t("promptlab.rated", n=int(row["rating"])) if rated else t("promptlab.not_rated")
                 head += (f" <span class='storynb-blind-label'>= {html.escape(str(row['arm']))}"
                          f" ({note})</span>")
                 if rated:
@@ -87,15 +88,14 @@ class BlindRatingPanel(Panel):
             card.add_class("storynb-card")
             card.add_class("storynb-blind-card")
             cards.append(card)
-        save = self.button("Save ratings", self.save, style="primary")
+        save = self.button(t("promptlab.save_ratings"), self.save, style="primary")
         save.disabled = self.revealed
         nav = W.HBox([self.button("◀", lambda: self.go(-1)),
-                      W.HTML(f"<span class='storynb-caption'>{self.index + 1} of {len(self.groups)}: "
-                             f"{html.escape(str(group['topic'])[:120])} (sample {group['sample'] + 1})"
-                             "</span>"),
+                      W.HTML("<span class='storynb-caption'>" + html.escape(t(
+                          "promptlab.group", i=self.index + 1, n=len(self.groups), topic=str(group["topic"])[:120],
+                          sample=group["sample"] + 1)) + "</span>"),
                       self.button("▶", lambda: self.go(1)), save])
-        self.body.children = [W.HTML("<span class='storynb-help'>The outputs are in a random order, "
-                                     "without their arm; the labels appear once you save.</span>"),
+        self.body.children = [W.HTML(f"<span class='storynb-help'>{html.escape(t('promptlab.blind_help'))}</span>"),
                               nav, W.HBox(cards, layout=W.Layout(flex_flow="row wrap"))]
 
     def go(self, delta: int) -> None:
@@ -106,13 +106,13 @@ class BlindRatingPanel(Panel):
     def save(self) -> None:
         chosen = {run_id: integer(w.value, "rating", 0, 5) for run_id, w in self.ratings.items()}
         if not any(chosen.values()):
-            raise InvalidInput("pick 1 to 5 for at least one output before saving")
+            raise InvalidInput(t("promptlab.pick_rating"))
         for run_id, value in chosen.items():
             if value:
                 self.ab.rate(run_id, value)
         self.revealed = True
         self.redraw()
-        self.ok(f"saved {sum(1 for v in chosen.values() if v)} rating(s); the labels are shown")
+        self.ok(t("promptlab.ratings_saved", n=sum(1 for v in chosen.values() if v)))
 
 
 RatingPanel = BlindRatingPanel
@@ -127,7 +127,7 @@ class PromptLabPanel(Panel):
     def __init__(self, source=None, **kwargs):
         super().__init__(source, **kwargs)
         self.ab = ABTests(self.session.studio)
-        self.pick = W.Dropdown(description="Experiment", layout=W.Layout(width="420px"))
+        self.pick = W.Dropdown(description=t("promptlab.experiment"), layout=W.Layout(width="420px"))
         self.pick.add_class("storynb-ab-pick")
         self.on_value(self.pick, self.redraw)
         self.report = W.HTML()
@@ -135,16 +135,17 @@ class PromptLabPanel(Panel):
         self.warnings = W.HTML()
         self.detail = W.VBox()
         # the run form
-        self.name_w = W.Text(description="Name", placeholder="e.g. twist-ending")
-        self.stage_w = W.Dropdown(description="Stage", options=["rewrite", "storyboard", "camera"])
-        self.arms_w = W.Text(description="Arms", placeholder="default-en:1, my-set:2")
-        self.cases_w = W.Dropdown(description="Cases")
-        self.provider_w = W.Dropdown(description="Model")
-        self.samples_w = W.BoundedIntText(value=1, min=1, max=20, description="Samples")
-        self.temperature_w = W.Text(description="Temp.", placeholder="the provider's own",
-                                    tooltip="temperature, 0 to 2 (empty: the provider's own)")
-        self.seed_w = W.IntText(value=1, description="Seed")
-        self.judge_w = W.Dropdown(description="Judge")
+        self.name_w = W.Text(description=t("promptlab.name"), placeholder=t("promptlab.name_placeholder"))
+        self.stage_w = W.Dropdown(description=t("promptlab.stage"),
+                                  options=[(stage_title(s), s) for s in ("rewrite", "storyboard", "camera")])
+        self.arms_w = W.Text(description=t("promptlab.arms"), placeholder="default-en:1, my-set:2")
+        self.cases_w = W.Dropdown(description=t("promptlab.cases"))
+        self.provider_w = W.Dropdown(description=t("promptlab.model"))
+        self.samples_w = W.BoundedIntText(value=1, min=1, max=20, description=t("promptlab.samples"))
+        self.temperature_w = W.Text(description=t("promptlab.temperature"), placeholder=t("promptlab.providers_own"),
+                                    tooltip=t("promptlab.temperature_tip"))
+        self.seed_w = W.IntText(value=1, description=t("promptlab.seed"))
+        self.judge_w = W.Dropdown(description=t("promptlab.judge"))
         for widget, css in ((self.name_w, "name"), (self.stage_w, "stage"), (self.arms_w, "arms"),
                             (self.cases_w, "cases"), (self.provider_w, "provider"),
                             (self.samples_w, "samples"), (self.temperature_w, "temperature"),
@@ -153,14 +154,14 @@ class PromptLabPanel(Panel):
         form = W.VBox([W.HBox([self.name_w, self.stage_w, self.arms_w]),
                        W.HBox([self.cases_w, self.provider_w, self.samples_w]),
                        W.HBox([self.temperature_w, self.seed_w,
-                               self.button("▶ Run experiment", self.run, style="success")])])
-        self.form = W.Accordion(children=[form], titles=("New run",))
+                               self.button(t("promptlab.run"), self.run, style="success")])])
+        self.form = W.Accordion(children=[form], titles=(t("promptlab.new_run"),))
         self.form.selected_index = None
         self.body.children = [W.HTML(LAB_STYLE), W.HBox([self.pick, self.button("↻", self.redraw)]),
                               self.form, self.warnings, self.report,
                               W.HBox([self.judge_w,
-                                      self.button("Judge pairwise (blind, both positions)", self.judge),
-                                      self.button("Suggest a revision (LLM critic)", self.suggest)]),
+                                      self.button(t("promptlab.judge_pairwise"), self.judge),
+                                      self.button(t("promptlab.suggest"), self.suggest)]),
                               self.detail]
         self.redraw()
 
@@ -171,19 +172,19 @@ class PromptLabPanel(Panel):
             current = self.pick.value
             self.pick.options = names
             self.pick.value = current if current in names else (names[-1] if names else None)
-            self.cases_w.options = [("(topics: none)", "")] + [
+            self.cases_w.options = [(t("promptlab.no_cases"), "")] + [
                 (f"{r['name']} v{r['version']} ({r['language']}, {r['cases']})", r["name"])
                 for _, r in self.ab.cases.list().iterrows()]
             llms = list(self.session.studio.providers.frame("llm")["name"])
             self.provider_w.options = llms
-            self.judge_w.options = [HEURISTIC] + [n for n in llms if n != "draft-writer"]
+            self.judge_w.options = [(t("promptlab.heuristic"), HEURISTIC)] + [
+                (n, n) for n in llms if n != "draft-writer"]
             for widget in (self.cases_w, self.provider_w, self.judge_w):
                 values = [o[1] if isinstance(o, tuple) else o for o in widget.options]
                 if widget.value not in values and values:
                     widget.value = values[1] if widget is self.cases_w and len(values) > 1 else values[0]
         if not self.pick.value:
-            self.report.value = ("<i>No experiments yet. Open “New run”, give two arms "
-                                 "(set:version) and a case set.</i>")
+            self.report.value = f"<i>{html.escape(t('promptlab.none_yet'))}</i>"
             self.warnings.value = ""
             self.detail.children = []
             return
@@ -198,10 +199,10 @@ class PromptLabPanel(Panel):
         frame = self.ab.results(experiment)
         arms = self.ab.arm_order(experiment, frame["arm"])
         topics = list(dict.fromkeys(frame["topic"]))
-        topic_w = W.Dropdown(options=[(t[:80], t) for t in topics], description="Case",
+        topic_w = W.Dropdown(options=[(x[:80], x) for x in topics], description=t("promptlab.case"),
                              layout=W.Layout(width="480px"))
-        a_w = W.Dropdown(options=arms, value=arms[0], description="Diff")
-        b_w = W.Dropdown(options=arms, value=arms[-1], description="against")
+        a_w = W.Dropdown(options=arms, value=arms[0], description=t("promptlab.diff"))
+        b_w = W.Dropdown(options=arms, value=arms[-1], description=t("promptlab.against"))
         box = W.VBox()
 
         def draw():
@@ -212,13 +213,14 @@ class PromptLabPanel(Panel):
                 if not len(part):
                     continue
                 row = part.iloc[-1]
-                out = row["output"] if row["status"] == "ok" else f"failed: {row['error']}"
+                out = row["output"] if row["status"] == "ok" else t("promptlab.failed", error=row["error"])
                 card = W.VBox([W.HTML(f"<b>{html.escape(arm)}</b> <span class='storynb-caption'>"
-                                      f"{html.escape(str(row['pass'] or 'not checked'))} · sample 1</span>"),
-                               W.HTML("<span class='storynb-caption'>rendered prompt</span>"
+                                      f"{html.escape(str(row['pass'] or t('promptlab.not_checked')))} · "
+                                      f"{html.escape(t('promptlab.sample_1'))}</span>"),
+                               W.HTML(f"<span class='storynb-caption'>{html.escape(t('promptlab.rendered'))}</span>"
                                       f"<div class='storynb-pre' style='max-height:160px'>"
                                       f"{html.escape(str(row['prompt'] or ''))}</div>"),
-                               W.HTML("<span class='storynb-caption'>output</span>"
+                               W.HTML(f"<span class='storynb-caption'>{html.escape(t('promptlab.output'))}</span>"
                                       f"<div class='storynb-story' style='max-height:220px;overflow:auto'>"
                                       f"{html.escape(str(out))}</div>")],
                               layout=W.Layout(flex="1 1 0", min_width="260px"))
@@ -226,7 +228,7 @@ class PromptLabPanel(Panel):
                 card.add_class("storynb-ab-output")
                 cards.append(card)
             diff = self.ab.prompt_diff(experiment, a_w.value, b_w.value, topic) \
-                if a_w.value != b_w.value else "(pick two different arms)"
+                if a_w.value != b_w.value else t("promptlab.two_arms")
             box.children = [W.HBox(cards, layout=W.Layout(flex_flow="row wrap")),
                             W.HTML(diff_html(diff) if diff.startswith("---") else
                                    f"<i>{html.escape(diff)}</i>")]
@@ -234,9 +236,10 @@ class PromptLabPanel(Panel):
         for w in (topic_w, a_w, b_w):
             w.observe(lambda _c: self.action(draw)(), names="value")
         draw()
-        rate = self.button("Rate blind…", lambda: self._blind(experiment))
+        rate = self.button(t("promptlab.rate_blind"), lambda: self._blind(experiment))
         self._blind_box = W.VBox()
-        return W.VBox([W.HTML("<b>Outputs and rendered prompts</b>"), W.HBox([topic_w, a_w, b_w]),
+        return W.VBox([W.HTML(f"<b>{html.escape(t('promptlab.outputs'))}</b>"),
+                       W.HBox([topic_w, a_w, b_w], layout=W.Layout(flex_flow="row wrap")),
                        box, rate, self._blind_box])
 
     def _blind(self, experiment: str) -> None:
@@ -248,12 +251,12 @@ class PromptLabPanel(Panel):
         in a kernel, so the page stays responsive; then `done(result)` on the kernel's thread.
         Without a running loop (a plain script) it runs inline."""
         if getattr(self, "_busy", False):
-            raise InvalidInput("this tab is still working on the last request: wait for it")
+            raise InvalidInput(t("promptlab.busy"))
         if self.session._loop is None:
             done(work(self.ab))
             return
         self._busy = True
-        self.info(f"{note}…")
+        self.info(t("common.ellipsis", text=note))
         studio = self.session.studio.for_thread()
 
         def finish(result, error):
@@ -279,21 +282,21 @@ class PromptLabPanel(Panel):
         threading.Thread(target=target, name="storynb-prompt-lab", daemon=True).start()
 
     def run(self) -> None:
-        name = text(self.name_w.value, "the experiment's name", max_len=120, required=True)
+        name = text(self.name_w.value, t("promptlab.name_field"), max_len=120, required=True)
         arms = []
         for part in text(self.arms_w.value, "arms", required=True).split(","):
             bits = part.strip().split(":")
             if len(bits) != 2 or not bits[1].strip().isdigit():
-                raise InvalidInput(f"arm {part.strip()!r}: write SET:VERSION, separated by commas")
+                raise InvalidInput(t("promptlab.bad_arm", arm=repr(part.strip())))
             arms.append((bits[0].strip(), int(bits[1])))
         temperature = None
         if self.temperature_w.value.strip():
             try:
                 temperature = number(float(self.temperature_w.value), "temperature", 0, 2)
             except ValueError:
-                raise InvalidInput("temperature is a number from 0 to 2 (or empty)") from None
+                raise InvalidInput(t("promptlab.bad_temperature")) from None
         if not self.cases_w.value:
-            raise InvalidInput("pick a case set")
+            raise InvalidInput(t("promptlab.pick_cases"))
         settings = dict(cases=self.cases_w.value, provider=self.provider_w.value or None,
                         samples=integer(self.samples_w.value, "samples", 1, 20),
                         temperature=temperature, seed=integer(self.seed_w.value, "seed", 0, 2**31))
@@ -311,37 +314,37 @@ class PromptLabPanel(Panel):
             with self.quiet():
                 self.pick.value = name
             self.redraw()
-            self.ok(f"experiment {name!r}: done")
+            self.ok(t("promptlab.exp_done", name=repr(name)))
 
-        self._background(f"running experiment {name!r}", work, done)
+        self._background(t("promptlab.running", name=repr(name)), work, done)
 
     def judge(self) -> None:
         experiment = self.pick.value
         if not experiment:
-            raise InvalidInput("pick an experiment first")
+            raise InvalidInput(t("promptlab.pick_experiment"))
         judge = None if self.judge_w.value == HEURISTIC else self.judge_w.value
-        label = self.judge_w.value
+        label = t("promptlab.heuristic") if self.judge_w.value == HEURISTIC else self.judge_w.value
 
         def done(_result):
             self.redraw()
-            self.ok(f"judged {experiment!r} with {label}")
+            self.ok(t("promptlab.judged", name=repr(experiment), judge=label))
 
-        self._background(f"judging {experiment!r}", lambda ab: ab.pairwise(experiment, judge=judge), done)
+        self._background(t("promptlab.judging", name=repr(experiment)),
+                         lambda ab: ab.pairwise(experiment, judge=judge), done)
 
     def suggest(self) -> None:
         experiment = self.pick.value
         if not experiment:
-            raise InvalidInput("pick an experiment first")
+            raise InvalidInput(t("promptlab.pick_experiment"))
         if self.judge_w.value == HEURISTIC:
-            raise InvalidInput("pick an LLM as the critic (the heuristic checker cannot write templates)")
+            raise InvalidInput(t("promptlab.pick_critic"))
         critic = self.judge_w.value
 
         def done(row):
             self.redraw()
-            self.detail.children = [W.HTML(f"<b>{html.escape(row['critic'])}</b> proposed "
-                                           f"<b>{html.escape(row['label'])}</b>, queued for the next "
-                                           f"run: {html.escape(row['rationale'])}"),
+            self.detail.children = [W.HTML(html.escape(t("promptlab.proposed", critic=row["critic"],
+                                                         label=row["label"], why=row["rationale"]))),
                                     W.HTML(diff_html(row["diff"])), *self.detail.children]
-            self.ok(f"suggestion #{row['id']} saved as {row['label']}")
+            self.ok(t("promptlab.suggestion_saved", id=row["id"], label=row["label"]))
 
-        self._background("asking the LLM critic", lambda ab: ab.suggest(experiment, critic=critic), done)
+        self._background(t("promptlab.asking_critic"), lambda ab: ab.suggest(experiment, critic=critic), done)

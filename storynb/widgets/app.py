@@ -1,4 +1,5 @@
-"""The no-code app: every panel in a tab, a run bar that stays in view, no code anywhere.
+"""The no-code app: the guided flow first (topic → video), every other panel in a tab (a
+select on a phone), a language switch, no code anywhere.
 `notebooks/app.ipynb` shows `App()`; `make app` serves it with Voila."""
 from __future__ import annotations
 
@@ -6,32 +7,48 @@ import html
 
 import ipywidgets as W
 
-from ..runner import STAGES
+from . import i18n
 from .abtest import PromptLabPanel
-from .base import STAGE_TITLES, STYLE, Panel, Session, chip, open_studio
+from .base import STYLE, Panel, Session, open_studio
 from .batch import BatchPanel
 from .camera import CameraPanel
 from .characters import CharactersPanel
 from .clips import ClipsPanel
 from .export import ExportPanel
+from .flow import FlowPanel
 from .images import ImagesPanel
 from .models import ModelsPanel
 from .page import PageSupport
-from .pipeline import PipelinePanel
 from .project import ProjectPanel
 from .prompts import PromptsPanel
 from .rewrite import RewritePanel
 from .storyboard import StoryboardPanel
+from .i18n import t
 
-HEADER = """<div class='storynb-header'>
-<span style='font-size:20px;font-weight:700'>storynb</span>
-<span class='storynb-help'>&nbsp; a topic becomes a narrated story video: write the story, split it
-into shots, paint them, move the camera, animate, export. Every step can be edited.</span></div>"""
+
+
+def header_html() -> str:
+    return ("<div class='storynb-header'><span style='font-size:20px;font-weight:700'>storynb</span>"
+            f"<span class='storynb-help'>&nbsp; {html.escape(t('app.tagline'))}</span></div>")
+
+
 APP_STYLE = """<style>
 .storynb-app { max-width: 1280px; margin: 0 auto; padding: 8px 12px; }
 .storynb-app .lm-TabBar-tab { min-width: 90px; font-size: 14px; }
 .storynb-header { margin-bottom: 6px; }
+.storynb-header-row { display: flex; align-items: center; justify-content: space-between; }
 .storynb-runbar { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px; padding: 6px 10px; }
+.storynb-stepper { display: flex; flex-wrap: wrap; gap: 4px; margin: 2px 0; }
+.storynb-step { padding: 2px 10px; border-radius: 12px; background: #eaeef2; color: #57606a; font-size: 13px;
+  white-space: nowrap; }
+.storynb-step .mark { font-weight: 700; }
+.storynb-step-done { background: #dafbe1; color: #1a7f37; }
+.storynb-step-running { background: #ddf4ff; color: #0969da; font-weight: 600; }
+.storynb-step-failed { background: #ffebe9; color: #cf222e; font-weight: 600; }
+.storynb-step-stale { background: #fff1e5; color: #bc4c00; font-weight: 600; }
+.storynb-stale-text { color: #bc4c00; font-weight: 600; }
+.storynb-flow-video video, video.storynb-flow-video { max-width: 100%; }
+.storynb-section { display: none !important; }
 /* a phone (390 px): one column, nothing wider than the screen, tabs in rows */
 @media (max-width: 700px) {
   body, #rendered_cells { overflow-x: hidden; }
@@ -47,10 +64,13 @@ APP_STYLE = """<style>
   .storynb-runbar button { flex: 1 1 auto !important; }
   .storynb-overall-progress, .storynb-app .widget-progress { width: 100% !important; }
   .storynb-app [class*="storynb-stage-"] > * { width: auto !important; flex: 1 1 40% !important; }
-  .storynb-app .lm-TabBar { height: auto !important; min-height: 0 !important; }
-  .storynb-app .lm-TabBar-content { flex-wrap: wrap !important; height: auto !important; }
-  .storynb-app .lm-TabBar-tab { min-width: 0 !important; flex: 1 1 30% !important; margin: 0 !important;
-    font-size: 13px !important; }
+  /* the tabs become one select */
+  .storynb-app .storynb-tabs > .lm-TabBar { display: none !important; }
+  .storynb-app .storynb-section { display: flex !important; width: 100% !important; margin: 2px 0 !important; }
+  .storynb-app .storynb-section select { font-size: 16px; height: 36px; }
+  .storynb-app .storynb-tabs > .widget-tab-contents, .storynb-app .storynb-tabs > .lm-TabPanel-stackedPanel {
+    border-top: 1px solid #d0d7de !important; }
+  .storynb-step { font-size: 12px; padding: 2px 7px; }
   .storynb-app .widget-text, .storynb-app .widget-textarea, .storynb-app .widget-dropdown,
   .storynb-app .widget-select, .storynb-app .widget-inline-hbox { width: 100% !important; }
   .storynb-app .widget-label { min-width: 0 !important; width: auto !important; }
@@ -60,110 +80,84 @@ APP_STYLE = """<style>
 </style>"""
 
 
-class RunBar(W.HBox):
-    """The open project, one overall progress bar and the run / pause / resume buttons."""
-
-    def __init__(self, session: Session, panel: PipelinePanel):
-        self.session = session
-        self.label = W.HTML(layout=W.Layout(min_width="260px"))
-        self.label.add_class("storynb-runbar-project")
-        self.bar = W.FloatProgress(value=0, min=0, max=1, layout=W.Layout(width="260px"))
-        self.bar.add_class("storynb-overall-progress")
-        self.stage = W.HTML(layout=W.Layout(min_width="200px"))
-        self.stage.add_class("storynb-runbar-stage")
-        self.run_b = panel.button("▶ Make the video", panel.run_all, style="success")
-        self.pause_b = panel.button("Pause", panel.pause, style="warning")
-        self.resume_b = panel.button("Resume", panel.resume)
-        super().__init__([self.label, self.run_b, self.pause_b, self.resume_b, self.bar, self.stage],
-                         layout=W.Layout(align_items="center", flex_flow="row wrap"))
-        self.add_class("storynb-runbar")
-        session.on("progress", lambda _p: self.draw())
-        session.on("project", lambda _: self.draw())
-        self.draw()
-
-    def draw(self) -> None:
-        """Everything from the studio (the session's last read of the project's progress)."""
-        from ..live import overall
-
-        project = self.session.project
-        progress = self.session.progress
-        if project is None or not progress:
-            self.label.value = "<span class='storynb-help'>No project open</span>"
-            self.bar.value = 0
-            self.bar.bar_style = ""
-            self.stage.value = ""
-            self._buttons()
-            return
-        row = project.row
-        status = progress["status"]
-        self.label.value = (f"<b>#{row['id']} {html.escape(row['name'][:40])}</b> {chip(status)}")
-        self.bar.value = overall(progress)
-        run = progress.get("run") or {}
-        if progress["active"]:
-            self.bar.bar_style = "danger" if any(s["failed"] for s in progress["stages"]) else "info"
-            now = next((s for s in progress["stages"] if s["status"] == "running"
-                        and s["stage"] in progress["reached"]), None)
-            if run.get("state") == "queued":
-                what = "waiting for the worker…"
-            elif now is None:
-                what = "starting…"
-            else:
-                what = (f"{STAGE_TITLES[now['stage']]}: {now['done']}/{now['total']}"
-                        if now["total"] else f"{STAGE_TITLES[now['stage']]}: planning…")
-            if progress["paused"]:
-                what += " (pausing)"
-            self.stage.value = f"<span class='storynb-caption'>{html.escape(what)}</span>"
-        elif run:
-            self.bar.bar_style = {"done": "success", "failed": "danger"}.get(status, "warning")
-            shown = status if status in ("done", "failed", "paused", "interrupted") else run["state"]
-            self.stage.value = f"<span class='storynb-caption'>last run: {html.escape(shown)}</span>"
-        else:
-            done = sum(1 for s in progress["stages"] if s["status"] in ("done", "skipped"))
-            self.bar.bar_style = "success" if done == len(STAGES) else ""
-            self.stage.value = (f"<span class='storynb-caption'>{done} of {len(STAGES)} "
-                                "stages done</span>")
-        self._buttons()
-
-    def _buttons(self) -> None:
-        running = self.session.active()
-        none = self.session.project is None
-        self.run_b.disabled = running or none
-        self.resume_b.disabled = running or none
-        self.pause_b.disabled = not running
-
-
 class App(W.VBox):
-    """Every panel as a tab over one session. `App()` opens the default studio."""
+    """The guided flow and every panel as a tab over one session. `App()` opens the default
+    studio. `app.panels` is keyed by the English tab names below, whatever the UI language."""
 
-    TABS = [("Projects", ProjectPanel), ("Run", PipelinePanel), ("Story", RewritePanel),
-            ("Storyboard", StoryboardPanel), ("Characters", CharactersPanel), ("Images", ImagesPanel), ("Camera", CameraPanel),
-            ("Clips", ClipsPanel), ("Export", ExportPanel), ("Prompts", PromptsPanel),
-            ("Prompt lab", PromptLabPanel), ("Models", ModelsPanel), ("Batch", BatchPanel)]
+    TABS = [("Make", FlowPanel), ("Projects", ProjectPanel), ("Story", RewritePanel),
+            ("Storyboard", StoryboardPanel), ("Characters", CharactersPanel), ("Images", ImagesPanel),
+            ("Camera", CameraPanel), ("Clips", ClipsPanel), ("Export", ExportPanel),
+            ("Prompts", PromptsPanel), ("Prompt lab", PromptLabPanel), ("Models", ModelsPanel),
+            ("Batch", BatchPanel)]
 
-    def __init__(self, studio=None, *, open_latest: bool = True, default_quality: str = "preview"):
-        self.session = Session(studio if studio is not None else open_studio())
+    def __init__(self, studio=None, *, open_latest: bool = True, default_quality: str = "preview",
+                 language: str | None = None):
+        if language is not None:
+            i18n.set_language(language)
+        self._studio = studio if studio is not None else open_studio()
         self._open_latest = open_latest
+        self._default_quality = default_quality
         self._attached = False
+        self.session = Session(self._studio)
         if open_latest:
             self._open_newest()
+        self.page = PageSupport()
+        self.page.observe(self._page_ready, names="ready")
         self.panels: dict[str, Panel] = {}
+        super().__init__([])
+        self.add_class("storynb-app")
+        self._build()
+
+    def _build(self) -> None:
+        """Make every panel in the chosen language (again, after a switch)."""
+        self.panels = {}
         for title, cls in self.TABS:
-            extra = {"default_quality": default_quality} if cls is ProjectPanel else {}
+            extra = {"default_quality": self._default_quality} if cls in (ProjectPanel, FlowPanel) else {}
             panel = cls(self.session, show_title=False, **extra)
             panel.active = False
             self.panels[title] = panel
-        self.panels["Projects"].active = True
-        self.tabs = W.Tab(children=list(self.panels.values()), titles=list(self.panels))
+        self.panels["Make"].active = True
+        labels = [t("app.tab_" + title.lower().replace(" ", "_")) for title in self.panels]
+        self.tabs = W.Tab(children=list(self.panels.values()), titles=labels)
         self.tabs.add_class("storynb-tabs")
         self.tabs.observe(self._tab_changed, names="selected_index")
-        self.runbar = RunBar(self.session, self.panels["Run"])
-        self.panels["Projects"].on_created.append(lambda _p: self.show("Run"))
-        self.page = PageSupport()
-        self.page.observe(self._page_ready, names="ready")
+        # on a phone the tab bar is hidden (CSS) and this select chooses the section
+        self.section = W.Dropdown(options=[(label, i) for i, label in enumerate(labels)], value=0,
+                                  layout=W.Layout(width="100%"))
+        self.section.add_class("storynb-section")
+        self.section.observe(self._section_changed, names="value")
+        self.panels["Projects"].on_created.append(lambda _p: self.show("Make"))
+        self.language = W.Dropdown(options=[(name, code) for code, name in i18n.LANGUAGES.items()],
+                                   value=i18n.language(), layout=W.Layout(width="auto"))
+        self.language.add_class("storynb-language")
+        self.language.observe(self._language_changed, names="value")
+        top = W.HBox([W.HTML(header_html()), self.language],
+                     layout=W.Layout(justify_content="space-between", align_items="center",
+                                     flex_flow="row wrap"))
         # the page support first: it sets the page's cookie before a visitor can close it
-        super().__init__([self.page, W.HTML(STYLE + APP_STYLE), W.HTML(HEADER), self.runbar,
-                          self.tabs])
-        self.add_class("storynb-app")
+        self.children = [self.page, W.HTML(STYLE + APP_STYLE), top, self.section, self.tabs]
+
+    def _language_changed(self, change) -> None:
+        """The switch: every label in the new language (the open project and runs stay as they are)."""
+        if change["new"] not in i18n.LANGUAGES or change["new"] == i18n.language():
+            return
+        i18n.set_language(change["new"])
+        shown = list(self.panels)[self.tabs.selected_index or 0]
+        old = self.panels
+        self.session.close()  # the old panels' listeners go with the old session
+        project = self.session.project
+        self.session = Session(self._studio, project)
+        self._build()
+        for panel in old.values():
+            panel.close()
+        self.show(shown)
+        if self._attached:
+            for panel in self.panels.values():
+                panel.mark_dirty()
+
+    def _section_changed(self, change) -> None:
+        if isinstance(change["new"], int) and self.tabs.selected_index != change["new"]:
+            self.tabs.selected_index = change["new"]
 
     def _open_newest(self) -> None:
         projects = self.session.studio.projects()
@@ -195,7 +189,14 @@ class App(W.VBox):
         index = change["new"]
         for i, panel in enumerate(self.panels.values()):
             panel.activate(i == index)
+        if self.section.value != index:
+            self.section.value = index
 
     def show(self, title: str) -> None:
-        """Switch to a tab by its title."""
+        """Switch to a tab by its (English) name."""
         self.tabs.selected_index = list(self.panels).index(title)
+
+    @property
+    def runbar(self):
+        """The app's one set of run controls (in the guided flow)."""
+        return self.panels["Make"].runbar

@@ -29,11 +29,17 @@ import ipywidgets as W
 
 from ..errors import InvalidInput, StorynbError
 from ..runner import STAGES
+from .i18n import catalogue, t
 
 log = logging.getLogger("storynb.widgets")
 
-STAGE_TITLES = {"rewrite": "Story", "storyboard": "Storyboard", "images": "Images",
-                "camera": "Camera", "clips": "Clips", "export": "Export"}
+
+
+def stage_title(stage: str) -> str:
+    """A stage's name for people, in the chosen language (Story, Shots, Pictures …)."""
+    return t(f"common.stage_{stage}")
+
+
 STATUS_COLOURS = {"pending": "#8a8f98", "running": "#1f6feb", "done": "#1a7f37",
                   "failed": "#cf222e", "skipped": "#9a6700", "stale": "#bc4c00",
                   "paused": "#8250df", "draft": "#8a8f98"}
@@ -112,8 +118,9 @@ class Session:
     Topics panels listen to: "project" (another project was opened, or the list changed),
     "data" (stored work changed: a run finished, a shot was edited …), "progress" (a new
     progress() of the open project, with "active": whether a run is queued or going on),
-    "run" ("start" or "end": a run of the open project began or ended, whoever runs it) and
-    "stage" (a stage's stored status or counts moved; the payload is its progress entry).
+    "run" ("start" or "end": a run of the open project began or ended, whoever runs it),
+    "stage" (a stage's stored status or counts moved; the payload is its progress entry) and
+    "studio" (something else was committed: an edit here, in another tab or in a terminal).
     """
 
     POLL_S = 0.5
@@ -193,6 +200,8 @@ class Session:
         if old is not None and old.get("project_id") != new["project_id"]:
             old = None
         if new == old:
+            if changed:
+                self.emit("studio")  # something else was committed (an edit, another tab's …)
             return True
         was = _run_key(old)
         now_ = _run_key(new)
@@ -238,7 +247,7 @@ class Session:
 
     def require(self):
         if self.project is None:
-            raise InvalidInput("no project is open: create one, or open one in the Projects tab")
+            raise InvalidInput(t("common.no_project_open"))
         return self.project
 
     def changed(self, what: str = "edit", source=None) -> None:
@@ -265,7 +274,7 @@ class Session:
         that use providers registered only in this process, which run in a thread here."""
         project = self.require()
         if self.running():
-            raise InvalidInput("this project is already running: wait for it to finish, or pause it")
+            raise InvalidInput(t("common.already_running"))
         if how in ("retry", "resume"):  # a run lifts the pause and starts at the first unfinished stage
             self.handle = project.run(background=True, from_failed=True)
         else:
@@ -329,8 +338,10 @@ class Panel(W.VBox):
         self._run_note = ""
         self.body = W.VBox()
         header = [W.HTML(STYLE)]
-        if show_title and self.title:
-            header.append(W.HTML(f"<h3>{html.escape(self.title)}</h3>"))
+        title = t(f"{self.name}.title") if f"{self.name}.title" in catalogue() else self.title
+        if show_title and title:
+            header.append(W.HTML(f"<h3>{html.escape(title)}</h3>"))
+        self.header: list[W.Widget] = header
         super().__init__(children=[*header, self.body, self.message], **kwargs)
         self.add_class("storynb-panel")
         self.add_class(f"storynb-{self.name}")
@@ -363,7 +374,7 @@ class Panel(W.VBox):
             self.error(str(exc))
         except Exception as exc:
             log.error("storynb panel %s failed to refresh:\n%s", self.name, traceback.format_exc())
-            self.error(f"could not show this panel: {type(exc).__name__}: {exc}")
+            self.error(t("common.could_not_show", error=f"{type(exc).__name__}: {exc}"))
 
     def refresh(self) -> None:  # pragma: no cover - each panel draws itself
         pass
@@ -386,17 +397,18 @@ class Panel(W.VBox):
     def start(self, stages=None, *, how: str = "run", note: str = "") -> None:
         """Start a background run for this panel; its message says when it has finished."""
         self.session.start(stages, how=how)
-        self._run_note = note or "working"
-        self.info(f"{self._run_note}…")
+        self._run_note = note or t("common.working")
+        self.info(t("common.ellipsis", text=self._run_note))
 
     def _run_finished(self, what) -> None:
         if what == "end" and self._run_note:
             note, self._run_note = self._run_note, ""
             status = (self.session.progress or {}).get("status", "")
             if status == "done":
-                self.ok(f"{note}: done")
+                self.ok(t("common.run_done", note=note))
             else:
-                self.error(f"{note}: {status} (see the Run tab)")
+                self.error(t("common.run_ended", note=note, status=t("common.status_" + status)
+                             if "common.status_" + status in catalogue() else status))
 
     def close(self) -> None:
         """Close the panel's widgets; a session the panel made for itself stops polling."""
@@ -446,14 +458,14 @@ def text(value: Any, field: str, *, max_len: int = 2000, required: bool = False)
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text")
+        raise InvalidInput(t("common.must_be_text", field=field))
     value = value.strip()
     if required and not value:
-        raise InvalidInput(f"{field} is empty")
+        raise InvalidInput(t("common.is_empty", field=field))
     if len(value) > max_len:
-        raise InvalidInput(f"{field} is {len(value)} characters long; the limit is {max_len}")
+        raise InvalidInput(t("common.too_long", field=field, length=len(value), limit=max_len))
     if "\x00" in value:
-        raise InvalidInput(f"{field} contains a NUL character")
+        raise InvalidInput(t("common.nul", field=field))
     return value
 
 
@@ -461,15 +473,15 @@ def choice(value: Any, field: str, choices) -> Any:
     """A value that must be one of `choices` (a dropdown's value can be set to anything)."""
     allowed = list(choices)
     if value not in allowed:
-        raise InvalidInput(f"{field} {value!r} is not one of the choices")
+        raise InvalidInput(t("common.not_a_choice", field=field, value=repr(value)))
     return value
 
 
 def integer(value: Any, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{field} must be a whole number")
+        raise InvalidInput(t("common.whole_number", field=field))
     if not low <= value <= high:
-        raise InvalidInput(f"{field} must be between {low} and {high}, not {value}")
+        raise InvalidInput(t("common.between", field=field, low=low, high=high, value=value))
     return value
 
 
@@ -477,29 +489,56 @@ def number(value: Any, field: str, low: float, high: float) -> float:
     import math
 
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidInput(f"{field} must be a number")
+        raise InvalidInput(t("common.a_number", field=field))
     if not low <= value <= high:
-        raise InvalidInput(f"{field} must be between {low} and {high}, not {value}")
+        raise InvalidInput(t("common.between", field=field, low=low, high=high, value=value))
     return float(value)
 
 
 def shot_number(value: Any, project) -> int:
     count = len(project.shots())
     if count == 0:
-        raise InvalidInput("the project has no shots yet: run the storyboard stage first")
-    return integer(value, "shot", 1, count)
+        raise InvalidInput(t("common.no_shots_yet"))
+    return integer(value, t("common.shot"), 1, count)
 
 
 # ------------------------------------------------------------------------------ view helpers
 def chip(status: str, label: str | None = None) -> str:
     colour = STATUS_COLOURS.get(status, "#8a8f98")
     return (f"<span class='storynb-chip storynb-status-{html.escape(status)}' "
-            f"style='background:{colour}'>{html.escape(label or status)}</span>")
+            f"style='background:{colour}'>{html.escape(label or status_word(status))}</span>")
+
+
+def status_word(status: str) -> str:
+    """A status ('done', 'running' …) in the chosen language."""
+    key = f"common.status_{status}"
+    return t(key) if key in catalogue() else status
 
 
 def stage_chips(status: dict[str, str]) -> str:
-    return "".join(chip(status.get(s, "pending"), f"{STAGE_TITLES[s]}: {status.get(s, 'pending')}")
+    return "".join(chip(status.get(s, "pending"),
+                        f"{stage_title(s)}: {status_word(status.get(s, 'pending'))}")
                    for s in STAGES)
+
+
+def is_offline(project, kind: str) -> bool:
+    """Whether the project's providers of a kind are all the built-in offline ones (shown as
+    "draft (offline)", never as an AI)."""
+    try:
+        names = [m.name for m in project.provider(kind).members]
+    except Exception:
+        return False
+    if not names:
+        return False
+    marks = ",".join("?" * len(names))
+    types = [r[0] for r in project.studio.db.execute(
+        f"select type from providers where name in ({marks})", names).fetchall()]
+    return bool(types) and all(kind_ == "local" for kind_ in types)
+
+
+def made_by(project, kind: str) -> str:
+    """Who made a thing, in plain words: "draft (offline)" for the built-in providers."""
+    return t("common.by_offline") if is_offline(project, kind) else t(f"common.by_{kind}")
 
 
 def html_table(rows: list[dict], columns: list[str], *, headers: dict[str, str] | None = None,
@@ -523,15 +562,16 @@ def pager(total: int, per_page: int, on_change: Callable[[int], None]) -> tuple[
     """Previous/next buttons and a label; returns the box and a function to set the total."""
     state = {"page": 0, "total": total}
     label = W.HTML()
-    prev_b = W.Button(description="◀ Previous", layout=W.Layout(width="auto"))
-    next_b = W.Button(description="Next ▶", layout=W.Layout(width="auto"))
+    prev_b = W.Button(description=t("common.previous"), layout=W.Layout(width="auto"))
+    next_b = W.Button(description=t("common.next"), layout=W.Layout(width="auto"))
 
     def pages() -> int:
         return max(1, -(-state["total"] // per_page))
 
     def draw() -> None:
-        label.value = (f"<span class='storynb-caption'>page {state['page'] + 1} of {pages()} "
-                       f"({state['total']} in all)</span>")
+        label.value = ("<span class='storynb-caption'>"
+                       + html.escape(t("common.page_of", page=state["page"] + 1, pages=pages(),
+                                       total=state["total"])) + "</span>")
         prev_b.disabled = state["page"] <= 0
         next_b.disabled = state["page"] >= pages() - 1
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import ipywidgets as W
 
 from ..errors import InvalidInput
-from .base import Panel, html_table, integer, number, text
+from .base import Panel, html_table, integer, number, status_word, text
+from .i18n import t
 
 MAX_TOPICS = 50  # what one batch from the app may ask for (the CLI has no such limit)
 EXAMPLE = "topic,style\nA lighthouse keeper befriends a lost whale,warm\nA robot learns to paint,whimsical\n"
@@ -28,41 +29,39 @@ class BatchPanel(Panel):
 
     def __init__(self, source=None, **kwargs):
         super().__init__(source, **kwargs)
-        self.batch_name = W.Text(value="batch-1", description="Name", layout=W.Layout(width="260px"))
-        self.topics = W.Textarea(value=EXAMPLE, placeholder="topic,style,shots …",
+        self.batch_name = W.Text(value="batch-1", description=t("batch.name"), layout=W.Layout(width="260px"))
+        self.topics = W.Textarea(value=EXAMPLE, placeholder=t("batch.topics_placeholder"),
                                  layout=W.Layout(width="100%", height="140px"))
-        self.upload = W.FileUpload(accept=".csv,text/csv", multiple=False, description="Load CSV")
+        self.upload = W.FileUpload(accept=".csv,text/csv", multiple=False, description=t("batch.load"))
         self.upload.observe(lambda _c: self.action(self._loaded)(), names="value")
-        self.concurrency = W.BoundedIntText(value=2, min=1, max=4, description="At once",
+        self.concurrency = W.BoundedIntText(value=2, min=1, max=4, description=t("batch.at_once"),
                                             layout=W.Layout(width="150px"))
         self.budget = W.BoundedFloatText(value=0, min=0, max=10000, step=0.5,
-                                         description="Budget $", layout=W.Layout(width="170px"),
-                                         tooltip="0 = no limit")
-        self.notebooks = W.Checkbox(value=True, description="report notebooks", indent=False)
-        self.start_b = self.button("▶ Run the batch", self.start_batch, style="success")
-        self.refresh_b = self.button("Refresh", self.redraw)
+                                         description=t("batch.budget"), layout=W.Layout(width="170px"),
+                                         tooltip=t("batch.budget_tip"))
+        self.notebooks = W.Checkbox(value=True, description=t("batch.notebooks"), indent=False)
+        self.start_b = self.button(t("batch.run"), self.start_batch, style="success")
+        self.refresh_b = self.button(t("project.refresh"), self.redraw)
         self.table = W.HTML()
         self.table.add_class("storynb-batch-summary")
-        self.past = W.Dropdown(description="Batches", layout=W.Layout(width="360px"))
+        self.past = W.Dropdown(description=t("batch.batches"), layout=W.Layout(width="360px"))
         self.on_value(self.past, self._show_past)
         self._thread: threading.Thread | None = None
         self.body.children = [
-            W.HTML("<span class='storynb-help'>One line per topic under a header line with a "
-                   "<code>topic</code> column; optional columns: style, language, length, "
-                   "aspect, fps, shots, seed, size. Finished topics are skipped when you run the "
-                   "same batch again.</span>"),
+            W.HTML(f"<span class='storynb-help'>{t('batch.help', column='<code>topic</code>')}</span>"),
             W.HBox([self.batch_name, self.upload], layout=W.Layout(flex_flow="row wrap")),
             self.topics,
             W.HBox([self.concurrency, self.budget, self.notebooks, self.start_b, self.refresh_b],
                    layout=W.Layout(align_items="center", flex_flow="row wrap")),
-            self.past, self.table]
+            self.message, self.past, self.table]
+        self.children = [*self.header, self.body]  # the message sits under the run button
         self.redraw()
 
     # reading -------------------------------------------------------------------------------
     def _folder(self) -> Path:
-        name = text(self.batch_name.value, "batch name", max_len=60, required=True)
+        name = text(self.batch_name.value, t("batch.name"), max_len=60, required=True)
         if not re.fullmatch(r"[\w\-\u4e00-\u9fff]+", name):
-            raise InvalidInput("a batch name is letters, digits, - and _ (it names a folder)")
+            raise InvalidInput(t("batch.bad_name"))
         return batch_root(self.session.studio) / name
 
     def refresh(self) -> None:
@@ -84,19 +83,20 @@ class BatchPanel(Panel):
             return
         frame = summary(studio, folder) if folder.exists() else None
         if frame is None or not len(frame):
-            self.table.value = "<span class='storynb-help'>Not run yet.</span>"
+            self.table.value = f"<span class='storynb-help'>{html.escape(t('batch.not_run'))}</span>"
             return
         rows = []
         for row in frame.to_dict("records"):
-            rows.append({**row, "topic": row["topic"][:60],
+            rows.append({**row, "topic": row["topic"][:60], "status": status_word(str(row["status"])),
                          "video": Path(row["video"]).name if row["video"] else "",
                          "notebook": (f"{Path(row['notebook']).parent.name}/report.ipynb"
                                       if row["notebook"] else ""),
                          "cost": f"${row['cost']:.4f}", "error": (row["error"] or "")[:120]})
         done = int((frame["status"] == "done").sum())
-        self.table.value = (f"<b>{done} of {len(frame)} done</b> · {html.escape(str(folder))}"
-                            + html_table(rows, ["row", "topic", "project_id", "status", "calls",
-                                                "cost", "video", "notebook", "error"]))
+        columns = ["row", "topic", "project_id", "status", "calls", "cost", "video", "notebook", "error"]
+        self.table.value = (f"<b>{html.escape(t('batch.n_done', done=done, total=len(frame)))}</b> · "
+                            f"{html.escape(str(folder))}"
+                            + html_table(rows, columns, headers={c: t(f"batch.col_{c}") for c in columns}))
 
     def _show_past(self) -> None:
         if self.past.value:
@@ -112,9 +112,9 @@ class BatchPanel(Panel):
             return
         item = files[0]
         if item["size"] > 1_000_000:
-            raise InvalidInput("the CSV is larger than 1 MB: split it, or use `storynb batch`")
+            raise InvalidInput(t("batch.too_big"))
         self.topics.value = bytes(item["content"]).decode("utf-8-sig")
-        self.ok(f"loaded {item['name']}")
+        self.ok(t("batch.loaded", name=item["name"]))
 
     # running -------------------------------------------------------------------------------
     def running(self) -> bool:
@@ -124,18 +124,17 @@ class BatchPanel(Panel):
         from ..batch import read_topics
 
         if self.running():
-            raise InvalidInput("a batch is already running: wait for it to finish")
+            raise InvalidInput(t("batch.already"))
         folder = self._folder()
-        body = text(self.topics.value, "topics", max_len=200_000, required=True)
-        concurrency = integer(self.concurrency.value, "projects at once", 1, 4)
-        budget = number(self.budget.value, "budget", 0, 10000) or None
+        body = text(self.topics.value, t("batch.topics"), max_len=200_000, required=True)
+        concurrency = integer(self.concurrency.value, t("batch.at_once"), 1, 4)
+        budget = number(self.budget.value, t("batch.budget"), 0, 10000) or None
         folder.mkdir(parents=True, exist_ok=True)
         topics = folder / "topics.csv"
         topics.write_text(body.rstrip("\n") + "\n", encoding="utf-8")
         items = read_topics(topics)  # checked here, so a bad table is an error at once
         if len(items) > MAX_TOPICS:
-            raise InvalidInput(f"{len(items)} topics: the app runs up to {MAX_TOPICS} at once; "
-                               "split the table or use `storynb batch`")
+            raise InvalidInput(t("batch.too_many", n=len(items), limit=MAX_TOPICS))
         studio, notebooks = self.session.studio, bool(self.notebooks.value)
 
         def work():
@@ -146,9 +145,9 @@ class BatchPanel(Panel):
                 run_batch(worker, topics, folder, concurrency=concurrency, budget=budget,
                           notebooks=notebooks,
                           on_progress=lambda _item: self.session.call_main(self.redraw))
-                self.session.call_main(self.ok, f"batch {folder.name}: finished")
+                self.session.call_main(self.ok, t("batch.finished", name=folder.name))
             except Exception as exc:  # shown in the panel, not lost on a thread
-                self.session.call_main(self.error, f"batch {folder.name}: {exc}")
+                self.session.call_main(self.error, t("batch.failed", name=folder.name, error=exc))
             finally:
                 worker.close()
                 self.session.call_main(self._buttons)
@@ -157,7 +156,7 @@ class BatchPanel(Panel):
                                         daemon=True)
         self._thread.start()
         self._buttons()
-        self.info(f"batch {folder.name}: {len(items)} topics, {concurrency} at a time…")
+        self.info(t("batch.started", name=folder.name, n=len(items), at_once=concurrency))
 
     def _buttons(self) -> None:
         self.start_b.disabled = self.running()

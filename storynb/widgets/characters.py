@@ -14,8 +14,9 @@ import ipywidgets as W
 from ..characters import shot_names
 from ..errors import InvalidInput
 from .base import Panel, html_table, read_media, shot_number, text
+from .i18n import t
 
-NEW = "＋ New character"
+NEW = "＋ New character"  # the value of the "new character" choice (its label: characters.new)
 MAX_REFERENCE = 20 * 1024 * 1024
 
 
@@ -27,31 +28,30 @@ class CharactersPanel(Panel):
         super().__init__(source, **kwargs)
         self.table = W.HTML()
         self.table.add_class("storynb-characters-table")
-        self.pick = W.Dropdown(description="Character", layout=W.Layout(width="320px"))
+        self.pick = W.Dropdown(description=t("characters.character"), layout=W.Layout(width="320px"))
         self.on_value(self.pick, self._load)
-        self.name_box = W.Text(description="Name", layout=W.Layout(width="320px"))
-        self.description = W.Textarea(placeholder="who they are and what they look like: every "
-                                      "image prompt of a shot that shows them gets this",
+        self.name_box = W.Text(description=t("characters.name"), layout=W.Layout(width="320px"))
+        self.description = W.Textarea(placeholder=t("characters.description_placeholder"),
                                       layout=W.Layout(width="98%", height="80px"))
         self.description.add_class("storynb-character-description")
-        self.voice = W.Text(description="Voice", placeholder="(the narrator)",
+        self.voice = W.Text(description=t("characters.voice"), placeholder=t("characters.narrator"),
                             layout=W.Layout(width="320px"))
-        self.locked = W.Checkbox(value=True, description="locked (the storyboard leaves it alone)",
+        self.locked = W.Checkbox(value=True, description=t("characters.locked"),
                                  indent=False)
-        self.save_b = self.button("Save", self.save, style="primary")
-        self.delete_b = self.button("Delete", self.delete, style="danger")
-        self.find_b = self.button("Find characters in the story", self.find,
-                                  tooltip="tag the shots that have no characters yet")
+        self.save_b = self.button(t("characters.save"), self.save, style="primary")
+        self.delete_b = self.button(t("images.delete"), self.delete, style="danger")
+        self.find_b = self.button(t("characters.find"), self.find,
+                                  tooltip=t("characters.find_tip"))
         self.refs = W.HBox(layout=W.Layout(flex_flow="row wrap"))
         self.upload = W.FileUpload(accept="image/png,image/jpeg,image/webp", multiple=False,
-                                   description="Add a reference image", layout=W.Layout(width="auto"))
+                                   description=t("characters.add_ref"), layout=W.Layout(width="auto"))
         self.on_value(self.upload, self._uploaded)
-        self.shot = W.BoundedIntText(value=1, min=1, max=999, description="Shot",
+        self.shot = W.BoundedIntText(value=1, min=1, max=999, description=t("images.shot"),
                                      layout=W.Layout(width="140px"))
         self.shot.observe(lambda _c: None if self._quiet else self._show_shot(), names="value")
-        self.shot_names = W.Text(description="shows", placeholder="names, separated by commas",
+        self.shot_names = W.Text(description=t("characters.shows"), placeholder=t("characters.names_placeholder"),
                                  layout=W.Layout(width="360px"))
-        self.tag_b = self.button("Set", self.tag)
+        self.tag_b = self.button(t("characters.set"), self.tag)
         self.body.children = [
             self.table,
             W.HBox([self.pick, self.find_b], layout=W.Layout(flex_flow="row wrap")),
@@ -59,34 +59,37 @@ class CharactersPanel(Panel):
             self.description,
             W.HBox([self.locked, self.save_b, self.delete_b],
                    layout=W.Layout(align_items="center", flex_flow="row wrap")),
-            W.HTML("<b>Reference images</b> <span class='storynb-help'>sent to image services "
-                   "that take input images (OpenAI image edits …)</span>"),
+            self.message,
+            W.HTML(f"<b>{html.escape(t('characters.refs'))}</b> <span class='storynb-help'>"
+                   f"{html.escape(t('characters.refs_help'))}</span>"),
             self.refs, self.upload,
-            W.HTML("<b>Who is in each shot</b>"),
+            W.HTML(f"<b>{html.escape(t('characters.who'))}</b>"),
             W.HBox([self.shot, self.shot_names, self.tag_b],
                    layout=W.Layout(align_items="center", flex_flow="row wrap"))]
+        self.children = [*self.header, self.body]  # the message sits under the character's buttons
         self.redraw()
 
     # drawing -------------------------------------------------------------------------------
     def refresh(self) -> None:
         project = self.session.project
         if project is None:
-            self.table.value = "<span class='storynb-help'>No project open.</span>"
+            self.table.value = f"<span class='storynb-help'>{html.escape(t('images.no_project'))}</span>"
             with self.quiet():
                 self.pick.options = []
             return
         frame = project.cast.frame()
-        rows = [{**r, "shots": ", ".join(map(str, r["shots"])), "locked": "yes" if r["locked"] else ""}
+        rows = [{**r, "shots": ", ".join(map(str, r["shots"])),
+                 "locked": t("characters.yes") if r["locked"] else ""}
                 for r in frame.to_dict("records")]
-        self.table.value = (html_table(rows, ["name", "description", "locked", "references",
-                                              "voice", "shots"])
-                            if rows else "<span class='storynb-help'>No characters yet: run the "
-                            "storyboard, or add one below.</span>")
+        columns = ["name", "description", "locked", "references", "voice", "shots"]
+        self.table.value = (html_table(rows, columns, headers={c: t(f"characters.col_{c}") for c in columns})
+                            if rows else "<span class='storynb-help'>"
+                            f"{html.escape(t('characters.none'))}</span>")
         names = [r["name"] for r in rows]
         with self.quiet():
             current = self.pick.value
-            self.pick.options = names + [NEW]
-            self.pick.value = current if current in self.pick.options else (names[0] if names else NEW)
+            self.pick.options = [(n, n) for n in names] + [(t("characters.new"), NEW)]
+            self.pick.value = current if current in [*names, NEW] else (names[0] if names else NEW)
         self._load()
         shots = project.shots()
         self.shot.max = max(1, len(shots))
@@ -114,7 +117,7 @@ class CharactersPanel(Panel):
             data = read_media(studio, media)
             if not data:
                 continue
-            remove = self.button("Remove", lambda m=media: self.remove_reference(m), width="100px")
+            remove = self.button(t("characters.remove"), lambda m=media: self.remove_reference(m), width="100px")
             cards.append(W.VBox([W.Image(value=data, layout=W.Layout(max_width="120px")), remove]))
         self.refs.children = cards
 
@@ -130,9 +133,9 @@ class CharactersPanel(Panel):
     # actions -------------------------------------------------------------------------------
     def save(self) -> None:
         project = self.session.require()
-        name = text(self.name_box.value, "name", max_len=60, required=True)
-        description = text(self.description.value, "description", max_len=1000, required=True)
-        voice = text(self.voice.value, "voice", max_len=200)
+        name = text(self.name_box.value, t("characters.name"), max_len=60, required=True)
+        description = text(self.description.value, t("characters.col_description"), max_len=1000, required=True)
+        voice = text(self.voice.value, t("characters.voice"), max_len=200)
         current = self.pick.value
         if current in (None, NEW):
             project.cast.set(name, description=description, voice=voice,
@@ -146,40 +149,42 @@ class CharactersPanel(Panel):
         with self.quiet():
             self.pick.value = name
         self._load()
-        self.ok(f"saved {name}: the images of the shots showing them are made again next run")
+        self.ok(t("characters.saved", name=name))
 
     def delete(self) -> None:
         project = self.session.require()
         if self.pick.value in (None, NEW):
-            raise InvalidInput("pick a character to delete")
+            raise InvalidInput(t("characters.pick_first"))
         name = self.pick.value
         project.cast.delete(name)
         self.session.changed("characters", self)
         self.redraw()
-        self.ok(f"deleted {name}")
+        self.ok(t("characters.deleted", name=name))
 
     def find(self) -> None:
         project = self.session.require()
         found = project.cast.extract()
         self.session.changed("characters", self)
         self.redraw()
-        self.ok(f"found: {', '.join(found) or 'nobody named in the story'}")
+        self.ok(t("characters.found", names=t("flow.join_comma").join(found)) if found
+                else t("characters.found_nobody"))
 
     def tag(self) -> None:
         project = self.session.require()
         seq = shot_number(self.shot.value, project)
-        raw = text(self.shot_names.value, "names", max_len=600)
+        raw = text(self.shot_names.value, t("characters.shows"), max_len=600)
         names = [n.strip() for n in raw.replace("，", ",").split(",") if n.strip()]
         project.cast.tag(seq, names)
         self.session.changed("characters", self)
         self.redraw()
-        self.ok(f"shot {seq}: {', '.join(names) or 'no characters'}")
+        self.ok(t("characters.shot_shows", seq=seq, names=t("flow.join_comma").join(names))
+                if names else t("characters.shot_nobody", seq=seq))
 
     def remove_reference(self, media: str) -> None:
         project = self.session.require()
         project.cast.remove_reference(self.pick.value, media)
         self._load()
-        self.ok("reference image removed")
+        self.ok(t("characters.ref_removed"))
 
     def _uploaded(self) -> None:
         project = self.session.require()
@@ -187,11 +192,11 @@ class CharactersPanel(Panel):
         if not value:
             return
         if self.pick.value in (None, NEW):
-            raise InvalidInput("save the character first, then add its reference images")
+            raise InvalidInput(t("characters.save_first"))
         item = value[0]
         if not isinstance(item, dict) or item.get("size", 0) > MAX_REFERENCE:
-            raise InvalidInput("a reference image is one PNG, JPEG or WebP file up to 20 MB")
-        name = text(item.get("name"), "the file name", max_len=255, required=True)
+            raise InvalidInput(t("characters.ref_kind"))
+        name = text(item.get("name"), t("project.file_name"), max_len=255, required=True)
         suffix = Path(name).suffix.lower()
         if suffix not in (".png", ".jpg", ".jpeg", ".webp"):
             raise InvalidInput(f"{html.escape(name)} is not a PNG, JPEG or WebP image")
@@ -202,4 +207,4 @@ class CharactersPanel(Panel):
         with self.quiet():
             self.upload.value = ()
         self._load()
-        self.ok(f"added a reference image of {self.pick.value}")
+        self.ok(t("characters.ref_added", name=self.pick.value))

@@ -7,6 +7,8 @@ import ipywidgets as W
 
 from ..errors import InvalidInput
 from .base import Panel, pager, read_media, shot_number
+from .camera import movement_name
+from .i18n import t
 
 PER_PAGE = 6
 
@@ -25,9 +27,7 @@ class ClipsPanel(Panel):
         self.grid.add_class("storynb-clips")
         self.pages, self._set_total = pager(0, PER_PAGE, self._go)
         self.body.children = [
-            W.HTML("<p class='storynb-help'>Each shot's picture animated with its camera "
-                   "movement. <b>Make again</b> renders one clip anew and then the final video."
-                   "</p>"), self.pages, self.grid]
+            W.HTML(f"<p class='storynb-help'>{html.escape(t('clips.help'))}</p>"), self.pages, self.grid]
         self.session.on("stage", self._on_stage)
         self.redraw()
 
@@ -44,10 +44,10 @@ class ClipsPanel(Panel):
     def _draw(self) -> None:
         project = self.session.project
         if project is None:
-            self.grid.children = [W.HTML("<span class='storynb-help'>No project open.</span>")]
+            self.grid.children = [W.HTML(f"<span class='storynb-help'>{html.escape(t('clips.no_project'))}</span>")]
             return
         if not self._shots:
-            self.grid.children = [W.HTML("<span class='storynb-help'>No shots yet.</span>")]
+            self.grid.children = [W.HTML(f"<span class='storynb-help'>{html.escape(t('clips.no_shots'))}</span>")]
             return
         frame = project.clips()
         latest: dict[int, dict] = {}
@@ -57,7 +57,7 @@ class ClipsPanel(Panel):
         self.grid.children = [self._card(shot, latest.get(shot["seq"])) for shot in page]
 
     def _card(self, shot: dict, clip: dict | None) -> W.VBox:
-        parts: list[W.Widget] = [W.HTML(f"<b>Shot {shot['seq']}</b> "
+        parts: list[W.Widget] = [W.HTML(f"<b>{html.escape(t('images.shot_n', n=shot['seq']))}</b> "
                                         f"<span class='storynb-caption'>{html.escape(shot['scene'][:50])}"
                                         "</span>")]
         if clip and clip["status"] == "done":
@@ -65,17 +65,18 @@ class ClipsPanel(Panel):
             parts.append(W.Video(value=data, format="mp4", autoplay=False, loop=False,
                                  controls=True, layout=W.Layout(max_width="190px",
                                                                 max_height="240px")))
-            parts.append(W.HTML(f"<span class='storynb-caption storynb-clip-id'>clip #{clip['id']} · "
-                                f"{html.escape(clip['movement'] or '')} · {clip['duration_s']:.1f} s"
-                                "</span>"))
+            facts = t("clips.facts", movement=movement_name(clip["movement"]),
+                      seconds=f"{clip['duration_s']:.1f}")
+            parts.append(W.HTML(f"<span class='storynb-caption storynb-clip-id' data-clip='{clip['id']}'>"
+                                f"{html.escape(facts)}</span>"))
         elif clip and clip["status"] == "failed":
-            parts.append(W.HTML(f"<span class='err'>failed: {html.escape(str(clip['error'])[:160])}"
-                                "</span>"))
+            parts.append(W.HTML("<span class='err'>" + html.escape(t("clips.failed", error=str(clip["error"])[:160]))
+                                + "</span>"))
         else:
-            parts.append(W.HTML("<span class='storynb-help'>no clip yet</span>"))
+            parts.append(W.HTML(f"<span class='storynb-help'>{html.escape(t('clips.none'))}</span>"))
         parts.append(W.HBox([
-            self.button("Make again", lambda seq=shot["seq"]: self.regenerate(seq)),
-            self.button("Delete", lambda seq=shot["seq"]: self.delete(seq))]))
+            self.button(t("images.again"), lambda seq=shot["seq"]: self.regenerate(seq)),
+            self.button(t("images.delete"), lambda seq=shot["seq"]: self.delete(seq))]))
         card = W.VBox(parts)
         card.add_class("storynb-card")
         return card
@@ -87,17 +88,17 @@ class ClipsPanel(Panel):
     def regenerate(self, seq: int) -> None:
         project = self.session.require()
         if self.session.running():
-            raise InvalidInput("the project is running: wait for it to finish")
+            raise InvalidInput(t("images.running"))
         seq = shot_number(seq, project)
         project.delete_clip(seq)
-        self.start(["clips", "export"], note=f"rendering shot {seq}'s clip again, then the video")
+        self.start(["clips", "export"], note=t("clips.rendering", seq=seq))
 
     def delete(self, seq: int) -> None:
         project = self.session.require()
         if self.session.running():
-            raise InvalidInput("the project is running: wait for it to finish")
+            raise InvalidInput(t("images.running"))
         seq = shot_number(seq, project)
         removed = project.delete_clip(seq)
         self.refresh()
         self.session.changed("clips", source=self)
-        self.ok(f"shot {seq}: {removed} clip(s) deleted; the next run renders it again")
+        self.ok(t("clips.deleted", seq=seq, n=removed))

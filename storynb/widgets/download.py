@@ -31,7 +31,7 @@ export default {
     let waiting = null;
     button.addEventListener("click", () => {
       waiting = Math.random().toString(36).slice(2);
-      button.textContent = "Preparing…";
+      button.textContent = model.get("preparing");
       button.disabled = true;
       model.send({ event: "download", request: waiting });
     });
@@ -67,10 +67,13 @@ class DownloadButton(anywidget.AnyWidget):
     label = traitlets.Unicode("Download").tag(sync=True)
     filename = traitlets.Unicode("").tag(sync=True)
     available = traitlets.Bool(False).tag(sync=True)
+    preparing = traitlets.Unicode("Preparing…").tag(sync=True)
 
     def __init__(self, label: str = "Download", source: Callable[[], Path | None] | None = None,
                  **kwargs):
-        super().__init__(label=label, **kwargs)
+        from .i18n import t
+
+        super().__init__(label=label, preparing=t("download.preparing"), **kwargs)
         self._source = source
         self.on_msg(self._handle)
 
@@ -84,18 +87,20 @@ class DownloadButton(anywidget.AnyWidget):
             return
         request = str(content.get("request", ""))[:64]
         reply = {"event": "file", "request": request}
+        from .i18n import t
+
         try:
             path = self._source() if self._source else None
             if path is None or not Path(path).is_file():
-                raise FileNotFoundError("nothing to download yet")
+                raise FileNotFoundError(t("download.nothing_yet"))
             path = Path(path)
             size = path.stat().st_size
             if size > MAX_BYTES:
-                raise ValueError("the file is too large to download here")
+                raise ValueError(t("download.too_large"))
             data = path.read_bytes()
         except Exception as exc:  # shown on the button; the panel's own checks come first
             log.warning("storynb download failed: %s", exc)
-            self.send({**reply, "error": f"Not available: {exc}"[:120]})
+            self.send({**reply, "error": t("download.not_available", error=exc)[:120]})
             return
         name = self.filename or path.name
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"

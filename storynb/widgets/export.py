@@ -10,6 +10,7 @@ import ipywidgets as W
 from ..errors import InvalidInput
 from .base import Panel, read_media
 from .download import DownloadButton
+from .i18n import t
 
 
 def _check_html(project, export: dict) -> str:
@@ -23,13 +24,13 @@ def _check_html(project, export: dict) -> str:
     found = latest_check(project)
     if found and found["export_id"] == export["id"]:
         mark = {"ok": "✓", "warn": "⚠", "fail": "✗"}
-        lines.append(f"<b>Check: {'passed' if found['passed'] else 'FAILED'}</b>")
+        lines.append(f"<b>{html.escape(t('export.check_passed' if found['passed'] else 'export.check_failed'))}</b>")
         lines += [f"<div>{mark[r['status']]} {html.escape(r['name'])}: {html.escape(str(r['message']))}</div>"
                   for r in found["results"]]
     return "<div class='storynb-check'>" + "".join(lines) + "</div>" if lines else ""
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
@@ -43,17 +44,17 @@ class ExportPanel(Panel):
 
     def __init__(self, source=None, **kwargs):
         super().__init__(source, **kwargs)
-        self.make_b = self.button("Make the video", self.make, style="success",
-                                  tooltip="run whatever the video still needs; finished work is skipped")
-        self.burn = W.Checkbox(description="subtitles drawn into the picture", indent=False)
+        self.make_b = self.button(t("export.make"), self.make, style="success",
+                                  tooltip=t("export.make_tip"))
+        self.burn = W.Checkbox(description=t("export.burn"), indent=False)
         self.on_value(self.burn, self._burn_changed)
         self.player = W.Video(value=b"", format="mp4", autoplay=False, loop=False, controls=True,
                               layout=W.Layout(max_width="420px", max_height="520px"))
         self.player.add_class("storynb-final-video")
         self.about = W.HTML()
-        self.video_dl = DownloadButton("⬇ Video (.mp4)")
-        self.srt_dl = DownloadButton("⬇ Subtitles (.srt)")
-        self.bundle_dl = DownloadButton("⬇ Project bundle (.zip)")
+        self.video_dl = DownloadButton(t("export.download_video"))
+        self.srt_dl = DownloadButton(t("flow.download_srt"))
+        self.bundle_dl = DownloadButton(t("export.download_bundle"))
         self.subtitles = W.HTML()
         self.check = W.HTML()  # the export's check (storynb.check) and its warnings
         self.body.children = [
@@ -71,10 +72,9 @@ class ExportPanel(Panel):
         if project is None or export is None:
             self.player.value = b""
             self.player.layout.display = "none"
-            self.about.value = ("<span class='storynb-help'>No video yet: press <b>Make the "
-                                "video</b>, or run the pipeline in the Run tab.</span>"
-                                if project is not None else
-                                "<span class='storynb-help'>No project open.</span>")
+            self.about.value = ("<span class='storynb-help'>"
+                                + html.escape(t("export.no_video" if project is not None else "export.no_project"))
+                                + "</span>")
             for button in (self.video_dl, self.srt_dl):
                 button.set_source(None)
             self.bundle_dl.set_source(self._bundle if project else None,
@@ -87,15 +87,18 @@ class ExportPanel(Panel):
         self.player.layout.display = ""
         video, srt = Path(export["path"]), Path(export["srt_path"])
         self.about.value = (f"<b>{html.escape(video.name)}</b> <span class='storynb-caption'>· "
-                            f"{export['duration_s']:.1f} s · {_size(len(data))} · made "
-                            f"{html.escape(export['created'][:19].replace('T', ' '))} UTC</span>")
+                            + html.escape(t("export.facts", seconds=f"{export['duration_s']:.1f}",
+                                            size=_size(len(data)),
+                                            made=export['created'][:19].replace('T', ' ')))
+                            + "</span>")
         media = self.session.studio.media
         self.video_dl.set_source(lambda name=export["video"]: media.path(name), video.name)
         self.srt_dl.set_source(lambda name=export["subtitles"]: media.path(name), srt.name)
         self.bundle_dl.set_source(self._bundle, video.with_suffix(".bundle.zip").name)
         self.check.value = _check_html(project, export)
         srt_text = read_media(self.session.studio, export["subtitles"]).decode("utf-8", "replace")
-        self.subtitles.value = ("<details><summary>Subtitles</summary><div class='storynb-pre'>"
+        self.subtitles.value = (f"<details><summary>{html.escape(t('export.subtitles'))}</summary>"
+                                "<div class='storynb-pre'>"
                                 + html.escape(srt_text[:20000]) + "</div></details>")
 
     def _bundle(self) -> Path:
@@ -104,13 +107,12 @@ class ExportPanel(Panel):
     def _burn_changed(self) -> None:
         project = self.session.require()
         if self.session.running():
-            raise InvalidInput("the project is running: change this when it has finished")
+            raise InvalidInput(t("export.running"))
         value = self.burn.value
         if not isinstance(value, bool):
-            raise InvalidInput("the subtitles setting must be on or off")
+            raise InvalidInput(t("export.on_or_off"))
         project.update(burn_subtitles=value)
-        self.ok("subtitles will be " + ("drawn into the picture" if value else
-                                        "only in the .srt file") + ": make the video again")
+        self.ok(t("export.burn_on" if value else "export.burn_off"))
 
     def make(self) -> None:
-        self.start(note="making the video (finished work is skipped)")
+        self.start(note=t("export.making"))

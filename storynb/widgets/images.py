@@ -8,16 +8,20 @@ import ipywidgets as W
 
 from ..errors import InvalidInput
 from .base import Panel, choice, pager, read_media, shot_number, text
+from .i18n import t
 
 PER_PAGE = 12
 MAX_PROMPT = 4000
 REDO = ["images", "clips", "export"]  # what a regenerated picture changes
 
 
-def image_caption(row: dict | None) -> str:
+def image_caption(row: dict | None, rows: list[dict] | None = None) -> str:
+    """'take 2 of 2' (which of the shot's pictures is used), in plain words."""
     if not row:
-        return "no image yet"
-    return f"image #{row['id']} · {str(row['media'] or '')[:6]}"
+        return t("images.no_image")
+    done = [r for r in (rows or [row]) if r["status"] == "done"]
+    number = next((i for i, r in enumerate(done, 1) if r["id"] == row["id"]), len(done))
+    return t("images.take", n=number, count=len(done))
 
 
 class ImagesPanel(Panel):
@@ -28,30 +32,34 @@ class ImagesPanel(Panel):
         super().__init__(source, **kwargs)
         self._page = 0
         self._shots: list[dict] = []
+        self._notes: dict[int, str] = {}  # a card's own message (what its button started)
         self.gallery = W.GridBox(layout=W.Layout(
             grid_template_columns="repeat(auto-fill, minmax(170px, 1fr))", grid_gap="8px",
             width="100%"))
         self.gallery.add_class("storynb-gallery")
         self.pages, self._set_total = pager(0, PER_PAGE, self._go)
         # one shot --------------------------------------------------------------------------
-        self.shot = W.Dropdown(options=[], description="Shot")
+        self.shot = W.Dropdown(options=[], description=t("images.shot"))
         self.on_value(self.shot, self._draw_shot)
         self.candidates = W.HBox(layout=W.Layout(flex_flow="row wrap"))
         self.candidates.add_class("storynb-candidates")
-        self.prompt = W.Textarea(description="Prompt", layout=W.Layout(width="98%", height="90px"))
+        self.prompt = W.Textarea(description=t("images.prompt"), layout=W.Layout(width="98%", height="90px"))
         self.prompt.add_class("storynb-image-prompt")
-        self.negative = W.Text(description="Avoid", placeholder="(nothing)",
+        self.negative = W.Text(description=t("images.avoid"), placeholder=t("images.nothing"),
                                layout=W.Layout(width="98%"))
-        self.regen_b = self.button("Save prompt and regenerate this shot", self.regenerate,
+        self.regen_b = self.button(t("images.save_and_again"), self.regenerate,
                                    style="primary")
-        self.save_b = self.button("Save prompt only", self.save_prompt)
+        self.save_b = self.button(t("images.save_only"), self.save_prompt)
+        self.shot_message = W.HTML()
+        self.shot_message.add_class("storynb-msg")
         self.final_prompt = W.HTML()
         self.body.children = [
-            W.HTML("<p class='storynb-help'>Each shot's chosen picture. Press <b>Edit</b> on a "
-                   "shot to see its candidates, change its prompt or make it again.</p>"),
-            self.pages, self.gallery, W.HTML("<hr><b>One shot</b>"), self.shot,
+            W.HTML(f"<p class='storynb-help'>{html.escape(t('images.help'))}</p>"),
+            self.pages, self.gallery, W.HTML(f"<hr><b>{html.escape(t('images.one_shot'))}</b>"), self.shot,
             self.candidates, self.prompt, self.negative,
-            W.HBox([self.regen_b, self.save_b], layout=W.Layout()), self.final_prompt]
+            W.HBox([self.regen_b, self.save_b], layout=W.Layout(flex_flow="row wrap")),
+            self.shot_message, self.final_prompt]
+        self.session.on("run", self._run_ended)
         self.session.on("stage", self._on_stage)
         self.redraw()
 
@@ -87,10 +95,10 @@ class ImagesPanel(Panel):
 
     def _draw_gallery(self) -> None:
         if self.session.project is None:
-            self.gallery.children = [W.HTML("<span class='storynb-help'>No project open.</span>")]
+            self.gallery.children = [W.HTML(f"<span class='storynb-help'>{html.escape(t('images.no_project'))}</span>")]
             return
         if not self._shots:
-            self.gallery.children = [W.HTML("<span class='storynb-help'>No shots yet.</span>")]
+            self.gallery.children = [W.HTML(f"<span class='storynb-help'>{html.escape(t('images.no_shots'))}</span>")]
             return
         page = self._shots[self._page * PER_PAGE:(self._page + 1) * PER_PAGE]
         images = self._images_by_seq([s["seq"] for s in page])
@@ -100,20 +108,28 @@ class ImagesPanel(Panel):
         studio = self.session.studio
         chosen = next((r for r in rows if r["chosen"] and r["status"] == "done"), None)
         failed = next((r for r in reversed(rows) if r["status"] == "failed"), None)
-        parts: list[W.Widget] = [W.HTML(f"<b>Shot {shot['seq']}</b>")]
+        parts: list[W.Widget] = [W.HTML(f"<b>{html.escape(t('images.shot_n', n=shot['seq']))}</b>")]
         if chosen:
             parts.append(W.Image(value=read_media(studio, chosen["thumb"]), format="jpeg",
                                  layout=W.Layout(width="150px")))
         elif failed:
-            parts.append(W.HTML(f"<span class='err'>failed: {html.escape(str(failed['error'])[:140])}"
-                                "</span>"))
+            parts.append(W.HTML("<span class='err'>" + html.escape(t("images.failed", error=str(failed["error"])[:140]))
+                                + "</span>"))
         else:
-            parts.append(W.HTML("<span class='storynb-help'>not painted yet</span>"))
-        caption = W.HTML(f"<span class='storynb-caption storynb-image-id' data-shot='{shot['seq']}'>"
-                         f"{html.escape(image_caption(chosen))}</span>")
+            parts.append(W.HTML(f"<span class='storynb-help'>{html.escape(t('images.not_painted'))}</span>"))
+        caption = W.HTML(f"<span class='storynb-caption storynb-image-id' data-shot='{shot['seq']}' "
+                         f"data-image='{chosen['id'] if chosen else ''}'>"
+                         f"{html.escape(image_caption(chosen, rows))}</span>")
         parts.append(caption)
-        edit = self.button("Edit", lambda seq=shot["seq"]: self._select(seq))
-        parts.append(edit)
+        edit = self.button(t("images.edit"), lambda seq=shot["seq"]: self._select(seq))
+        again = self.button(t("images.again"), lambda seq=shot["seq"]: self.again(seq),
+                            tooltip=t("images.again_tip"))
+        again.add_class("storynb-again")
+        again.disabled = self.session.active()
+        parts.append(W.HBox([again, edit], layout=W.Layout(flex_flow="row wrap")))
+        note = self._notes.get(shot["seq"])
+        if note:
+            parts.append(W.HTML(f"<span class='storynb-caption storynb-card-msg'>{html.escape(note)}</span>"))
         card = W.VBox(parts, layout=W.Layout(align_items="flex-start"))
         card.add_class("storynb-card")
         card.add_class(f"storynb-shot-{shot['seq']}")
@@ -122,7 +138,7 @@ class ImagesPanel(Panel):
         return card
 
     def _select(self, seq: int) -> None:
-        self.shot.value = choice(seq, "shot", [v for _, v in self.shot.options])
+        self.shot.value = choice(seq, t("images.shot"), [v for _, v in self.shot.options])
 
     def _draw_shot(self) -> None:
         project = self.session.project
@@ -145,23 +161,23 @@ class ImagesPanel(Panel):
                                      layout=W.Layout(width="120px")))
             else:
                 parts.append(W.HTML(f"<span class='err'>{html.escape(str(row['error'])[:120])}</span>"))
-            parts.append(W.HTML(f"<span class='storynb-caption'>#{row['id']}"
-                                f"{' · chosen' if row['chosen'] else ''}</span>"))
+            parts.append(W.HTML(f"<span class='storynb-caption'>{html.escape(image_caption(row, rows))}"
+                                f"{html.escape(t('images.in_use')) if row['chosen'] else ''}</span>"))
             buttons = []
             if row["status"] == "done" and not row["chosen"]:
-                buttons.append(self.button("Use this", lambda i=row["id"]: self.use(i)))
-            buttons.append(self.button("Delete", lambda i=row["id"]: self.delete(i)))
+                buttons.append(self.button(t("images.use"), lambda i=row["id"]: self.use(i)))
+            buttons.append(self.button(t("images.delete"), lambda i=row["id"]: self.delete(i)))
             parts.append(W.HBox(buttons))
             card = W.VBox(parts)
             card.add_class("storynb-card")
             if row["chosen"]:
                 card.add_class("chosen")
             cards.append(card)
-        self.candidates.children = cards or [W.HTML("<span class='storynb-help'>No pictures for "
-                                                    "this shot yet.</span>")]
+        none = t("images.none_for_shot")
+        self.candidates.children = cards or [W.HTML(f"<span class='storynb-help'>{html.escape(none)}</span>")]
         chosen = next((r for r in rows if r["chosen"]), None)
-        self.final_prompt.value = (f"<span class='storynb-caption'>sent to the painter: "
-                                   f"{html.escape(chosen['prompt'])}</span>" if chosen else "")
+        self.final_prompt.value = ("<span class='storynb-caption'>"
+                                   f"{html.escape(t('images.sent', prompt=chosen['prompt']))}</span>" if chosen else "")
 
     def _on_stage(self, stage: dict) -> None:
         if stage["stage"] == "images" and stage["status"] in ("done", "failed"):
@@ -175,27 +191,28 @@ class ImagesPanel(Panel):
     def _image_id(self, image_id, seq: int) -> int:
         frame = self.session.require().images(seq)
         ids = [int(i) for i in frame["id"]] if len(frame) else []
-        return choice(image_id, "image", ids)
+        return choice(image_id, t("images.picture"), ids)
 
     def use(self, image_id: int) -> None:
         seq = self._seq()
         self.session.require().choose_image(seq, self._image_id(image_id, seq))
         self.refresh()
         self.session.changed("images", source=self)
-        self.ok(f"shot {seq} now uses image #{image_id}: run Clips and Export to see it move")
+        self.shot_message.value = ("<span class='ok'>" + html.escape(t("images.now_uses", seq=seq))
+                                   + "</span>")
 
     def delete(self, image_id: int) -> None:
         seq = self._seq()
         self.session.require().delete_image(seq, self._image_id(image_id, seq))
         self.refresh()
         self.session.changed("images", source=self)
-        self.ok(f"deleted image #{image_id}")
+        self.shot_message.value = "<span class='ok'>" + html.escape(t("images.deleted", seq=seq)) + "</span>"
 
     def _save(self) -> tuple[int, bool]:
         project = self.session.require()
         seq = self._seq()
-        prompt = text(self.prompt.value, "the image prompt", max_len=MAX_PROMPT, required=True)
-        negative = text(self.negative.value, "the negative prompt", max_len=MAX_PROMPT)
+        prompt = text(self.prompt.value, t("images.prompt_field"), max_len=MAX_PROMPT, required=True)
+        negative = text(self.negative.value, t("images.avoid_field"), max_len=MAX_PROMPT)
         shot = project.shot(seq)
         changed = prompt != (shot["image_prompt"] or "") or negative != (shot["negative_prompt"] or "")
         if changed:
@@ -205,13 +222,38 @@ class ImagesPanel(Panel):
     def save_prompt(self) -> None:
         seq, changed = self._save()
         self.session.changed("shots", source=self)
-        self.ok(f"shot {seq}: prompt saved" if changed else f"shot {seq}: nothing changed")
+        self.shot_message.value = ("<span class='ok'>" + html.escape(
+            t("images.prompt_saved" if changed else "images.unchanged", seq=seq)) + "</span>")
 
     def regenerate(self) -> None:
         if self.session.running():
-            raise InvalidInput("the project is running: wait for it to finish")
+            raise InvalidInput(t("images.running"))
         seq, changed = self._save()
         if not changed:
             self.session.require().regenerate_image(seq)  # same prompt: a new seed
         self.session.changed("shots", source=self)
-        self.start(REDO, note=f"painting shot {seq} again, then its clip and the video")
+        note = t("images.painting", seq=seq)
+        self.start(REDO, note=note)
+        self.shot_message.value = "<span class='info'>" + html.escape(note) + "…</span>"
+        self._notes[seq] = note + "…"
+
+    def again(self, seq: int) -> None:
+        """Make this shot's picture again (a new seed), then its clip and the video."""
+        project = self.session.require()
+        seq = shot_number(seq, project)
+        if self.session.running():
+            raise InvalidInput(t("images.running"))
+        project.regenerate_image(seq)
+        note = t("images.painting", seq=seq)
+        self._notes[seq] = note + "…"
+        self.session.changed("images", source=self)
+        self.start(REDO, note=note)
+        self._draw_gallery()
+
+    def _run_ended(self, what) -> None:
+        if what == "end" and self._notes:
+            status = (self.session.progress or {}).get("status", "")
+            mark = t("images.made_again") if status == "done" else t("images.not_made_again")
+            self._notes = {seq: mark for seq in self._notes}
+            self.shot_message.value = ""
+            self.mark_dirty()

@@ -13,6 +13,7 @@ import ipywidgets as W
 
 from ..settings import KINDS
 from .base import Panel, choice, html_table, number, text
+from .i18n import t
 
 SHOWN = ["name", "kind", "type", "model", "url", "key", "active", "weight", "priority", "rpm",
          "rpd", "used_today"]
@@ -35,10 +36,10 @@ def usage_frame(studio, days: int = MAX_DAYS):
 def bar_chart(frame, value: str, *, title: str, width: int = 640, height: int = 200) -> str:
     """A stacked bar chart (days × providers) as inline SVG: no plotting library needed."""
     if frame is None or not len(frame):
-        return f"<p class='storynb-help'>{html.escape(title)}: no calls yet.</p>"
+        return f"<p class='storynb-help'>{html.escape(t('models.no_calls', title=title))}</p>"
     if not float(frame[value].sum()):
-        return (f"<p class='storynb-help'><b>{html.escape(title)}</b>: nothing recorded yet "
-                "(the offline providers are free; a provider's price table sets its cost).</p>")
+        return (f"<p class='storynb-help'><b>{html.escape(title)}</b>: "
+                f"{html.escape(t('models.nothing_recorded'))}</p>")
     pivot = frame.pivot_table(index="day", columns="provider", values=value, aggfunc="sum",
                               fill_value=0).sort_index()
     palette = ["#1f6feb", "#1a7f37", "#bc4c00", "#8250df", "#cf222e", "#0a7ea4", "#9a6700",
@@ -58,7 +59,7 @@ def bar_chart(frame, value: str, *, title: str, width: int = 640, height: int = 
              f"<text x='{left - 4}' y='{20 + plot_h}' text-anchor='end'>0</text>"]
     for i, day in enumerate(days):
         x = left + i * slot + (slot - bar_w) / 2
-        y = 20 + plot_h
+        y = 20.0 + plot_h
         for j, provider in enumerate(providers):
             v = float(pivot.loc[day, provider])
             if v <= 0:
@@ -96,23 +97,23 @@ class ModelsPanel(Panel):
         super().__init__(source, **kwargs)
         self.table = W.HTML()
         self.table.add_class("storynb-providers")
-        self.provider = W.Dropdown(options=[], description="Provider")
-        self.test_b = self.button("Test connection", self.test)
-        self.toggle_b = self.button("Turn on / off", self.toggle)
+        self.provider = W.Dropdown(options=[], description=t("models.provider"))
+        self.test_b = self.button(t("models.test"), self.test)
+        self.toggle_b = self.button(t("models.toggle"), self.toggle)
         self.result = W.HTML()
         self.usage_table = W.HTML()
         self.cost_chart = W.HTML()
         self.calls_chart = W.HTML()
         self.body.children = [
-            W.HTML("<p class='storynb-help'>The services that write, paint, animate and narrate. "
-                   "The built-in offline ones need no key. Keys are stored encrypted and only a "
-                   "hint of them is ever shown.</p>"),
+            W.HTML(f"<p class='storynb-help'>{html.escape(t('models.help'))}</p>"),
             self.table,
             W.HBox([self.provider, self.test_b, self.toggle_b],
                    layout=W.Layout(flex_flow="row wrap")),
-            self.result]
+            self.message, self.result]
+        self.children = [*self.header, self.body]  # the message sits under the buttons
         self.body.children += (self._add_form(),)
-        self.body.children += (W.HTML("<b>Usage and cost</b>"), self.cost_chart, self.calls_chart,
+        self.body.children += (W.HTML(f"<b>{html.escape(t('models.usage'))}</b>"), self.cost_chart,
+                               self.calls_chart,
                                self.usage_table)
         self.session.on("run", lambda what: what == "end" and self.mark_dirty())
         self.redraw()
@@ -120,18 +121,19 @@ class ModelsPanel(Panel):
     def _add_form(self) -> W.Widget:
         adapter_types = self.session.studio.providers.types
 
-        self.add_name = W.Text(description="Name", placeholder="my-deepseek")
-        self.add_kind = W.Dropdown(options=list(KINDS), value="llm", description="Kind")
-        self.add_type = W.Dropdown(options=list(adapter_types("llm")), description="Adapter")
+        self.add_name = W.Text(description=t("models.name"), placeholder="my-deepseek")
+        self.add_kind = W.Dropdown(options=[(t(f"project.kind_{k}"), k) for k in KINDS], value="llm",
+                                   description=t("models.kind"))
+        self.add_type = W.Dropdown(options=list(adapter_types("llm")), description=t("models.adapter"))
         self.add_kind.observe(lambda c: setattr(self.add_type, "options",
                                                 list(adapter_types(c["new"])) if c["new"] in KINDS
                                                 else []), names="value")
-        self.add_url = W.Text(description="API URL", placeholder="https://api.deepseek.com/v1")
-        self.add_model = W.Text(description="Model", placeholder="deepseek-chat")
+        self.add_url = W.Text(description=t("models.url"), placeholder="https://api.deepseek.com/v1")
+        self.add_model = W.Text(description=t("models.model"), placeholder="deepseek-chat")
         # Typed by the user in the page; cleared as soon as it is stored, never sent back.
-        self.add_key = W.Password(description="API key", placeholder="(stored encrypted)")
-        self.add_weight = W.FloatText(value=1.0, description="Weight")
-        self.add_b = self.button("Add provider", self.add, style="primary")
+        self.add_key = W.Password(description=t("models.key"), placeholder=t("models.key_placeholder"))
+        self.add_weight = W.FloatText(value=1.0, description=t("models.weight"))
+        self.add_b = self.button(t("models.add"), self.add, style="primary")
         for w in (self.add_name, self.add_kind, self.add_type, self.add_url, self.add_model,
                   self.add_key, self.add_weight):
             w.style.description_width = "70px"
@@ -140,24 +142,28 @@ class ModelsPanel(Panel):
             W.HBox([self.add_url, self.add_model], layout=W.Layout(flex_flow="row wrap")),
             W.HBox([self.add_key, self.add_weight, self.add_b],
                    layout=W.Layout(flex_flow="row wrap"))])],
-            titles=("Add a provider",), selected_index=None)
+            titles=(t("models.add_title"),), selected_index=None)
 
     def refresh(self) -> None:
         rows = providers_list(self.session.studio)
         shown = []
         for r in rows:
+            kind = r.get("kind", "")
             shown.append({**{c: r.get(c, "") for c in SHOWN},
-                          "active": "on" if r.get("active") else "off",
-                          "key": r.get("key") or ("—" if r.get("builtin") else "not set")})
-        self.table.value = html_table(shown, [c for c in SHOWN if any(c in r for r in rows)])
+                          "kind": t(f"project.kind_{kind}") if kind in KINDS else kind,
+                          "type": t("common.by_offline") if r.get("type") == "local" else r.get("type", ""),
+                          "active": t("models.on") if r.get("active") else t("models.off"),
+                          "key": r.get("key") or ("—" if r.get("builtin") else t("models.not_set"))})
+        columns = [c for c in SHOWN if any(c in r for r in rows)]
+        self.table.value = html_table(shown, columns, headers={c: t(f"models.col_{c}") for c in columns})
         keep = self.provider.value
         names = [r["name"] for r in rows]
         self.provider.options = names
         if names:
             self.provider.value = keep if keep in names else names[0]
         frame = usage_frame(self.session.studio)
-        self.cost_chart.value = bar_chart(frame, "cost", title="Cost per day")
-        self.calls_chart.value = bar_chart(frame, "calls", title="Calls per day")
+        self.cost_chart.value = bar_chart(frame, "cost", title=t("models.cost_per_day"))
+        self.calls_chart.value = bar_chart(frame, "calls", title=t("models.calls_per_day"))
         if len(frame):
             totals = frame.groupby("provider", as_index=False).agg(
                 calls=("calls", "sum"), failed=("failed", "sum"), tokens_in=("tokens_in", "sum"),
@@ -166,18 +172,18 @@ class ModelsPanel(Panel):
             totals["latency_ms"] = totals["latency_ms"].round(0)
             totals["cost"] = totals["cost"].round(4)
             self.usage_table.value = html_table(totals.to_dict("records"), list(totals.columns),
-                                                headers={"latency_ms": "avg ms"})
+                                                headers={c: t(f"models.col_{c}") for c in totals.columns})
         else:
             self.usage_table.value = ""
 
     # actions ---------------------------------------------------------------------------
     def _name(self) -> str:
-        return choice(self.provider.value, "provider",
+        return choice(self.provider.value, t("models.provider"),
                       [r["name"] for r in providers_list(self.session.studio)])
 
     def test(self) -> None:
         name = self._name()
-        self.info(f"testing {name}…")
+        self.info(t("models.testing", name=name))
         self.test_b.disabled = True
         studio_path = self.session.studio.path
 
@@ -199,10 +205,10 @@ class ModelsPanel(Panel):
     def _tested(self, result: dict) -> None:
         self.test_b.disabled = False
         if result.get("ok"):
-            self.ok(f"{result['provider']}: connected in {result.get('latency_ms', 0):.0f} ms")
+            self.ok(t("models.connected", name=result["provider"], ms=f"{result.get('latency_ms', 0):.0f}"))
         else:
-            self.error(f"{result['provider']}: {result.get('error_class', 'error')}: "
-                       f"{result.get('error', '')}"[:400])
+            self.error(t("models.not_connected", name=result["provider"],
+                         error=f"{result.get('error_class', 'error')}: {result.get('error', '')}"[:400]))
 
     def toggle(self) -> None:
         name = self._name()
@@ -210,20 +216,20 @@ class ModelsPanel(Panel):
         current = registry.get(name)
         registry.activate(name, not current["active"])
         self.refresh()
-        self.ok(f"{name} is now {'off' if current['active'] else 'on'}")
+        self.ok(t("models.now_off" if current["active"] else "models.now_on", name=name))
 
     def add(self) -> None:
         registry = self.session.studio.providers
         key = self.add_key.value
         self.add_key.value = ""  # never kept in the page
-        name = text(self.add_name.value, "name", max_len=64, required=True)
-        kind = choice(self.add_kind.value, "kind", KINDS)
-        adapter = choice(self.add_type.value, "adapter", list(registry.types(kind)))
-        url = text(self.add_url.value, "API URL", max_len=500)
-        model = text(self.add_model.value, "model", max_len=200)
-        weight = number(self.add_weight.value, "weight", 0.0, 1000.0)
-        key = text(key, "API key", max_len=1000) or None
+        name = text(self.add_name.value, t("models.name"), max_len=64, required=True)
+        kind = choice(self.add_kind.value, t("models.kind"), KINDS)
+        adapter = choice(self.add_type.value, t("models.adapter"), list(registry.types(kind)))
+        url = text(self.add_url.value, t("models.url"), max_len=500)
+        model = text(self.add_model.value, t("models.model"), max_len=200)
+        weight = number(self.add_weight.value, t("models.weight"), 0.0, 1000.0)
+        key = text(key, t("models.key"), max_len=1000) or None
         registry.add(name, kind, adapter, url=url, key=key, model=model, weight=weight)
         self.add_name.value = self.add_url.value = self.add_model.value = ""
         self.refresh()
-        self.ok(f"added {name}; press Test connection to check it")
+        self.ok(t("models.added", name=name))

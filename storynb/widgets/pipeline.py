@@ -9,31 +9,29 @@ import ipywidgets as W
 
 from ..errors import InvalidInput
 from ..runner import STAGES
-from .base import STAGE_TITLES, Panel, chip, choice
+from .base import Panel, chip, choice, stage_title
+from .i18n import t
 
 BAR_STYLES = {"done": "success", "failed": "danger", "skipped": "warning", "paused": "warning",
               "stale": "warning", "running": "info", "pending": ""}
-HELP = {"rewrite": "topic → story", "storyboard": "story → shots", "images": "a picture per shot",
-        "camera": "a camera movement per shot", "clips": "picture + movement → clip",
-        "export": "narration, joined video, subtitles"}
 
 
 class _StageRow:
     def __init__(self, panel: "PipelinePanel", stage: str):
         self.stage = stage
-        self.label = W.HTML(f"<b>{STAGE_TITLES[stage]}</b><br><span class='storynb-caption'>"
-                            f"{HELP[stage]}</span>", layout=W.Layout(width="190px"))
+        self.label = W.HTML(f"<b>{html.escape(stage_title(stage))}</b><br><span class='storynb-caption'>"
+                            f"{html.escape(t('pipeline.help_' + stage))}</span>", layout=W.Layout(width="190px"))
         self.status = W.HTML(layout=W.Layout(width="90px"))
         self.bar = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="220px"))
         self.bar.add_class(f"storynb-progress-{stage}")
         self.count = W.HTML(layout=W.Layout(width="230px"))
         self.count.add_class(f"storynb-count-{stage}")
-        self.run_b = panel.button("Run", lambda: panel.run_stage(stage),
-                                  tooltip=f"run only the {stage} stage")
-        self.skip_b = panel.button("Skip", lambda: panel.toggle_skip(stage),
-                                   tooltip="leave this stage out of runs (or bring it back)")
-        self.back_b = panel.button("Roll back", lambda: panel.rollback(stage),
-                                   tooltip="redo this stage next run; later stages become stale")
+        self.run_b = panel.button(t("pipeline.run"), lambda: panel.run_stage(stage),
+                                  tooltip=t("pipeline.run_tip", stage=stage_title(stage)))
+        self.skip_b = panel.button(t("pipeline.skip"), lambda: panel.toggle_skip(stage),
+                                   tooltip=t("pipeline.skip_tip"))
+        self.back_b = panel.button(t("pipeline.redo"), lambda: panel.rollback(stage),
+                                   tooltip=t("pipeline.redo_tip"))
         self.box = W.HBox([self.label, self.status, self.bar, self.count, self.run_b, self.skip_b,
                            self.back_b], layout=W.Layout(align_items="center"))
         self.box.add_class(f"storynb-stage-{stage}")
@@ -47,35 +45,37 @@ class _StageRow:
         if done is not None:
             self.bar.value = min(done, self.bar.max)
         self.count.value = f"<span class='storynb-caption'>{html.escape(note)}</span>"
-        self.skip_b.description = "Unskip" if status == "skipped" else "Skip"
+        self.skip_b.description = t("pipeline.unskip") if status == "skipped" else t("pipeline.skip")
 
 
 class PipelinePanel(Panel):
     name = "pipeline"
-    title = "Run"
+    title = "Run"  # (in notebooks; the app shows it inside the guided flow)
 
-    def __init__(self, source=None, **kwargs):
+    def __init__(self, source=None, *, controls: bool = True, **kwargs):
+        """`controls=False` leaves out the run-all / pause / resume / retry buttons (the app's
+        one set of run controls is the guided flow's run bar)."""
         super().__init__(source, **kwargs)
-        self.run_all_b = self.button("▶ Run all", self.run_all, style="success",
-                                     tooltip="run every stage; finished work is skipped")
-        self.pause_b = self.button("Pause", self.pause, style="warning",
-                                   tooltip="stop starting new work; what is running finishes")
-        self.resume_b = self.button("Resume", self.resume,
-                                    tooltip="continue a paused run")
-        self.retry_b = self.button("↻ Retry", self.retry,
-                                   tooltip="run again from the first failed or unfinished stage")
+        self.run_all_b = self.button(t("pipeline.run_all"), self.run_all, style="success",
+                                     tooltip=t("pipeline.run_all_tip"))
+        self.pause_b = self.button(t("flow.pause"), self.pause, style="warning",
+                                   tooltip=t("flow.pause_tip"))
+        self.resume_b = self.button(t("flow.resume"), self.resume,
+                                    tooltip=t("flow.resume_tip"))
+        self.retry_b = self.button(t("pipeline.retry"), self.retry,
+                                   tooltip=t("pipeline.retry_tip"))
         self.overall = W.HTML()
         self.overall.add_class("storynb-run-state")
         self.rows = {stage: _StageRow(self, stage) for stage in STAGES}
-        self.activity = W.HTML("<span class='storynb-help'>Nothing has run for this project yet. "
-                               "Press <b>▶ Run all</b> to make the video: each stage fills its "
-                               "bar, and work that is already done is skipped.</span>")
+        self.activity = W.HTML("<span class='storynb-help'>" + html.escape(t("pipeline.nothing_yet"))
+                               + "</span>")
         self.activity.add_class("storynb-activity")
+        top = ([self.run_all_b, self.pause_b, self.resume_b, self.retry_b] if controls else []) \
+            + [self.overall]
         self.body.children = [
-            W.HBox([self.run_all_b, self.pause_b, self.resume_b, self.retry_b, self.overall],
-                   layout=W.Layout(align_items="center", flex_flow="row wrap")),
+            W.HBox(top, layout=W.Layout(align_items="center", flex_flow="row wrap")),
             *[row.box for row in self.rows.values()],
-            W.HTML("<b>Activity</b>"), self.activity]
+            W.HTML(f"<b>{html.escape(t('pipeline.activity'))}</b>"), self.activity]
         self.session.on("progress", lambda _p: self._draw())
         self.redraw()
 
@@ -89,7 +89,7 @@ class PipelinePanel(Panel):
         if self.session.project is None or not progress:
             for row in self.rows.values():
                 row.show("pending", 0, 1)
-            self.overall.value = "<span class='storynb-help'>Open or create a project first.</span>"
+            self.overall.value = f"<span class='storynb-help'>{html.escape(t('pipeline.open_first'))}</span>"
             self._buttons()
             return
         active = progress["active"]
@@ -99,7 +99,7 @@ class PipelinePanel(Panel):
         for info in progress["stages"]:
             row = self.rows[info["stage"]]
             if info["stage"] in waiting and info["status"] != "skipped":
-                row.show("pending", 0, 1, "waiting")
+                row.show("pending", 0, 1, t("common.status_waiting"))
                 continue
             status, done, total, failed = (info["status"], info["done"], info["total"],
                                            info["failed"])
@@ -107,11 +107,11 @@ class PipelinePanel(Panel):
                 status = "pending"  # the run that was doing it is gone (interrupted)
             note = ""
             if total:
-                note = f"{done} of {total} done"
+                note = t("pipeline.n_done", done=done, total=total)
                 if info["running"]:
-                    note += f", {info['running']} working"
+                    note += t("pipeline.n_working", n=info["running"])
                 if failed:
-                    note += f", {failed} failed"
+                    note += t("pipeline.n_failed", n=failed)
             if status == "failed" and info.get("error"):
                 note = str(info["error"]).splitlines()[0][:160]
             row.show(status, done + (failed if status == "failed" else 0), total or 1, note)
@@ -127,13 +127,13 @@ class PipelinePanel(Panel):
         if project is None or not progress:
             return
         status = progress["status"]
-        paused = " (pause requested)" if progress["paused"] and progress["active"] else ""
+        paused = t("pipeline.pause_requested") if progress["paused"] and progress["active"] else ""
         video = project.video_path() if status == "done" and not progress["active"] else None
         run = progress.get("run") or {}
         if not extra and run and not progress["active"]:
-            extra = f"last run: {run['state']}"
-        self.overall.value = (f"project #{project.id} {chip(status)}{paused} "
-                              f"{'<b>video ready: see Export</b>' if video else ''} "
+            extra = t("flow.last_run", state=t("common.status_" + run["state"]))
+        self.overall.value = (f"{html.escape(t('pipeline.project', id=project.id))} {chip(status)}{paused} "
+                              f"{'<b>' + html.escape(t('pipeline.video_ready')) + '</b>' if video else ''} "
                               f"<span class='storynb-caption'>{html.escape(extra)}</span>")
 
     def _activity(self, run: dict) -> None:
@@ -144,7 +144,7 @@ class PipelinePanel(Panel):
         lines = []
         for job in reversed(recent_jobs(self.session.studio.db, run)):
             mark = {"done": "✓", "failed": "✗", "running": "…"}[job["state"]]
-            line = f"{job['stage']}: {job['label'] or ''} {mark}"
+            line = f"{stage_title(job['stage'])}: {job['label'] or ''} {mark}"
             if job["state"] == "failed" and job["error"]:
                 line += " " + job["error"].splitlines()[0][:120]
             lines.append(line)
@@ -166,43 +166,43 @@ class PipelinePanel(Panel):
 
     # actions ---------------------------------------------------------------------------
     def run_all(self) -> None:
-        self.start(note="running every stage (finished work is skipped)")
+        self.start(note=t("pipeline.running_all"))
 
     def run_stage(self, stage: str) -> None:
         stage = choice(stage, "stage", STAGES)
-        self.start([stage], note=f"running the {stage} stage")
+        self.start([stage], note=t("pipeline.running_one", stage=stage_title(stage)))
 
     def pause(self) -> None:
         self.session.require().pause()
         self.session.poll(force=True)
-        self._overall("pause requested: the jobs running now will finish")
-        self.info("pausing after the jobs that are running")
+        self._overall(t("pipeline.pause_requested_long"))
+        self.info(t("flow.pausing"))
 
     def resume(self) -> None:
-        self.start(how="resume", note="resuming")
+        self.start(how="resume", note=t("flow.resuming"))
 
     def retry(self) -> None:
-        self.start(how="retry", note="retrying from the first stage that is not done")
+        self.start(how="retry", note=t("pipeline.retrying"))
 
     def toggle_skip(self, stage: str) -> None:
         stage = choice(stage, "stage", STAGES)
         project = self.session.require()
         if self.session.running():
-            raise InvalidInput("wait for the run to finish")
+            raise InvalidInput(t("pipeline.wait_for_run"))
         if project.status().get(stage) == "skipped":
             project.unskip(stage)
-            self.ok(f"{stage} will run again")
+            self.ok(t("pipeline.will_run", stage=stage_title(stage)))
         else:
             project.skip(stage)
-            self.ok(f"{stage} will be skipped")
+            self.ok(t("pipeline.will_skip", stage=stage_title(stage)))
         self.refresh()
 
     def rollback(self, stage: str) -> None:
         stage = choice(stage, "stage", STAGES)
         project = self.session.require()
         if self.session.running():
-            raise InvalidInput("wait for the run to finish")
+            raise InvalidInput(t("pipeline.wait_for_run"))
         project.rollback(stage)
-        self.ok(f"{stage} will be redone next run; the stages after it are stale")
+        self.ok(t("pipeline.will_redo", stage=stage_title(stage)))
         self.session.changed("rollback")
 

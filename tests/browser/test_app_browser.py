@@ -22,7 +22,8 @@ RECORD_PROGRESS = """() => {
 
 
 def runbar_done(page, timeout=120_000):
-    page.locator(".storynb-runbar-stage", has_text="last run: done").wait_for(timeout=timeout)
+    # (attached: the run bar is in the Make tab, which may be hidden behind another tab)
+    page.locator(".storynb-runbar-stage", has_text="last run: done").wait_for(state="attached", timeout=timeout)
 
 
 def captions(page):
@@ -39,6 +40,8 @@ def test_click_through_the_app(page, browser_studio, screenshot):
     studio = browser_studio
     started = time.perf_counter()
     page.locator(".storynb-app").wait_for(state="visible", timeout=90_000)
+    page.locator(".storynb-flow-topic textarea").wait_for(state="visible")  # the guided flow first
+    page.get_by_role("tab", name="Projects", exact=True).click()  # here: the full form
     page.locator(".storynb-topic textarea").wait_for(state="visible")
     loaded = time.perf_counter() - started
     screenshot(page, "01-projects")
@@ -51,12 +54,14 @@ def test_click_through_the_app(page, browser_studio, screenshot):
     page.locator(".storynb-runbar-project", has_text="A lighthouse keeper befriends").wait_for()
     project = studio.project(int(studio.projects()["id"].max()))
     assert project.row["topic"] == TOPIC and (project.row["width"], project.row["height"]) == (144, 256)
-    page.locator(".storynb-stage-rewrite").wait_for(state="visible")  # the app went to the Run tab
-    screenshot(page, "02-created-run-tab")
+    page.locator(".storynb-runbar .storynb-make").wait_for(state="visible")  # the app went to Make
+    page.get_by_text("Each step: run one, skip one, redo one").click()  # each step's own bar
+    page.locator(".storynb-stage-rewrite").wait_for(state="visible")
+    screenshot(page, "02-created-make-tab")
 
     # run it and watch the progress move -------------------------------------------------------
     page.evaluate(RECORD_PROGRESS)
-    page.get_by_role("button", name="▶ Run all").click()
+    page.get_by_role("button", name="▶ Finish this video").click()
     mid = None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and mid is None:
@@ -78,7 +83,7 @@ def test_click_through_the_app(page, browser_studio, screenshot):
     screenshot(page, "04-run-done")
 
     # the final video plays ---------------------------------------------------------------------
-    page.get_by_role("tab", name="Export").click()
+    page.get_by_role("tab", name="Video", exact=True).click()
     video = page.locator("video.storynb-final-video")
     video.wait_for(state="visible")
     page.wait_for_function("() => document.querySelector('video.storynb-final-video').readyState >= 2",
@@ -102,12 +107,12 @@ def test_click_through_the_app(page, browser_studio, screenshot):
     assert sum(n.endswith(".mp4") for n in names) >= 5  # four clips and the video
 
     # edit one shot's prompt, regenerate it: only that shot changes --------------------------
-    page.get_by_role("tab", name="Images").click()
+    page.get_by_role("tab", name="Pictures", exact=True).click()
     page.wait_for_function(  # the tab redraws for the open project when it is shown
         "() => [...document.querySelectorAll('.storynb-gallery .storynb-image-id')]"
-        ".filter((e) => e.innerText.startsWith('image #')).length === 4")
+        ".filter((e) => e.innerText.startsWith('take ')).length === 4")
     before = captions(page)
-    assert len(before) == 4 and all(c.startswith("image #") for c in before), before
+    assert before == ["take 1 of 1"] * 4, before
     last_call = studio.db.execute("select max(id) from calls").fetchone()[0]
     page.locator(".storynb-shot-2").get_by_role("button", name="Edit").click()
     prompt = page.locator(".storynb-image-prompt textarea")
@@ -115,13 +120,13 @@ def test_click_through_the_app(page, browser_studio, screenshot):
         "(text) => document.querySelector('.storynb-image-prompt textarea').value === text",
         arg=project.shot(2)["image_prompt"])
     prompt.fill(NEW_PROMPT)
-    page.get_by_role("button", name="Save prompt and regenerate this shot").click()
+    page.get_by_role("button", name="Save and make this shot again").click()
     page.wait_for_function(
         "(old) => { const c = document.querySelector('.storynb-shot-2 .storynb-image-id');"
         " return c && c.innerText !== old; }", arg=before[1], timeout=60_000)
     runbar_done(page)
     after = captions(page)
-    assert [a == b for a, b in zip(before, after)] == [True, False, True, True], (before, after)
+    assert after == ["take 1 of 1", "take 2 of 2", "take 1 of 1", "take 1 of 1"], after
     assert project.shot(2)["image_prompt"] == NEW_PROMPT
     made = calls_since(studio, last_call)
     assert made.get("images") == 1 and made.get("clips") == 1, made
@@ -133,9 +138,9 @@ def test_click_through_the_app(page, browser_studio, screenshot):
     big = studio.project("Long voyage")
     page.locator(".storynb-listing select").select_option(label=f"#{big.id}  Long voyage  · draft")
     page.get_by_role("button", name="Open", exact=True).click()
-    page.locator(".storynb-runbar-project", has_text="Long voyage").wait_for()
+    page.locator(".storynb-runbar-project", has_text="Long voyage").wait_for(state="attached")
     opened = time.perf_counter()
-    page.get_by_role("tab", name="Storyboard").click()
+    page.get_by_role("tab", name="Shots", exact=True).click()
     grid = page.locator(".storynb-storyboard .lm-DataGrid")
     grid.wait_for(state="visible")
     page.locator(".storynb-storyboard", has_text="300 shots").wait_for()
@@ -159,7 +164,7 @@ def test_click_through_the_app(page, browser_studio, screenshot):
     page.get_by_role("tab", name="Projects").click()
     page.locator(".storynb-listing select").select_option(label=f"#{project.id}  {project.row['name']}  · done")
     page.get_by_role("button", name="Open", exact=True).click()
-    page.locator(".storynb-runbar-project", has_text="A lighthouse keeper").wait_for()
+    page.locator(".storynb-runbar-project", has_text="A lighthouse keeper").wait_for(state="attached")
     for number, tab, ready in ((8, "Story", ".storynb-story-editor textarea"),
                                (9, "Camera", ".storynb-camera table"),
                                (10, "Clips", ".storynb-clips video"),

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fakes import SDWebUIFake  # noqa: E402
 
 SIZE = {"size": (180, 320), "fps": 12, "seed": 5}
-RUN_BUTTONS = {"make": "▶ Make the video", "pause": "Pause", "resume": "Resume"}
+UP_TO_DATE = "✓ Video up to date"  # the make button of a finished, unchanged video (disabled)
 
 
 def open_page(browser, url, blocked):
@@ -32,8 +32,12 @@ def open_page(browser, url, blocked):
 
     page.route("**/*", route)
     page.on("pageerror", lambda exc: page.page_errors.append(str(exc)))
-    page.goto(url, wait_until="domcontentloaded")
-    page.locator(".storynb-runbar").wait_for(state="visible", timeout=90_000)
+    page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+    try:
+        page.locator(".storynb-runbar").wait_for(state="visible", timeout=90_000)
+    except Exception:
+        page.screenshot(path=str(Path(__file__).parent / "screenshots" / "live-failed-open.png"))
+        raise
     return page
 
 
@@ -42,7 +46,11 @@ def runbar(page) -> dict:
     return page.evaluate("""() => {
       const bar = document.querySelector('.storynb-runbar');
       const buttons = {};
-      for (const b of bar.querySelectorAll('button')) buttons[b.innerText.trim()] = !b.disabled;
+      for (const name of ['make', 'pause', 'resume']) {
+        const b = bar.querySelector('.storynb-' + name);
+        buttons[name] = !b.disabled;
+        buttons[name + '_text'] = b.innerText.trim();
+      }
       return {label: bar.querySelector('.storynb-runbar-project').innerText,
               stage: bar.querySelector('.storynb-runbar-stage').innerText,
               width: parseFloat(bar.querySelector('.storynb-overall-progress .progress-bar')
@@ -63,13 +71,14 @@ def wait_runbar(page, predicate, timeout=90, what=""):
 
 
 def idle_buttons(state) -> bool:
+    """Pause off, resume on, and make on (or off because the video is up to date, and saying so)."""
     b = state["buttons"]
-    return b[RUN_BUTTONS["make"]] and b[RUN_BUTTONS["resume"]] and not b[RUN_BUTTONS["pause"]]
+    return (b["make"] or b["make_text"] == UP_TO_DATE) and b["resume"] and not b["pause"]
 
 
 def busy_buttons(state) -> bool:
     b = state["buttons"]
-    return not b[RUN_BUTTONS["make"]] and not b[RUN_BUTTONS["resume"]] and b[RUN_BUTTONS["pause"]]
+    return not b["make"] and not b["resume"] and b["pause"]
 
 
 def wait_studio(project, predicate, timeout=90):
@@ -111,7 +120,7 @@ def test_reload_and_a_second_tab_follow_the_run(browser, voila_url, browser_stud
         first = open_page(browser, voila_url, blocked)
         first.locator(".storynb-runbar-project", has_text="Reload").wait_for()
         assert idle_buttons(runbar(first))
-        first.get_by_role("button", name=RUN_BUTTONS["make"]).click()
+        first.locator(".storynb-runbar .storynb-make").click()
         # the run is in the worker, waiting for pictures: reload the page that started it
         wait_studio(project, lambda p: any(s["stage"] == "images" and s["running"]
                                            for s in p["stages"]))
@@ -145,10 +154,11 @@ def test_reload_and_a_second_tab_follow_the_run(browser, voila_url, browser_stud
         end = states[-1]
         assert "done" in end["label"] and end["width"] == 100 and idle_buttons(end), end
     assert project.progress()["status"] == "done"
-    second.get_by_role("tab", name="Run", exact=True).click()
+    second.get_by_text("Each step: run one, skip one, redo one").click()
     for stage in ("rewrite", "storyboard", "images", "camera", "clips", "export"):
         assert "done" in second.locator(f".storynb-stage-{stage}").inner_text()
-    assert "video ready" in second.locator(".storynb-run-state").inner_text()
+    assert "the video is ready" in second.locator(".storynb-run-state").inner_text()
+    assert second.locator("video.storynb-flow-video").is_visible()  # it plays where the run was
     screenshot(first, "live-02-reloaded-tab-done")
     screenshot(second, "live-03-second-tab-done")
     assert not blocked, blocked
@@ -176,8 +186,10 @@ def test_buttons_follow_ten_finished_or_failed_runs(browser, voila_url, browser_
                 server.fail("txt2img", {"status": 422, "json": {"detail": [
                     {"loc": ["body", "prompt"], "msg": "prompt rejected by the service"}]}})
             before = project.progress()["run"]
-            wait_runbar(page, idle_buttons, what="idle buttons before the run")
-            page.get_by_role("button", name=RUN_BUTTONS["make"]).click()
+            # (after a rollback made here, the page sees the video out of date: make is on again)
+            wait_runbar(page, lambda s: idle_buttons(s) and s["buttons"]["make"],
+                        what="idle buttons and something to make before the run")
+            page.locator(".storynb-runbar .storynb-make").click()
             stored = wait_studio(project, lambda p, before=before: p["run"] and (
                 not before or p["run"]["id"] != before["id"]) and p["run"]["state"] in ("done", "failed"))
             ended = time.monotonic()
@@ -191,7 +203,7 @@ def test_buttons_follow_ten_finished_or_failed_runs(browser, voila_url, browser_
         assert [o for o, _ in outcomes] == ["failed", "done"] * 5
         print(f"\nseconds from the stored end of each run to idle buttons on the page: {outcomes}")
         assert len(server.hits("txt2img")) >= 5
-    page.get_by_role("tab", name="Run", exact=True).click()
+    page.get_by_text("Each step: run one, skip one, redo one").click()
     assert "done" in page.locator(".storynb-stage-images").inner_text()
     assert not blocked and not page.page_errors, (blocked, page.page_errors)
     page.context.close()
@@ -207,7 +219,7 @@ def test_a_page_closed_mid_run_leaves_a_run_that_completes(browser, voila_server
     page.locator(".storynb-runbar-project", has_text="Closed page").wait_for()
     page.wait_for_function("() => document.cookie.includes('_xsrf=')")
     shutdowns_before = voila_server.log().count("Kernel shutdown")
-    page.get_by_role("button", name=RUN_BUTTONS["make"]).click()
+    page.locator(".storynb-runbar .storynb-make").click()
     wait_studio(project, lambda p: p["status"] == "running")
     page.close(run_before_unload=True)  # the page goes away mid-run (its kernel is shut down)
     progress = wait_studio(project, lambda p: p["status"] in ("done", "failed", "interrupted"),
