@@ -62,7 +62,7 @@ class Start:
 
     `Start()` (the second cell): in a kernel Voila preheats (app/voila.py), the app is built now,
     once per UI language, before any page asks for it. `start.app()` (the last cell): a
-    preheated kernel waits there for its page's request (voila.utils.wait_for_request), then
+    preheated kernel waits there for its page's request (`_wait_for_request`), then
     shows the app in the page's language (the other stops reading the studio); any other kernel (a page past the
     preheated pool, JupyterLab) builds the app in the page's language at once."""
 
@@ -120,10 +120,40 @@ def _widget_tree(root) -> list:
 
 
 def _wait_for_request() -> None:
-    """In a preheated Voila kernel: wait until a page's request has taken this kernel (the
-    request's headers are then in os.environ); elsewhere return at once."""
+    """In a preheated Voila kernel: wait until a page's request has taken this kernel, then put
+    the request's details (its Accept-Language header …) into os.environ; elsewhere return at
+    once.
+
+    Voila's own `voila.utils.wait_for_request` holds one websocket open until the request comes;
+    a kernel that waited a minute or more in the pool lost that connection and never heard of
+    its page, which then stayed at "Executing 2 of 3". This one connects again every 20 s (the
+    server keeps a request's details for a kernel that is not connected at that moment)."""
     if os.environ.get("VOILA_PREHEAT") != "True":
         return
-    from voila.utils import wait_for_request
+    import asyncio
+    import json
+    import threading
 
-    wait_for_request()
+    import websockets
+
+    base = os.environ.get("VOILA_WS_BASE_URL") or os.environ.get("VOILA_SERVER_URL") or "/"
+    url = (f"{os.environ.get('VOILA_WS_PROTOCOL', 'ws')}://{os.environ.get('VOILA_APP_IP', '127.0.0.1')}"
+           f":{os.environ.get('VOILA_APP_PORT', '8866')}{base}voila/query/"
+           f"{os.environ.get('VOILA_KERNEL_ID', '')}")
+    found: list[str] = []
+
+    async def listen() -> None:
+        while True:
+            try:
+                async with websockets.connect(url, open_timeout=10, ping_interval=None) as ws:
+                    message = await asyncio.wait_for(ws.recv(), timeout=20)
+                    found.append(message if isinstance(message, str) else message.decode())
+                    return
+            except (asyncio.TimeoutError, OSError, websockets.WebSocketException):
+                await asyncio.sleep(0.2)  # the server is busy, or gone: ask again
+
+    thread = threading.Thread(target=lambda: asyncio.run(listen()), daemon=True)
+    thread.start()
+    thread.join()
+    for key, value in json.loads(found[0]).items() if found else ():
+        os.environ[key] = value
