@@ -9,8 +9,8 @@ No more than `max_kernels` kernels are alive at once, pool included:
 Kernels are started one at a time, so two requests cannot both take the last slot. A kernel
 taken from the pool counts as active from that moment (the culler leaves it to its page).
 
-A kernel given to a page must be connected to: when no page is connected to it for
-`connect_timeout` seconds once it is idle (the request went away before or after its page
+A kernel given to a page must be connected to: when no page is connected to it and it has been
+idle (no message at all) for `connect_timeout` seconds (the request went away before or after its page
 arrived, or the page closed and its shutdown request was lost), it is shut down at once, well
 before the idle culler would.
 Set the cap in app/voila.py, on the command line (`--CappedKernelManager.max_kernels=N`) or
@@ -79,8 +79,10 @@ class CappedKernelManager(AsyncMappingKernelManager):
             if kernel_id not in self or self._kernel_connections.get(kernel_id, 0) > 0:
                 return  # a page is connected: it is watched again when it disconnects
             kernel = self.get_kernel(kernel_id)
-            if getattr(kernel, "execution_state", "") == "busy":
-                continue  # still building the page
+            last = getattr(kernel, "last_activity", None)
+            quiet = (utcnow() - last).total_seconds() if last is not None else self.connect_timeout
+            if getattr(kernel, "execution_state", "") == "busy" or quiet < self.connect_timeout:
+                continue  # still building the page (a moment between two cells is idle too)
             self.log.info("storynb: no page connected to kernel %s for %g s: shutting it down",
                           kernel_id, self.connect_timeout)
             try:
