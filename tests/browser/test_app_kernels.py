@@ -1,6 +1,6 @@
 """The app's kernels (issue 10): preheated kernels make the page usable at once; closing a page
 releases its kernel; past the cap a page says "busy, try again"; requests that went away leave
-no more kernels than the cap, and are shut down once no page connected to them (5 s here, 30 s
+no more kernels than the cap, and are shut down once no page connected to them (20 s here, 30 s
 in app/voila.py). One Voila server with a small cap."""
 import statistics
 import threading
@@ -21,7 +21,7 @@ POOL = 2  # app/voila.py
 def capped(browser_studio):
     pytest.importorskip("voila")
     server = VoilaServer(browser_studio.path, f"--CappedKernelManager.max_kernels={CAP}",
-                         "--CappedKernelManager.connect_timeout=5")
+                         "--CappedKernelManager.connect_timeout=20")
     yield server
     server.stop()
 
