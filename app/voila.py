@@ -27,6 +27,12 @@ c.Voila.tornado_settings = {"websocket_max_message_size": 2147483648}
 c.VoilaConfiguration.multi_kernel_manager_class = "storynb.widgets.kernels.CappedKernelManager"
 c.VoilaConfiguration.preheat_kernel = True
 c.VoilaConfiguration.default_pool_size = 2
+# A pool kernel runs the notebook up to `start.app()` (notebooks/app.ipynb) and waits there for
+# a page; the page's request then gives it the browser's language (Accept-Language, passed to
+# the kernel as $HTTP_ACCEPT_LANGUAGE). A kernel given to a page that no page connects to within
+# 30 idle seconds (a request that went away) is shut down (storynb/widgets/kernels.py).
+c.VoilaConfiguration.http_header_envs = ["Accept-Language"]
+c.CappedKernelManager.connect_timeout = 30.0
 
 # On a busy machine the app's cell can take longer than nbclient's default 4 s to send its
 # output; past that Voila drops the output and the page stays empty. Wait for it.

@@ -138,9 +138,12 @@ APP = [
 OPEN_LATEST = True  # parameters: open the newest project when the app starts
 """, tags=["parameters"]),
     code("""
-from storynb.widgets import App
+from storynb.widgets.page import Start
 
-App(open_latest=OPEN_LATEST)
+start = Start(open_latest=OPEN_LATEST)  # served by Voila: built ahead, in both UI languages
+""", tags=["prepare"]),
+    code("""
+start.app()  # in the page's language (its browser's, or ?lang=zh)
 """, tags=["app"]),
 ]
 

@@ -384,7 +384,7 @@ def check_variables(stage: str, body: str, system: str = "") -> list[str]:
     if unknown and given is not None:
         names = ", ".join("{{ %s }}" % n for n in unknown)
         raise PromptError(f"the {stage} template uses {names}, which the {stage} stage does not "
-                          f"give; it gives: {', '.join(given)}")
+                          f"give; it gives: {', '.join(given or ())}")
     return used
 
 
@@ -424,6 +424,26 @@ def render(body: str, variables: dict[str, Any], *, label: str = "template",
         raise PromptError(f"{label} failed to render: {type(exc).__name__}: {exc}") from None
     finally:
         _BUDGET.reset(token)
+
+
+def copy_name(builtin: dict) -> str:
+    """The name of the set a built-in set's edits go into: "default-en (my copy)"."""
+    return builtin["name"] + ("（我的副本）" if builtin["language"] == "zh" else " (my copy)")
+
+
+def _copy_notice(builtin: str, copy: str, stage: str, version: int) -> str:
+    return (f"the built-in set {builtin!r} stays as shipped: your {stage} template was saved as "
+            f"v{version} of its copy {copy!r}; attach that set to a project to use it")
+
+
+@functools.lru_cache(maxsize=4)
+def _shipped_sets(folder: str) -> dict[str, dict]:
+    """The shipped sets' templates, by set name: {"default-en": {"rewrite": {"body": …}}}."""
+    found = {}
+    for path in sorted((Path(folder) / "prompts").glob("*.json")):
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        found[spec["name"]] = spec["templates"]
+    return found
 
 
 class Prompts:
@@ -487,6 +507,9 @@ class Prompts:
 
     def delete_set(self, ref: int | str) -> None:
         chosen = self.get_set(ref)
+        if chosen["builtin"]:
+            raise InvalidInput(f"{chosen['name']!r} is a built-in set: it stays as shipped "
+                               "(delete your own sets; copy this one to change it)")
         users = self.db["projects"].count_where("prompt_set_id = ?", [chosen["id"]])
         if users:
             raise InvalidInput(f"prompt set {chosen['name']!r} is used by {users} project(s): "
@@ -497,24 +520,77 @@ class Prompts:
     def edit(self, set_ref: int | str, stage: str, body: str, *, system: str | None = None,
              note: str = "") -> dict:
         """Save a new version of one stage's template; older versions stay. The system prompt
-        stays as it was unless `system` is given."""
+        stays as it was unless `system` is given.
+
+        A built-in set stays as shipped: an edit of one is saved in its copy, "<name> (my copy)"
+        (made from the built-in set on its first edit, with every other stage as shipped). The
+        returned row then says so: `copied_from` is the built-in set's name and `notice` the
+        message to show; `set_name` is always the name of the set the version was saved in."""
         if stage not in PROMPT_STAGES:
             raise InvalidInput(f"unknown prompt stage {stage!r}: use one of {', '.join(PROMPT_STAGES)}")
         if not isinstance(body, str) or (system is not None and not isinstance(system, str)):
             raise InvalidInput("a template body and system prompt are text")
-        set_id = self.get_set(set_ref)["id"]
+        chosen = self.get_set(set_ref)
+        set_id = chosen["id"]
         current = self.template(set_id, stage, missing_ok=True)
         if system is None:
             system = current["system"] if current else ""
-        variables = check_variables(stage, body, system or "")
+        variables = check_variables(stage, body, system or "")  # before anything is copied
         if current and current["body"] == body and (current["system"] or "") == (system or ""):
-            return current
+            return {**current, "set_name": chosen["name"], "copied_from": None, "notice": ""}
+        copied_from, notice = None, ""
+        if chosen["builtin"] and not self._as_shipped(chosen, stage, body, system or ""):
+            copy = self._copy_of(chosen)
+            copied_from, set_id = chosen["name"], copy["id"]
+            chosen, current = copy, self.template(copy["id"], stage, missing_ok=True)
+            if current and current["body"] == body and (current["system"] or "") == (system or ""):
+                return {**current, "set_name": copy["name"], "copied_from": copied_from,
+                        "notice": _copy_notice(copied_from, copy["name"], stage, current["version"])}
         version = (current["version"] + 1) if current else 1
         row = {"set_id": set_id, "stage": stage, "version": version, "body": body,
                "system": system or "", "variables": json.dumps(variables), "note": note,
                "created": now()}
         row["id"] = self.db["prompt_templates"].insert(row).last_pk
-        return row
+        if copied_from:
+            notice = _copy_notice(copied_from, chosen["name"], stage, version)
+        return {**row, "set_name": chosen["name"], "copied_from": copied_from, "notice": notice}
+
+    def restore(self, set_ref: int | str, stage: str, version: int, *, note: str = "") -> dict:
+        """Make an older version of a stage's template the current one again, as a new version
+        (the versions in between stay). A built-in set's restore goes into its copy, as `edit`."""
+        chosen = self.get_set(set_ref)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise InvalidInput(f"a version is a number such as 1, not {version!r}")
+        versions = [v["version"] for v in self.versions(chosen["id"], stage)]
+        if version not in versions:
+            raise NotFound(f"prompt set {chosen['name']!r} has no {stage} template version {version}; "
+                           f"its versions are: {', '.join(f'v{v}' for v in versions) or 'none'}")
+        if version == versions[-1]:
+            raise InvalidInput(f"v{version} is already the current {stage} template of "
+                               f"{chosen['name']!r}: choose an older version to restore")
+        old = self.template(chosen["id"], stage, version)
+        assert old is not None
+        return self.edit(chosen["id"], stage, old["body"], system=old["system"] or "",
+                         note=note or f"restored v{version}")
+
+    def _as_shipped(self, chosen: dict, stage: str, body: str, system: str) -> bool:
+        """Whether this is the shipped text of a built-in set's stage (installing the defaults,
+        or adding a stage a set made by an older version lacks, writes that into the set)."""
+        shipped = _shipped_sets(str(DATA_DIR)).get(chosen["name"]) or \
+            _shipped_sets(str(DATA_DIR)).get(f"default-{chosen['language']}") or {}
+        tpl = shipped.get(stage)
+        return tpl is not None and tpl["body"] == body and (tpl.get("system") or "") == system
+
+    def _copy_of(self, builtin: dict) -> dict:
+        """The set a built-in set's edits go into, made from it on its first edit."""
+        name = copy_name(builtin)
+        rows = list(self.db["prompt_sets"].rows_where("name = ?", [name]))
+        if rows:
+            return rows[0]
+        self.create_set(name, builtin["language"],
+                        f"My edits of the built-in set {builtin['name']} (which stays as shipped)",
+                        copy_from=builtin["id"])
+        return self.get_set(name)
 
     @overload
     def template(self, set_ref: int | str, stage: str, version: int | None = None, *,
@@ -550,4 +626,5 @@ class Prompts:
                     version: int | None = None) -> str:
         """The exact prompt a stage would send, without calling any model."""
         tpl = self.template(set_ref, stage, version)
+        assert tpl is not None  # template() raises NotFound unless missing_ok
         return render(tpl["body"], variables, label=f"{stage} template v{tpl['version']}")

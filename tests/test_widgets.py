@@ -19,7 +19,6 @@ from storynb.widgets.images import ImagesPanel  # noqa: E402
 from storynb.widgets.models import ModelsPanel, bar_chart  # noqa: E402
 from storynb.widgets.pipeline import PipelinePanel  # noqa: E402
 from storynb.widgets.project import ProjectPanel, size_for  # noqa: E402
-from storynb.widgets.prompts import PromptsPanel  # noqa: E402
 from storynb.widgets.rewrite import RewritePanel  # noqa: E402
 from storynb.widgets.storyboard import StoryboardPanel, header  # noqa: E402
 
@@ -304,63 +303,6 @@ def test_camera_panel_apply_preview_and_presets(done_studio):
     panel.span._trait_values["value"] = (0.9, 0.2)
     panel.apply_b.click()
     assert errors(panel)
-
-
-def test_prompts_panel_versions_and_test_render(studio):
-    panel = PromptsPanel(studio)
-    panel.new_name.value = "mine"
-    panel.copy_from.value = studio.prompts.get_set("default-en")["id"]
-    panel.create_b.click()
-    assert studio.prompts.get_set("mine") and not errors(panel)
-    panel.stage.value = "rewrite"
-    original = panel.body_t.value
-    # a variable the stage does not give is refused at save time (it would fail every run)
-    panel.body_t.value = original + "\nMention {{ colour }} once."
-    panel.save_b.click()
-    assert errors(panel) and "colour" in panel.message.value
-    assert [v["version"] for v in studio.prompts.versions("mine", "rewrite")] == [1]
-    # test render uses the editor's text (not the saved version)
-    panel.render_b.click()
-    assert errors(panel) and "colour" in panel.message.value  # the undefined variable is named
-    variables = json.loads(panel.variables.value)
-    panel.variables.value = json.dumps({**variables, "colour": "teal"})
-    panel.render_b.click()
-    assert "Mention teal once." in panel.rendered.value and not errors(panel)
-    panel.variables.value = "{not json"
-    panel.render_b.click()
-    assert errors(panel)
-    panel.body_t.value = original + "\nWrite it for {{ audience or 'everyone' }}."
-    panel.save_b.click()
-    assert [v["version"] for v in studio.prompts.versions("mine", "rewrite")] == [1, 2]
-    # any version can be restored (as a new version)
-    panel.version.value = 1
-    panel.restore_b.click()
-    assert not errors(panel), panel.message.value
-    assert studio.prompts.template("mine", "rewrite")["body"] == original
-    assert [v["version"] for v in studio.prompts.versions("mine", "rewrite")] == [1, 2, 3]
-    panel.body_t.value = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
-    panel.save_b.click()
-    assert errors(panel)
-    panel.variables.value = "{}"
-    panel.render_b.click()
-    assert errors(panel)
-
-
-def test_a_built_in_prompt_set_is_edited_as_a_copy(studio):
-    panel = PromptsPanel(studio)
-    builtin = studio.prompts.get_set("default-en")
-    panel.sets.value = builtin["id"]
-    panel.stage.value = "rewrite"
-    before = studio.prompts.template("default-en", "rewrite")
-    panel.body_t.value = before["body"] + "\nEnd on a hopeful note."
-    panel.save_b.click()
-    assert not errors(panel) and "my copy" in panel.message.value, panel.message.value
-    assert studio.prompts.template("default-en", "rewrite") == before  # shipped set unchanged
-    copy = studio.prompts.get_set("default-en (my copy)")
-    assert panel.sets.value == copy["id"] and not copy["builtin"]
-    assert studio.prompts.template(copy["id"], "rewrite")["body"].endswith("hopeful note.")
-    project = studio.create_project("A lighthouse keeper befriends a lost whale", **SMALL)
-    assert project.row["prompt_set_id"] == builtin["id"]  # new projects still get the default
 
 
 def test_no_key_reaches_widget_state(studio, monkeypatch, tmp_path):

@@ -8,6 +8,11 @@ No more than `max_kernels` kernels are alive at once, pool included:
   given a pool kernel that is ready (never one still waiting for a slot).
 Kernels are started one at a time, so two requests cannot both take the last slot. A kernel
 taken from the pool counts as active from that moment (the culler leaves it to its page).
+
+A kernel given to a page must be connected to: when no page is connected to it and it has been
+idle (no message at all) for `connect_timeout` seconds (the request went away before or after its page
+arrived, or the page closed and its shutdown request was lost), it is shut down at once, well
+before the idle culler would.
 Set the cap in app/voila.py, on the command line (`--CappedKernelManager.max_kernels=N`) or
 with $STORYNB_MAX_KERNELS."""
 from __future__ import annotations
@@ -19,11 +24,15 @@ import os
 from jupyter_server._tz import utcnow
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
-from traitlets import Int, default
+from traitlets import Float, Int, default
 
 
 class CappedKernelManager(AsyncMappingKernelManager):
     max_kernels = Int(config=True, help="The most kernels alive at once (pages + preheated pool).")
+
+    connect_timeout = Float(30.0, config=True,
+                            help="Seconds a page's kernel may stay idle with no page connected "
+                                 "to it before it is shut down.")
 
     @default("max_kernels")
     def _max_kernels_default(self) -> int:
@@ -48,12 +57,44 @@ class CappedKernelManager(AsyncMappingKernelManager):
             async with lock:
                 alive = len(self.list_kernel_ids())
                 if alive < self.max_kernels:
-                    return await super().start_kernel(*args, **kwargs)
+                    kernel_id = await super().start_kernel(*args, **kwargs)
+                    if not refill:
+                        self.expect_page(kernel_id)
+                    return kernel_id
             if not refill:
                 self.log.warning("storynb: %d kernels alive (the cap is %d): the page is told "
                                  "to try again later", alive, self.max_kernels)
                 raise web.HTTPError(503, "the app is busy")
             await asyncio.sleep(0.5)  # the pool waits for a free slot
+
+    def expect_page(self, kernel_id: str) -> None:
+        """Watch a kernel given to a page: shut it down once no page is connected to it."""
+        tasks = self.__dict__.setdefault("_storynb_watchers", {})
+        if kernel_id not in tasks or tasks[kernel_id].done():
+            tasks[kernel_id] = asyncio.get_event_loop().create_task(self._watch(kernel_id))
+
+    async def _watch(self, kernel_id: str) -> None:
+        while kernel_id in self:
+            await asyncio.sleep(self.connect_timeout)
+            if kernel_id not in self or self._kernel_connections.get(kernel_id, 0) > 0:
+                return  # a page is connected: it is watched again when it disconnects
+            kernel = self.get_kernel(kernel_id)
+            last = getattr(kernel, "last_activity", None)
+            quiet = (utcnow() - last).total_seconds() if last is not None else self.connect_timeout
+            if getattr(kernel, "execution_state", "") == "busy" or quiet < self.connect_timeout:
+                continue  # still building the page (a moment between two cells is idle too)
+            self.log.info("storynb: no page connected to kernel %s for %g s: shutting it down",
+                          kernel_id, self.connect_timeout)
+            try:
+                await self.shutdown_kernel(kernel_id)
+            except KeyError:
+                pass  # shut down meanwhile (the page's own shutdown request, the culler)
+            return
+
+    def notify_disconnect(self, kernel_id: str) -> None:
+        super().notify_disconnect(kernel_id)
+        if self._kernel_connections.get(kernel_id, 1) <= 0:
+            self.expect_page(kernel_id)
 
 
 def _ready_pool_size(self, notebook_name: str) -> int:
@@ -72,5 +113,6 @@ def _touching(get_rendered_notebook):
         result = await get_rendered_notebook(self, *args, **kwargs)
         kernel = self.get_kernel(result[-1])
         kernel.last_activity = utcnow()
+        self.expect_page(result[-1])
         return result
     return wrapper

@@ -1,42 +1,108 @@
 """Prompts panel: prompt sets, each stage's template and its versions, a new version from an
-edit, and a test render with variables (the exact prompt, before any model is called)."""
+edit, restoring an older version, and a test render of the editor's text (saved or not) with
+one form field per variable the stage gives (the exact prompt, before any model is called).
+
+Built-in sets stay as shipped: the engine saves an edit of one in its copy (Prompts.edit), and
+the panel then shows that copy."""
 from __future__ import annotations
 
 import html
 import json
+from typing import Any
 
 import ipywidgets as W
 
 from ..errors import InvalidInput
-from ..prompts import PROMPT_STAGES, PromptError, check_variables, render
+from ..prompts import PROMPT_STAGES, STAGE_VARIABLES, PromptError, check_variables, copy_name, render
 from .base import Panel, choice, text
+from .i18n import LANGUAGES, t
 
 MAX_TEMPLATE = 20000
+MAX_VALUE = 60000
 SAMPLE_STORY = ("The storm had lasted three days when the keeper saw the whale. It lay in the "
                 "shallows below the lighthouse, breathing slowly, too tired to swim.")
 
 
 def sample_variables(stage: str, project=None) -> dict:
-    """Values to try a template with: the open project's, else a small example."""
+    """Values to try a stage's template with: the open project's, else a small example. Every
+    variable the stage gives (prompts.STAGE_VARIABLES) has a value."""
     row = project.row if project is not None else {}
     story = (project.story() if project is not None else "") or SAMPLE_STORY
     shots = project.shots() if project is not None else []
-    base = {"topic": row.get("topic") or "A lighthouse keeper befriends a lost whale",
-            "language": row.get("language") or "en", "style": row.get("style") or "warm",
-            "length": row.get("length") or "short", "audience": row.get("audience") or ""}
-    if stage == "storyboard":
-        return {"story": story, "shots": row.get("shots_wanted") or 6,
-                "language": base["language"], "fps": row.get("fps") or 24}
+    language = row.get("language") or "en"
+    fps = row.get("fps") or 24
+    listed = [{"sequence": s["seq"], "scene": s["scene"], "narration": s["narration"]}
+              for s in shots[:6]] or [
+        {"sequence": 1, "scene": "A lighthouse in a storm", "narration": SAMPLE_STORY}]
+    narrations = [s["narration"] for s in shots[:6]] or [
+        "The storm had lasted three days.", "The keeper saw the whale in the shallows."]
+    base: dict[str, Any] = {
+        "topic": row.get("topic") or "A lighthouse keeper befriends a lost whale",
+        "language": language, "style": row.get("style") or "warm",
+        "length": row.get("length") or "short", "audience": row.get("audience") or "",
+        "story": story, "shots": row.get("shots_wanted") or 6, "fps": fps,
+        "image_prompt": shots[0]["image_prompt"] if shots else "a lighthouse on black rocks, storm",
+        "scene": shots[0]["scene"] if shots else "A lighthouse in a storm",
+        # long form (storynb.longform): one part of a long text
+        "source": story, "part": 1, "parts": 3, "target_length": 400, "previous": "",
+        "chapter": "Chapter 1", "narrations": narrations, "first_seq": 1,
+        "last_seq": len(narrations), "characters": ["Keeper"], "places": ["the lighthouse"],
+        "last_shot": ""}
     if stage == "camera":
-        listed = [{"sequence": s["seq"], "scene": s["scene"], "narration": s["narration"]}
-                  for s in shots[:6]] or [
-            {"sequence": 1, "scene": "A lighthouse in a storm", "narration": SAMPLE_STORY}]
-        return {"shots": listed, "language": base["language"]}
-    if stage == "image":
-        prompt = shots[0]["image_prompt"] if shots else "a lighthouse on black rocks, storm"
-        scene = shots[0]["scene"] if shots else "A lighthouse in a storm"
-        return {"image_prompt": prompt, "style": base["style"], "scene": scene}
-    return base
+        base["shots"] = listed
+    if stage == "storyboard_chunk":
+        base["shots"] = len(narrations)
+    return {name: base[name] for name in STAGE_VARIABLES.get(stage, ()) if name in base}
+
+
+class VariableField:
+    """One form field for one template variable: a number, a line, a text, a list of lines, or
+    (for a list of records, such as the camera stage's shots) that variable's value as JSON."""
+
+    def __init__(self, name: str, value: Any):
+        self.name = name
+        if isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, int):
+            self.kind = "int"
+            self.widget: W.Widget = W.IntText(value=value, description=name)
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            self.kind = "lines"
+            self.widget = W.Textarea(value="\n".join(value), description=name,
+                                     placeholder=t("prompts.one_per_line"),
+                                     layout=W.Layout(width="98%", height="70px"))
+        elif isinstance(value, (list, dict)):
+            self.kind = "json"
+            self.widget = W.Textarea(value=json.dumps(value, ensure_ascii=False, indent=1),
+                                     description=name, placeholder=t("prompts.as_json"),
+                                     layout=W.Layout(width="98%", height="110px"))
+        elif isinstance(value, str) and (len(value) > 70 or "\n" in value):
+            self.kind = "text"
+            self.widget = W.Textarea(value=value, description=name,
+                                     layout=W.Layout(width="98%", height="80px"))
+        else:
+            self.kind = "line"
+            self.widget = W.Text(value=str(value), description=name, layout=W.Layout(width="98%"))
+        self.widget.style.description_width = "110px"
+        self.widget.add_class("storynb-var")
+        self.widget.add_class(f"storynb-var-{name}")
+
+    def value(self) -> Any:
+        raw = self.widget.value
+        if self.kind == "int":
+            if isinstance(raw, bool) or not isinstance(raw, int):
+                raise InvalidInput(t("prompts.bad_number", name=self.name))
+            return raw
+        value = text(raw, self.name, max_len=MAX_VALUE)
+        if self.kind == "lines":
+            return [line.strip() for line in value.splitlines() if line.strip()]
+        if self.kind == "json":
+            try:
+                return json.loads(value or "[]")
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(t("prompts.bad_json", name=self.name, error=exc.msg,
+                                     line=exc.lineno)) from None
+        return value
 
 
 class PromptsPanel(Panel):
@@ -44,65 +110,80 @@ class PromptsPanel(Panel):
     title = "Prompts"
 
     def __init__(self, source=None, **kwargs):
+        self.title = t("prompts.title")
         super().__init__(source, **kwargs)
-        self.sets = W.Dropdown(options=[], description="Prompt set")
+        self.fields: list[VariableField] = []
+        self.sets = W.Dropdown(options=[], description=t("prompts.set"))
         self.on_value(self.sets, self._load)
         self.set_info = W.HTML()
-        self.default_b = self.button("Make default for its language", self.make_default)
-        self.attach_b = self.button("Use for the open project", self.attach)
-        self.delete_b = self.button("Delete set", self.delete_set, style="danger")
-        self.new_name = W.Text(description="New set", placeholder="name")
-        self.new_language = W.Dropdown(options=[("English", "en"), ("中文", "zh")], value="en",
-                                       description="Language")
-        self.copy_from = W.Dropdown(options=[], description="Copy from")
-        self.create_b = self.button("Create set", self.create_set)
+        self.set_info.add_class("storynb-set-info")
+        self.default_b = self.button(t("prompts.make_default"), self.make_default)
+        self.attach_b = self.button(t("prompts.attach"), self.attach)
+        self.delete_b = self.button(t("prompts.delete"), self.delete_set, style="danger")
+        self.new_name = W.Text(description=t("prompts.new_set"), placeholder=t("prompts.name"))
+        self.new_language = W.Dropdown(options=[(label, code) for code, label in LANGUAGES.items()],
+                                       value="en", description=t("prompts.language"))
+        self.copy_from = W.Dropdown(options=[], description=t("prompts.copy_from"))
+        self.create_b = self.button(t("prompts.create"), self.create_set)
         # templates -------------------------------------------------------------------------
-        self.stage = W.ToggleButtons(options=list(PROMPT_STAGES), value="rewrite",
-                                     description="Stage")
+        self.stage = W.ToggleButtons(options=[(t(f"prompts.stage_{s}"), s) for s in PROMPT_STAGES],
+                                     value="rewrite", description=t("prompts.stage"))
+        self.stage.add_class("storynb-prompt-stage")
         self.on_value(self.stage, self._load)
-        self.version = W.Dropdown(options=[], description="Version")
+        self.version = W.Dropdown(options=[], description=t("prompts.version"))
+        self.version.add_class("storynb-prompt-version")
         self.on_value(self.version, self._show_version)
         self.body_t = W.Textarea(layout=W.Layout(width="98%", height="200px"))
         self.body_t.add_class("storynb-template-body")
-        self.system_t = W.Textarea(placeholder="(no system prompt)",
+        self.system_t = W.Textarea(placeholder=t("prompts.no_system"),
                                    layout=W.Layout(width="98%", height="60px"))
-        self.note = W.Text(description="Note", placeholder="what changed and why",
+        self.system_t.add_class("storynb-template-system")
+        self.note = W.Text(description=t("prompts.note"), placeholder=t("prompts.note_hint"),
                            layout=W.Layout(width="60%"))
-        self.save_b = self.button("Save as a new version", self.save, style="primary")
-        self.restore_b = self.button("Restore this version", self.restore,
-                                     tooltip="make the version chosen above the current one")
-        self.declared = W.HTML()
-        self.variables = W.Textarea(layout=W.Layout(width="98%", height="120px"))
-        self.variables.add_class("storynb-variables")
-        self.render_b = self.button("Test render", self.test_render)
+        self.save_b = self.button(t("prompts.save"), self.save, style="primary")
+        self.restore_b = self.button(t("prompts.restore"), self.restore,
+                                     tooltip=t("prompts.restore_tip"))
+        self.builtin_hint = W.HTML()
+        self.variables_box = W.VBox()
+        self.variables_box.add_class("storynb-variables")
+        self.render_b = self.button(t("prompts.test_render"), self.test_render)
         self.rendered = W.HTML()
         for w in (self.sets, self.new_name, self.new_language, self.copy_from, self.version,
                   self.note):
-            w.style.description_width = "80px"
+            w.style.description_width = "90px"
         self.body.children = [
             W.HBox([self.sets, self.default_b, self.attach_b, self.delete_b],
                    layout=W.Layout(flex_flow="row wrap")),
             self.set_info,
             W.HBox([self.new_name, self.new_language, self.copy_from, self.create_b],
                    layout=W.Layout(flex_flow="row wrap")),
-            W.HTML("<hr>"), self.stage, self.version,
-            W.HTML("<b>Template</b> <span class='storynb-caption'>(Jinja2: {{ topic }} … an "
-                   "undefined variable is an error that names it)</span>"), self.body_t,
-            W.HTML("<b>System prompt</b>"), self.system_t,
-            W.HBox([self.note, self.save_b, self.restore_b], layout=W.Layout(flex_flow="row wrap")),
-            W.HTML("<b>Test render</b> <span class='storynb-caption'>variables as JSON; "
-                   "no model is called</span>"), self.declared, self.variables, W.HBox([self.render_b]),
-            self.rendered]
+            W.HTML("<hr>"), self.stage,
+            W.HBox([self.version, self.restore_b], layout=W.Layout(flex_flow="row wrap")),
+            W.HTML(f"<b>{html.escape(t('prompts.template'))}</b> <span class='storynb-caption'>"
+                   f"{html.escape(t('prompts.template_help'))}</span>"), self.body_t,
+            W.HTML(f"<b>{html.escape(t('prompts.system'))}</b>"), self.system_t,
+            W.HBox([self.note, self.save_b], layout=W.Layout(flex_flow="row wrap")),
+            self.builtin_hint,
+            W.HTML(f"<b>{html.escape(t('prompts.test_render'))}</b> <span class='storynb-caption'>"
+                   f"{html.escape(t('prompts.render_help'))}</span>"),
+            self.variables_box, W.HBox([self.render_b]), self.rendered]
         self.redraw()
 
     # drawing ---------------------------------------------------------------------------
     def _set_ids(self) -> list[int]:
         return [s["id"] for s in self.session.studio.prompt_sets()]
 
+    def _option(self, row: dict) -> str:
+        marks = [LANGUAGES.get(row["language"], row["language"])]
+        if row["is_default"]:
+            marks.append(t("prompts.default_mark"))
+        if row["builtin"]:
+            marks.append(t("prompts.builtin_mark"))
+        return f"{row['name']} ({', '.join(marks)})"
+
     def refresh(self) -> None:
         sets = self.session.studio.prompt_sets()
-        options = [(f"{s['name']} ({s['language']}{', default' if s['is_default'] else ''})",
-                    s["id"]) for s in sets]
+        options = [(self._option(s), s["id"]) for s in sets]
         keep = self.sets.value
         project = self.session.project
         if keep not in [v for _, v in options]:
@@ -110,7 +191,7 @@ class PromptsPanel(Panel):
                 options[0][1] if options else None)
         with self.quiet():
             self.sets.options = options
-            self.copy_from.options = [("(empty)", 0)] + options
+            self.copy_from.options = [(t("prompts.empty"), 0)] + options
             self.copy_from.value = keep or 0
             if keep is not None:
                 self.sets.value = keep
@@ -122,206 +203,147 @@ class PromptsPanel(Panel):
             return
         prompts = self.session.studio.prompts
         chosen = prompts.get_set(set_id)
-        users = "" if self.session.project is None or \
-            self.session.project.row["prompt_set_id"] != set_id else " · used by the open project"
-        self.set_info.value = (f"<span class='storynb-caption'>{html.escape(chosen['description'] or '')}"
-                               f"{' · built in' if chosen['builtin'] else ''}{users}</span>")
-        versions = prompts.versions(set_id, self.stage.value)
-        with self.quiet():
-            self.version.options = [(f"v{v['version']} · {v['created'][:16].replace('T', ' ')}"
-                                     f"{' · ' + v['note'] if v['note'] else ''}", v["version"])
-                                    for v in versions]
-            if versions:
-                self.version.value = versions[-1]["version"]
-        self._show_version()
-
-    def _show_version(self) -> None:
-        set_id, stage = self.sets.value, self.stage.value
-        if set_id is None:
-            return
-        prompts = self.session.studio.prompts
-        tpl = prompts.template(set_id, stage, self.version.value, missing_ok=True) \
-            if self.version.value is not None else None
-        self.body_t.value = tpl["body"] if tpl else ""
-        self.system_t.value = (tpl["system"] or "") if tpl else ""
-        declared = json.loads(tpl["variables"]) if tpl else []
-        self.declared.value = ("<span class='storynb-caption'>declared: "
-                               + html.escape(", ".join(declared) or "none") + "</span>")
-        self.variables.value = json.dumps(sample_variables(stage, self.session.project),
-                                          ensure_ascii=False, indent=1)
-        self.rendered.value = ""
-
-    # actions ---------------------------------------------------------------------------
-    def _set(self) -> int:
-        return choice(self.sets.value, "prompt set", self._set_ids())
-
-    def _stage(self) -> str:
-        return choice(self.stage.value, "stage", PROMPT_STAGES)
-
-    def save(self) -> None:
-        body = text(self.body_t.value, "the template", max_len=MAX_TEMPLATE, required=True)
-        system = text(self.system_t.value, "the system prompt", max_len=MAX_TEMPLATE)
-        note = text(self.note.value, "the note", max_len=200)
-        self._save(body, system, note)
-
-    def restore(self) -> None:
-        """Make the version shown in the Version list the current one (as a new version)."""
-        set_id, stage = self._set(), self._stage()
-        versions = [v for _, v in self.version.options]
-        version = choice(self.version.value, "version", versions)
-        if version == versions[-1]:
-            raise InvalidInput(f"v{version} is already the current version")
-        tpl = self.session.studio.prompts.template(set_id, stage, version)
-        self._save(tpl["body"], tpl["system"] or "", f"restored v{version}")
-
-    def _save(self, body: str, system: str, note: str) -> None:
-        """Save a new version (a template that uses a variable its stage does not give is
-        refused). A built-in set stays as it was shipped: the edit goes into a copy, which is
-        then shown."""
-        set_id, stage = self._set(), self._stage()
-        check_variables(stage, body, system)  # before a copy is made: the engine checks again
-        prompts = self.session.studio.prompts
-        chosen = prompts.get_set(set_id)
-        users = "" if self.session.project is None or \
-            self.session.project.row["prompt_set_id"] != set_id else " · used by the open project"
-        self.set_info.value = (f"<span class='storynb-caption'>{html.escape(chosen['description'] or '')}"
-                               f"{' · built in' if chosen['builtin'] else ''}{users}</span>")
-        versions = prompts.versions(set_id, self.stage.value)
-        with self.quiet():
-            self.version.options = [(f"v{v['version']} · {v['created'][:16].replace('T', ' ')}"
-                                     f"{' · ' + v['note'] if v['note'] else ''}", v["version"])
-                                    for v in versions]
-            if versions:
-                self.version.value = versions[-1]["version"]
-        self._show_version()
-
-    def _show_version(self) -> None:
-        set_id, stage = self.sets.value, self.stage.value
-        if set_id is None:
-            return
-        prompts = self.session.studio.prompts
-        tpl = prompts.template(set_id, stage, self.version.value, missing_ok=True) \
-            if self.version.value is not None else None
-        self.body_t.value = tpl["body"] if tpl else ""
-        self.system_t.value = (tpl["system"] or "") if tpl else ""
-        declared = json.loads(tpl["variables"]) if tpl else []
-        self.declared.value = ("<span class='storynb-caption'>declared: "
-                               + html.escape(", ".join(declared) or "none") + "</span>")
-        self.variables.value = json.dumps(sample_variables(stage, self.session.project),
-                                          ensure_ascii=False, indent=1)
-        self.rendered.value = ""
-
-    # actions ---------------------------------------------------------------------------
-    def _set(self) -> int:
-        return choice(self.sets.value, "prompt set", self._set_ids())
-
-    def _stage(self) -> str:
-        return choice(self.stage.value, "stage", PROMPT_STAGES)
-
-    def save(self) -> None:
-        body = text(self.body_t.value, "the template", max_len=MAX_TEMPLATE, required=True)
-        system = text(self.system_t.value, "the system prompt", max_len=MAX_TEMPLATE)
-        note = text(self.note.value, "the note", max_len=200)
-        self._save(body, system, note)
-
-    def restore(self) -> None:
-        """Make the version shown in the Version list the current one (as a new version)."""
-        set_id, stage = self._set(), self._stage()
-        versions = [v for _, v in self.version.options]
-        version = choice(self.version.value, "version", versions)
-        if version == versions[-1]:
-            raise InvalidInput(f"v{version} is already the current version")
-        tpl = self.session.studio.prompts.template(set_id, stage, version)
-        self._save(tpl["body"], tpl["system"] or "", f"restored v{version}")
-
-    def _save(self, body: str, system: str, note: str) -> None:
-        """Save a new version (a template that uses a variable its stage does not give is
-        refused). A built-in set stays as it was shipped: the edit goes into a copy, which is
-        then shown."""
-        set_id, stage = self._set(), self._stage()
-        variables = sample_variables(stage, self.session.project)
-        for label, template in (("the template", body), ("the system prompt", system)):
-            try:
-                render(template, variables, label=label)
-            except PromptError as exc:
-                raise InvalidInput(f"not saved: {exc}. The {stage} stage gives: "
-                                   f"{', '.join(sorted(variables))}") from None
-        prompts = self.session.studio.prompts
-        chosen = prompts.get_set(set_id)
-        copied = ""
+        notes = [html.escape(chosen["description"] or "")]
         if chosen["builtin"]:
-            names = {s["name"] for s in self.session.studio.prompt_sets()}
-            name = next(n for n in (f"{chosen['name']} (my copy{'' if i == 1 else f' {i}'})"
-                                    for i in range(1, 1000)) if n not in names)
-            set_id = prompts.create_set(name, chosen["language"], chosen["description"] or "",
-                                        copy_from=set_id)
-            copied = name
-        row = prompts.edit(set_id, stage, body, system=system, note=note)
+            notes.append(html.escape(t("prompts.builtin_info")))
+        if self.session.project is not None and self.session.project.row["prompt_set_id"] == set_id:
+            notes.append(html.escape(t("prompts.used_by_project")))
+        self.set_info.value = ("<span class='storynb-caption'>"
+                               + " · ".join(n for n in notes if n) + "</span>")
+        self.builtin_hint.value = ("<span class='storynb-caption storynb-builtin-hint'>"
+                                   + html.escape(t("prompts.builtin_hint", name=chosen["name"],
+                                                    copy=copy_name(chosen)))
+                                   + "</span>") if chosen["builtin"] else ""
+        self.delete_b.disabled = bool(chosen["builtin"])
+        versions = prompts.versions(set_id, self.stage.value)
+        with self.quiet():
+            self.version.options = [(f"v{v['version']} · {v['created'][:16].replace('T', ' ')}"
+                                     f"{' · ' + v['note'] if v['note'] else ''}", v["version"])
+                                    for v in versions]
+            if versions:
+                self.version.value = versions[-1]["version"]
+        self._show_version()
+
+    def _show_version(self) -> None:
+        set_id, stage = self.sets.value, self.stage.value
+        if set_id is None:
+            return
+        prompts = self.session.studio.prompts
+        tpl = prompts.template(set_id, stage, self.version.value, missing_ok=True) \
+            if self.version.value is not None else None
+        self.body_t.value = tpl["body"] if tpl else ""
+        self.system_t.value = (tpl["system"] or "") if tpl else ""
+        current = [v for _, v in self.version.options]
+        self.restore_b.disabled = not current or self.version.value == current[-1]
+        self.fields = [VariableField(name, value)
+                       for name, value in sample_variables(stage, self.session.project).items()]
+        self.variables_box.children = [f.widget for f in self.fields]
+        self.rendered.value = ""
+
+    # actions ---------------------------------------------------------------------------
+    def _set(self) -> int:
+        return choice(self.sets.value, t("prompts.set"), self._set_ids())
+
+    def _stage(self) -> str:
+        return choice(self.stage.value, t("prompts.stage"), PROMPT_STAGES)
+
+    def _template(self) -> tuple[str, str]:
+        """The editor's template and system prompt, as typed (saved or not)."""
+        body = text(self.body_t.value, t("prompts.template"), max_len=MAX_TEMPLATE, required=True)
+        system = text(self.system_t.value, t("prompts.system"), max_len=MAX_TEMPLATE)
+        return body, system
+
+    def save(self) -> None:
+        body, system = self._template()
+        note = text(self.note.value, t("prompts.note"), max_len=200)
+        stage = self._stage()
+        check = sample_variables(stage, self.session.project)
+        try:  # a template that cannot render with the stage's values would fail every run
+            check_variables(stage, body, system)
+            for label, template in ((t("prompts.template"), body), (t("prompts.system"), system)):
+                render(template, check, label=label)
+        except PromptError as exc:
+            raise InvalidInput(t("prompts.not_saved", error=exc)) from None
+        self._saved(self.session.studio.prompts.edit(self._set(), stage, body,
+                                                     system=system, note=note))
         self.note.value = ""
-        if copied:
+
+    def restore(self) -> None:
+        """Make the version chosen in the Version list the current one (as a new version)."""
+        set_id, stage = self._set(), self._stage()
+        versions = [v for _, v in self.version.options]
+        version = choice(self.version.value, t("prompts.version"), versions)
+        if version == versions[-1]:
+            raise InvalidInput(t("prompts.already_current", version=version))
+        row = self.session.studio.prompts.restore(set_id, stage, version)
+        self._saved(row, restored=version)
+
+    def _saved(self, row: dict, restored: int | None = None) -> None:
+        stage = t(f"prompts.stage_{row['stage']}")
+        if row.get("copied_from"):
             with self.quiet():
                 self.sets.value = None
             self.refresh()
-            self.sets.value = set_id
-            self.ok(f"built-in sets stay as shipped: saved in a new set {copied!r} "
-                    f"({stage} v{row['version']}); press 'Use for the open project' to use it")
+            with self.quiet():
+                self.sets.value = row["set_id"]
+            self._load()
+            self.ok(t("prompts.copied", builtin=row["copied_from"], copy=row["set_name"],
+                      stage=stage, version=row["version"]))
             return
         self._load()
-        self.ok(f"{stage} template is now version {row['version']}")
+        if restored is not None:
+            self.ok(t("prompts.restored", stage=stage, old=restored, version=row["version"]))
+        else:
+            self.ok(t("prompts.saved", stage=stage, version=row["version"]))
 
     def test_render(self) -> None:
-        raw = text(self.variables.value, "the variables", max_len=60000) or "{}"
+        """Render what is in the editor now, saved or not, with the form's values."""
+        stage = self._stage()
+        body, system = self._template()
+        values = {f.name: f.value() for f in self.fields}
         try:
-            variables = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"the variables are not valid JSON: {exc.msg} (line {exc.lineno})") from None
-        if not isinstance(variables, dict):
-            raise InvalidInput("the variables must be a JSON object: {\"topic\": \"…\"}")
-        # what is in the editor, saved or not
-        body = text(self.body_t.value, "the template", max_len=MAX_TEMPLATE, required=True)
-        system = text(self.system_t.value, "the system prompt", max_len=MAX_TEMPLATE)
-        try:
-            out = render(body, variables, label="the template in the editor")
-            system_out = render(system, variables, label="the system prompt") if system else ""
+            check_variables(stage, body, system)
+            out = render(body, values, label=t("prompts.template"))
+            system_out = render(system, values, label=t("prompts.system")) if system else ""
         except PromptError as exc:
             raise InvalidInput(str(exc)) from None
         shown = (f"[system]\n{system_out}\n\n[prompt]\n{out}" if system_out else out)
         self.rendered.value = ("<div class='storynb-pre storynb-rendered'>" + html.escape(shown)
                                + "</div>")
-        self.ok(f"rendered the editor's text: {len(out)} characters")
+        self.ok(t("prompts.rendered", count=len(out)))
 
     def make_default(self) -> None:
         self.session.studio.prompts.set_default(self._set())
         self.refresh()
-        self.ok("default set changed")
+        self.ok(t("prompts.default_changed"))
 
     def attach(self) -> None:
         project = self.session.require()
         project.update(prompt_set=self._set())
         self._load()
         self.session.changed("prompts", source=self)
-        self.ok(f"project #{project.id} now uses this prompt set")
+        self.ok(t("prompts.attached", project=project.id))
 
     def delete_set(self) -> None:
         set_id = self._set()
         chosen = self.session.studio.prompts.get_set(set_id)
         if chosen["builtin"]:
-            raise InvalidInput("the shipped sets stay; copy one to make your own")
+            raise InvalidInput(t("prompts.builtin_stays"))
         self.session.studio.prompts.delete_set(set_id)
         with self.quiet():
             self.sets.value = None
         self.refresh()
-        self.ok(f"deleted prompt set {chosen['name']!r}")
+        self.ok(t("prompts.deleted", name=chosen["name"]))
 
     def create_set(self) -> None:
-        name = text(self.new_name.value, "the set's name", max_len=80, required=True)
-        language = choice(self.new_language.value, "language", ["en", "zh"])
+        name = text(self.new_name.value, t("prompts.new_set"), max_len=80, required=True)
+        language = choice(self.new_language.value, t("prompts.language"), list(LANGUAGES))
         source = self.copy_from.value
-        copy_from = choice(source, "copy from", self._set_ids()) if source else None
+        copy_from = choice(source, t("prompts.copy_from"), self._set_ids()) if source else None
         set_id = self.session.studio.prompts.create_set(name, language, copy_from=copy_from)
         self.new_name.value = ""
         with self.quiet():
             self.sets.value = None
         self.refresh()
         self.sets.value = set_id
-        self.ok(f"created prompt set {name!r}")
+        self.ok(t("prompts.created", name=name))

@@ -132,7 +132,7 @@ def page(browser, voila_url):
 
     page.route("**/*", route)
     page.on("pageerror", lambda exc: page.page_errors.append(str(exc)))
-    page.goto(voila_url, wait_until="domcontentloaded", timeout=120_000)  # a busy machine
+    page.goto(voila_url, wait_until="domcontentloaded", timeout=180_000)  # a cold pool: the app is built first
     yield page
     context.close()
 
