@@ -6,17 +6,14 @@ import time
 
 import pytest
 
-from conftest import SHOTS, VoilaServer
+from conftest import SHOTS
 
 READY = "storynb: app preheated"  # what a preheated kernel prints when its app is built
 
 
 @pytest.fixture(scope="module")
-def server(browser_studio):
-    pytest.importorskip("voila")
-    server = VoilaServer(browser_studio.path)
-    yield server
-    server.stop()
+def server(voila_server):
+    return voila_server  # this module's own server (module scope), as the other browser tests get it
 
 
 def wait_preheated(server, count: int, timeout: float = 240) -> None:
