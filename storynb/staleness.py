@@ -45,7 +45,7 @@ def staleness(project) -> Staleness:
     """What a run of `project` would redo now, after its last finished video. Stages that are
     skipped, or whose inputs do not exist yet (no shots before the storyboard ran), count 0.
     Per shot stages count the shots they change; the export counts 1 when the join is due."""
-    from .usage import _pending
+    from .usage import pending_jobs
 
     status = project.status()
     result = Staleness(has_video=project.latest_export() is not None)
@@ -57,7 +57,7 @@ def staleness(project) -> Staleness:
         if stage == "export":
             result.counts[stage] = int(status.get(stage) != "skipped" and _join_due(project))
             continue
-        pending = None if status.get(stage) == "skipped" else _pending(project, stage)
+        pending = None if status.get(stage) == "skipped" else pending_jobs(project, stage)
         if pending is None:
             result.counts[stage] = 0
             continue

@@ -85,7 +85,7 @@ def estimate(project, stages=None):
             continue
         note = ""
         counts: list[tuple[str, object, int]] = []  # (kind, provider route, calls)
-        pending = None if everything else _pending(project, stage)
+        pending = None if everything else pending_jobs(project, stage)
         if pending is None:  # inputs missing or about to change: count the stage in full
             if shots and not everything:
                 n = len(shots)
@@ -150,7 +150,7 @@ def _pending_narration(project) -> set:
         return {s["id"] for s in project.shots()}
 
 
-def _pending(project, stage: str):
+def pending_jobs(project, stage: str):
     """(jobs a run would do, ids of the shots they change, whether the final join is due) for a
     stage whose inputs exist; None when they do not (no shots yet …)."""
     from .stages import PLANNERS, narration
