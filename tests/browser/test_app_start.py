@@ -68,8 +68,14 @@ def _prompts_panel(page):
     """The Prompts panel, shown (its tab clicked where the app has tabs)."""
     panel = page.locator(".storynb-prompts")
     if not panel.is_visible():
-        page.locator(".lm-TabBar-tab", has_text="提示词").or_(
-            page.locator(".lm-TabBar-tab", has_text="Prompts")).first.click()
+        tab = page.locator(".lm-TabBar-tab", has_text="提示词").or_(
+            page.locator(".lm-TabBar-tab", has_text="Prompts")).first
+        if tab.is_visible():
+            tab.click()
+        else:  # a phone: the sections are a select instead of tabs
+            select = page.locator(".storynb-section select")
+            label = next(o for o in select.locator("option").all_inner_texts() if o in ("提示词", "Prompts"))
+            select.select_option(label=label)
     panel.wait_for(state="visible")
     return panel
 
