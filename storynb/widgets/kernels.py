@@ -116,28 +116,3 @@ def _touching(get_rendered_notebook):
         self.expect_page(result[-1])
         return result
     return wrapper
-
-
-def _keep_request_info() -> None:
-    """A page's request details (its Accept-Language …) reach its preheated kernel even when the
-    kernel's waiting websocket was lost: Voila writes them to the registered connection only (a
-    dead one swallows them) and keeps them for a later connection only when none is registered.
-    Kept always, a kernel that connects again (storynb.widgets.page asks every few seconds)
-    gets them; without this the kernel waited forever and its page never loaded."""
-    try:
-        from voila.request_info_handler import RequestInfoSocketHandler
-    except ImportError:  # another Voila: nothing to mend
-        return
-    if getattr(RequestInfoSocketHandler, "_storynb_keeps", False):
-        return
-    send = RequestInfoSocketHandler.send_updates
-
-    def send_and_keep(msg) -> None:
-        RequestInfoSocketHandler._cache[msg["kernel_id"]] = msg["payload"]
-        send(msg)
-
-    RequestInfoSocketHandler.send_updates = staticmethod(send_and_keep)
-    RequestInfoSocketHandler._storynb_keeps = True
-
-
-_keep_request_info()

@@ -126,8 +126,8 @@ def _wait_for_request() -> None:
 
     Voila's own `voila.utils.wait_for_request` holds one websocket open until the request comes;
     a kernel that waited a minute or more in the pool lost that connection and never heard of
-    its page, which then stayed at "Executing 2 of 3". This one connects again every 5 s (the
-    server keeps a request's details for a kernel that connects later: storynb.widgets.kernels)."""
+    its page, which then stayed at "Executing 2 of 3". This one connects again every 20 s (the
+    server keeps a request's details for a kernel that is not connected at that moment)."""
     if os.environ.get("VOILA_PREHEAT") != "True":
         return
     import asyncio
@@ -146,7 +146,7 @@ def _wait_for_request() -> None:
         while True:
             try:
                 async with websockets.connect(url, open_timeout=10, ping_interval=None) as ws:
-                    message = await asyncio.wait_for(ws.recv(), timeout=5)
+                    message = await asyncio.wait_for(ws.recv(), timeout=20)
                     found.append(message if isinstance(message, str) else message.decode())
                     return
             except (asyncio.TimeoutError, OSError, websockets.WebSocketException):
