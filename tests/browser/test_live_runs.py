@@ -81,6 +81,16 @@ def busy_buttons(state) -> bool:
     return not b["make"] and not b["resume"] and b["pause"]
 
 
+def project_page(browser, voila_url, blocked, studio, server, provider, topic, *, name, shots):
+    """A project painted by the fake image service `server`, and a page showing it in the run bar."""
+    studio.providers.add(provider, "text2image", "sdwebui", url=server.url)
+    project = studio.create_project(topic, name=name, shots=shots,
+                                    providers={"text2image": provider}, **SIZE)
+    page = open_page(browser, voila_url, blocked)
+    page.locator(".storynb-runbar-project", has_text=name).wait_for()
+    return project, page
+
+
 def wait_studio(project, predicate, timeout=90):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -113,12 +123,9 @@ def test_reload_and_a_second_tab_follow_the_run(browser, voila_url, browser_stud
     blocked: list[str] = []
     server = GatedImages().__enter__()
     try:
-        studio.providers.add("sd-gated", "text2image", "sdwebui", url=server.url)
-        project = studio.create_project("A fox who keeps the lighthouse lamp lit through winter",
-                                        name="Reload", shots=6,
-                                        providers={"text2image": "sd-gated"}, **SIZE)
-        first = open_page(browser, voila_url, blocked)
-        first.locator(".storynb-runbar-project", has_text="Reload").wait_for()
+        project, first = project_page(browser, voila_url, blocked, studio, server, "sd-gated",
+                                      "A fox who keeps the lighthouse lamp lit through winter",
+                                      name="Reload", shots=6)
         assert idle_buttons(runbar(first))
         first.locator(".storynb-runbar .storynb-make").click()
         # the run is in the worker, waiting for pictures: reload the page that started it
@@ -174,12 +181,8 @@ def test_buttons_follow_ten_finished_or_failed_runs(browser, voila_url, browser_
     studio = browser_studio
     blocked: list[str] = []
     with SDWebUIFake() as server:
-        studio.providers.add("sd-browser", "text2image", "sdwebui", url=server.url)
-        project = studio.create_project("A paper boat sails across a rainy city",
-                                        name="Ten runs", shots=4,
-                                        providers={"text2image": "sd-browser"}, **SIZE)
-        page = open_page(browser, voila_url, blocked)
-        page.locator(".storynb-runbar-project", has_text="Ten runs").wait_for()
+        project, page = project_page(browser, voila_url, blocked, studio, server, "sd-browser",
+                                     "A paper boat sails across a rainy city", name="Ten runs", shots=4)
         outcomes = []
         for number in range(10):
             fail = number % 2 == 0
