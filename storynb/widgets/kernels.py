@@ -14,17 +14,32 @@ idle (no message at all) for `connect_timeout` seconds (the request went away be
 arrived, or the page closed and its shutdown request was lost), it is shut down at once, well
 before the idle culler would.
 Set the cap in app/voila.py, on the command line (`--CappedKernelManager.max_kernels=N`) or
-with $STORYNB_MAX_KERNELS."""
+with $STORYNB_MAX_KERNELS.
+
+A pool kernel learns its page's request (language, query) from a file: Voila hands it over
+through a websocket that only reaches a connection open at that very moment and keeps nothing
+for one that closed unnoticed, so a kernel between two connections never heard of its page,
+which then never loaded. Here every hand-off is also written to
+$STORYNB_REQUEST_DIR/<kernel id>.json (a private directory made at start), which the kernel
+reads (storynb/widgets/page.py)."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
+import json
 import os
+import shutil
+import tempfile
 
 from jupyter_server._tz import utcnow
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
 from traitlets import Float, Int, default
+
+from ..files import write_text
+
+REQUEST_DIR_ENV = "STORYNB_REQUEST_DIR"
 
 
 class CappedKernelManager(AsyncMappingKernelManager):
@@ -33,6 +48,14 @@ class CappedKernelManager(AsyncMappingKernelManager):
     connect_timeout = Float(30.0, config=True,
                             help="Seconds a page's kernel may stay idle with no page connected "
                                  "to it before it is shut down.")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # before any kernel starts: kernels inherit the server's environment
+        if not os.environ.get(REQUEST_DIR_ENV):
+            os.environ[REQUEST_DIR_ENV] = tempfile.mkdtemp(prefix="storynb-requests-")
+            atexit.register(shutil.rmtree, os.environ[REQUEST_DIR_ENV], True)
+        _keep_request_info()
 
     @default("max_kernels")
     def _max_kernels_default(self) -> int:
@@ -116,3 +139,22 @@ def _touching(get_rendered_notebook):
         self.expect_page(result[-1])
         return result
     return wrapper
+
+
+def _keep_request_info() -> None:
+    """Make Voila's hand-off of a request to a pool kernel also write it to the kernel's file."""
+    from voila.request_info_handler import RequestInfoSocketHandler
+
+    send = RequestInfoSocketHandler.__dict__["send_updates"].__func__
+    if getattr(send, "keeps_a_file", False):
+        return
+
+    @functools.wraps(send)
+    def send_updates(cls, msg):
+        folder = os.environ.get(REQUEST_DIR_ENV)
+        if folder:
+            write_text(os.path.join(folder, f"{msg['kernel_id']}.json"), json.dumps(msg["payload"]))
+        return send(cls, msg)
+
+    send_updates.keeps_a_file = True  # type: ignore[attr-defined]
+    RequestInfoSocketHandler.send_updates = classmethod(send_updates)

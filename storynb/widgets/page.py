@@ -122,16 +122,34 @@ def _widget_tree(root) -> list:
 def _wait_for_request() -> None:
     """In a preheated Voila kernel: wait until a page's request has taken this kernel, then put
     the request's details (its Accept-Language header …) into os.environ; elsewhere return at
-    once.
-
-    Voila's own `voila.utils.wait_for_request` holds one websocket open until the request comes;
-    a kernel that waited a minute or more in the pool lost that connection and never heard of
-    its page, which then stayed at "Executing 2 of 3". This one connects again every 20 s (the
-    server keeps a request's details for a kernel that is not connected at that moment)."""
+    once. The app's kernel manager writes them to a file for this kernel (widgets/kernels.py);
+    under another kernel manager they come through Voila's websocket."""
     if os.environ.get("VOILA_PREHEAT") != "True":
         return
-    import asyncio
     import json
+    import time
+
+    folder = os.environ.get("STORYNB_REQUEST_DIR")
+    if not folder:
+        found = _request_from_voila()
+    else:
+        path = os.path.join(folder, f"{os.environ.get('VOILA_KERNEL_ID', '')}.json")
+        while not os.path.exists(path):
+            time.sleep(0.02)
+        with open(path, encoding="utf-8") as file:
+            found = file.read()
+        os.remove(path)
+    for key, value in json.loads(found).items() if found else ():
+        os.environ[key] = value
+
+
+def _request_from_voila() -> str:
+    """The request's details from Voila's websocket (`voila/query/<kernel id>`). Voila's own
+    `wait_for_request` holds one connection open until the request comes; a kernel that waited
+    a minute or more in the pool lost that connection and never heard of its page. This one
+    connects again every 20 s (the server keeps a request's details for a kernel that is not
+    connected at that moment)."""
+    import asyncio
     import threading
 
     import websockets
@@ -155,5 +173,4 @@ def _wait_for_request() -> None:
     thread = threading.Thread(target=lambda: asyncio.run(listen()), daemon=True)
     thread.start()
     thread.join()
-    for key, value in json.loads(found[0]).items() if found else ():
-        os.environ[key] = value
+    return found[0] if found else ""
