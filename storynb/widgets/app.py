@@ -4,6 +4,7 @@ select on a phone), a language switch, no code anywhere.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 
 import ipywidgets as W
 
@@ -103,30 +104,27 @@ class App(W.VBox):
             self._open_newest()
         self.page = PageSupport()
         self.page.observe(self._page_ready, names="ready")
-        self.panels: dict[str, Panel] = {}
+        self.panels: Panels
         super().__init__([])
         self.add_class("storynb-app")
         self._build()
 
     def _build(self) -> None:
-        """Make every panel in the chosen language (again, after a switch)."""
-        self.panels = {}
-        for title, cls in self.TABS:
-            extra = {"default_quality": self._default_quality} if cls in (ProjectPanel, FlowPanel) else {}
-            panel = cls(self.session, show_title=False, **extra)
-            panel.active = False
-            self.panels[title] = panel
-        self.panels["Make"].active = True
-        labels = [t("app.tab_" + title.lower().replace(" ", "_")) for title in self.panels]
-        self.tabs = W.Tab(children=list(self.panels.values()), titles=labels)
+        """Make the app in the chosen language (again, after a switch). Only the shown section's
+        panel is made now, the others when first shown or asked for (`app.panels[...]`): a page
+        loads every widget of the app before it shows any, so fewer widgets show it sooner."""
+        labels = [t("app.tab_" + title.lower().replace(" ", "_")) for title, _cls in self.TABS]
+        pages = [W.VBox([]) for _tab in self.TABS]
+        self.panels = Panels(self, pages)
+        self.tabs = W.Tab(children=pages, titles=labels)
         self.tabs.add_class("storynb-tabs")
+        self.panels["Make"].activate(True)
         self.tabs.observe(self._tab_changed, names="selected_index")
         # on a phone the tab bar is hidden (CSS) and this select chooses the section
         self.section = W.Dropdown(options=[(label, i) for i, label in enumerate(labels)], value=0,
                                   layout=W.Layout(width="100%"))
         self.section.add_class("storynb-section")
         self.section.observe(self._section_changed, names="value")
-        self.panels["Projects"].on_created.append(lambda _p: self.show("Make"))
         self.language = W.Dropdown(options=[(name, code) for code, name in i18n.LANGUAGES.items()],
                                    value=i18n.language(), layout=W.Layout(width="auto"))
         self.language.add_class("storynb-language")
@@ -136,6 +134,15 @@ class App(W.VBox):
                                      flex_flow="row wrap"))
         # the page support first: it sets the page's cookie before a visitor can close it
         self.children = [self.page, W.HTML(STYLE + APP_STYLE), top, self.section, self.tabs]
+
+    def _make_panel(self, title: str) -> Panel:
+        cls = dict(self.TABS)[title]
+        extra = {"default_quality": self._default_quality} if cls in (ProjectPanel, FlowPanel) else {}
+        panel = cls(self.session, show_title=False, **extra)
+        panel.active = False
+        if title == "Projects":
+            panel.on_created.append(lambda _p: self.show("Make"))
+        return panel
 
     def _language_changed(self, change) -> None:
         """The switch: every label in the new language (the open project and runs stay as they are)."""
@@ -148,11 +155,11 @@ class App(W.VBox):
         project = self.session.project
         self.session = Session(self._studio, project)
         self._build()
-        for panel in old.values():
+        for panel in old.built():
             panel.close()
         self.show(shown)
         if self._attached:
-            for panel in self.panels.values():
+            for panel in self.panels.built():
                 panel.mark_dirty()
 
     def _section_changed(self, change) -> None:
@@ -175,20 +182,22 @@ class App(W.VBox):
         if self._open_latest:
             self._open_newest()
         self.session.poll(force=True)
-        for panel in self.panels.values():
+        for panel in self.panels.built():
             panel.mark_dirty()
 
     def close(self) -> None:
         """Close the app: the live view stops polling the studio (runs go on in the worker)."""
         self.session.close()
-        for panel in self.panels.values():
+        for panel in self.panels.built():
             panel.close()
         super().close()
 
     def _tab_changed(self, change) -> None:
         index = change["new"]
-        for i, panel in enumerate(self.panels.values()):
-            panel.activate(i == index)
+        if isinstance(index, int):
+            self.panels[self.TABS[index][0]]  # made when first shown
+        for title, panel in self.panels.built_items():
+            panel.activate(title == self.TABS[index][0] if isinstance(index, int) else False)
         if self.section.value != index:
             self.section.value = index
 
@@ -200,3 +209,32 @@ class App(W.VBox):
     def runbar(self):
         """The app's one set of run controls (in the guided flow)."""
         return self.panels["Make"].runbar
+
+
+class Panels(Mapping):
+    """The app's panels by (English) tab name, each made on first use and put in its tab."""
+
+    def __init__(self, app: App, pages: list):
+        self._app = app
+        self._pages = dict(zip((title for title, _cls in app.TABS), pages))
+        self._made: dict[str, Panel] = {}
+
+    def __getitem__(self, title: str) -> Panel:
+        if title not in self._made:
+            page = self._pages[title]  # KeyError for a name that is no tab
+            self._made[title] = self._app._make_panel(title)
+            page.children = [self._made[title]]
+        return self._made[title]
+
+    def __iter__(self):
+        return iter(self._pages)
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def built(self) -> list[Panel]:
+        """The panels made so far (the others have nothing to update or close)."""
+        return list(self._made.values())
+
+    def built_items(self) -> list[tuple[str, Panel]]:
+        return list(self._made.items())
