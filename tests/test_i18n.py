@@ -16,12 +16,15 @@ def test_every_text_exists_in_english_and_chinese_with_the_same_placeholders():
     for key, texts in i18n.catalogue().items():
         assert set(texts) == set(i18n.LANGUAGES), f"{key}: languages {sorted(texts)}"
         assert all(texts.values()), f"{key}: an empty text"
-        assert _fields(texts["en"]) == _fields(texts["zh"]), f"{key}: placeholders differ"
+        if key.startswith("engine."):  # a pattern for an engine text: a translation may leave a part out
+            assert _fields(texts["zh"]) <= _fields(texts["en"]), f"{key}: placeholders differ"
+        else:
+            assert _fields(texts["en"]) == _fields(texts["zh"]), f"{key}: placeholders differ"
 
 
 def test_the_chinese_ui_leaves_no_english_label():
     # Latin letters may remain only inside placeholders and for names kept as they are
-    keep = re.compile(r"\{[^}]*\}|MP4|SRT|ASS|JSON|ZIP|URL|API|LLM|AI|OK|ffmpeg|storynb|Voila|Celery|Redis|Jinja")
+    keep = re.compile(r"\{[^}]*\}|MP4|SRT|ASS|JSON|ZIP|URL|API|LLM|AI|OK|ffmpeg|storynb|Voila|Celery|Redis|Jinja|LUFS|dBTP|HTTP|Pillow|piper|eSpeak|NG|espeakng")
     for key, texts in i18n.catalogue().items():
         leftover = keep.sub("", texts["zh"])
         assert not re.search(r"[A-Za-z]{2,}", leftover), f"{key}: English left in {texts['zh']!r}"

@@ -21,7 +21,7 @@ import ipywidgets as W
 from ..errors import InvalidInput, StorynbError
 from ..experiments import ABTests
 from .base import Panel, integer, number, stage_title, text
-from .i18n import t
+from .i18n import t, translate
 from .rewrite import diff_html
 
 RATINGS = [("–", 0), ("1", 1), ("2", 2), ("3", 3), ("4", 4), ("5", 5)]
@@ -213,7 +213,8 @@ class PromptLabPanel(Panel):
                 if not len(part):
                     continue
                 row = part.iloc[-1]
-                out = row["output"] if row["status"] == "ok" else t("promptlab.failed", error=row["error"])
+                out = row["output"] if row["status"] == "ok" else \
+                    t("promptlab.failed", error=translate(row["error"] or ""))
                 card = W.VBox([W.HTML(f"<b>{html.escape(arm)}</b> <span class='storynb-caption'>"
                                       f"{html.escape(str(row['pass'] or t('promptlab.not_checked')))} · "
                                       f"{html.escape(t('promptlab.sample_1'))}</span>"),

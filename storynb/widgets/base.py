@@ -29,7 +29,7 @@ import ipywidgets as W
 
 from ..errors import InvalidInput, StorynbError
 from ..runner import STAGES
-from .i18n import catalogue, t
+from .i18n import catalogue, t, translate
 
 log = logging.getLogger("storynb.widgets")
 
@@ -425,7 +425,8 @@ class Panel(W.VBox):
         self.message.value = f"<span class='info'>{html.escape(text)}</span>"
 
     def error(self, text: str) -> None:
-        self.message.value = f"<span class='err'>{html.escape(text)}</span>"
+        """Show an error; an engine's (English) text in the UI's language where it is known."""
+        self.message.value = f"<span class='err'>{html.escape(translate(text))}</span>"
 
     def action(self, fn: Callable) -> Callable:
         """Wrap a handler: engine errors become the panel's message; nothing fails silently."""

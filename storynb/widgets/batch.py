@@ -13,7 +13,7 @@ import ipywidgets as W
 
 from ..errors import InvalidInput
 from .base import Panel, html_table, integer, number, status_word, text
-from .i18n import t
+from .i18n import t, translate
 
 MAX_TOPICS = 50  # what one batch from the app may ask for (the CLI has no such limit)
 EXAMPLE = "topic,style\nA lighthouse keeper befriends a lost whale,warm\nA robot learns to paint,whimsical\n"
@@ -91,7 +91,7 @@ class BatchPanel(Panel):
                          "video": Path(row["video"]).name if row["video"] else "",
                          "notebook": (f"{Path(row['notebook']).parent.name}/report.ipynb"
                                       if row["notebook"] else ""),
-                         "cost": f"${row['cost']:.4f}", "error": (row["error"] or "")[:120]})
+                         "cost": f"${row['cost']:.4f}", "error": translate(row["error"] or "")[:120]})
         done = int((frame["status"] == "done").sum())
         columns = ["row", "topic", "project_id", "status", "calls", "cost", "video", "notebook", "error"]
         self.table.value = (f"<b>{html.escape(t('batch.n_done', done=done, total=len(frame)))}</b> · "

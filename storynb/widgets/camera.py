@@ -9,7 +9,7 @@ import ipywidgets as W
 from ..errors import InvalidInput
 from ..settings import EASINGS, MOVEMENTS
 from .base import Panel, choice, made_by, number, shot_number, text
-from .i18n import t
+from .i18n import t, translate
 
 CUSTOM = "(custom)"
 # A small looping preview of each movement: a CSS animation of a little scene (no request,
@@ -138,14 +138,14 @@ class CameraPanel(Panel):
         presets = self._presets()
         keep = self.preset.value
         with self.quiet():
-            self.preset.options = [(t("camera.custom"), CUSTOM)] + [(p["name"], p["name"]) for p in presets]
+            self.preset.options = [(t("camera.custom"), CUSTOM)] + [(translate(p["name"]), p["name"]) for p in presets]
             self.preset.value = keep if keep in [v for _, v in self.preset.options] else CUSTOM
         self._draw_look()
         columns = ["name", "movement", "params", "note", "kind"]
         self.presets_list.value = (f"<details><summary>{html.escape(t('camera.all_presets'))}</summary>"
                                    + _preview_table(
-            [{"name": html.escape(p["name"]), "movement": movement_preview(p["movement"]),
-              "params": html.escape(params_words(p["params"])), "note": html.escape(p["description"] or ""),
+            [{"name": html.escape(translate(p["name"])), "movement": movement_preview(p["movement"]),
+              "params": html.escape(params_words(p["params"])), "note": html.escape(translate(p["description"] or "")),
               "kind": html.escape(t("camera.builtin") if p["builtin"] else t("camera.yours"))}
              for p in presets], columns, {c: t(f"camera.col_{c}") for c in columns}) + "</details>")
         if project is None:

@@ -8,7 +8,7 @@ import ipywidgets as W
 from ..errors import InvalidInput
 from .base import Panel, pager, read_media, shot_number
 from .camera import movement_name
-from .i18n import t
+from .i18n import t, translate
 
 PER_PAGE = 6
 
@@ -70,7 +70,8 @@ class ClipsPanel(Panel):
             parts.append(W.HTML(f"<span class='storynb-caption storynb-clip-id' data-clip='{clip['id']}'>"
                                 f"{html.escape(facts)}</span>"))
         elif clip and clip["status"] == "failed":
-            parts.append(W.HTML("<span class='err'>" + html.escape(t("clips.failed", error=str(clip["error"])[:160]))
+            error = translate(str(clip["error"]))[:160]
+            parts.append(W.HTML("<span class='err'>" + html.escape(t("clips.failed", error=error))
                                 + "</span>"))
         else:
             parts.append(W.HTML(f"<span class='storynb-help'>{html.escape(t('clips.none'))}</span>"))

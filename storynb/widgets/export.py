@@ -10,7 +10,7 @@ import ipywidgets as W
 from ..errors import InvalidInput
 from .base import Panel, read_media
 from .download import DownloadButton
-from .i18n import t
+from .i18n import t, translate
 
 
 def _check_html(project, export: dict) -> str:
@@ -25,7 +25,8 @@ def _check_html(project, export: dict) -> str:
     if found and found["export_id"] == export["id"]:
         mark = {"ok": "✓", "warn": "⚠", "fail": "✗"}
         lines.append(f"<b>{html.escape(t('export.check_passed' if found['passed'] else 'export.check_failed'))}</b>")
-        lines += [f"<div>{mark[r['status']]} {html.escape(r['name'])}: {html.escape(str(r['message']))}</div>"
+        lines += [f"<div>{mark[r['status']]} {html.escape(translate(r['name']))}: "
+                  f"{html.escape(translate(str(r['message'])))}</div>"
                   for r in found["results"]]
     return "<div class='storynb-check'>" + "".join(lines) + "</div>" if lines else ""
 

@@ -17,7 +17,7 @@ from ..runner import STAGES
 from ..staleness import Staleness
 from .base import Panel, Session, chip, choice, read_media, stage_title, text
 from .download import DownloadButton
-from .i18n import t
+from .i18n import t, translate
 from .pipeline import PipelinePanel
 
 # the flow's sizes: (short side, fps), the same presets the Projects form offers
@@ -305,7 +305,7 @@ class FlowPanel(Panel):
 
             if not isinstance(exc, StorynbError):
                 raise
-            self.form_message.value = f"<span class='err'>{html.escape(str(exc))}</span>"
+            self.form_message.value = f"<span class='err'>{html.escape(translate(str(exc)))}</span>"
             return
         self.form_message.value = ""
         self.start(note=t("flow.making", id=project.id))

@@ -8,7 +8,7 @@ import ipywidgets as W
 
 from ..errors import InvalidInput
 from .base import Panel, choice, pager, read_media, shot_number, text
-from .i18n import t
+from .i18n import t, translate
 
 PER_PAGE = 12
 MAX_PROMPT = 4000
@@ -113,7 +113,8 @@ class ImagesPanel(Panel):
             parts.append(W.Image(value=read_media(studio, chosen["thumb"]), format="jpeg",
                                  layout=W.Layout(width="150px")))
         elif failed:
-            parts.append(W.HTML("<span class='err'>" + html.escape(t("images.failed", error=str(failed["error"])[:140]))
+            error = translate(str(failed["error"]))[:140]
+            parts.append(W.HTML("<span class='err'>" + html.escape(t("images.failed", error=error))
                                 + "</span>"))
         else:
             parts.append(W.HTML(f"<span class='storynb-help'>{html.escape(t('images.not_painted'))}</span>"))

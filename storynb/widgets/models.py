@@ -13,7 +13,7 @@ import ipywidgets as W
 
 from ..settings import KINDS
 from .base import Panel, choice, html_table, number, text
-from .i18n import t
+from .i18n import t, translate
 
 SHOWN = ["name", "kind", "type", "model", "url", "key", "active", "weight", "priority", "rpm",
          "rpd", "used_today"]
@@ -152,6 +152,7 @@ class ModelsPanel(Panel):
             shown.append({**{c: r.get(c, "") for c in SHOWN},
                           "kind": t(f"project.kind_{kind}") if kind in KINDS else kind,
                           "type": t("common.by_offline") if r.get("type") == "local" else r.get("type", ""),
+                          "model": translate(str(r.get("model") or "")),
                           "active": t("models.on") if r.get("active") else t("models.off"),
                           "key": r.get("key") or ("—" if r.get("builtin") else t("models.not_set"))})
         columns = [c for c in SHOWN if any(c in r for r in rows)]

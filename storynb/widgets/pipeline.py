@@ -10,7 +10,7 @@ import ipywidgets as W
 from ..errors import InvalidInput
 from ..runner import STAGES
 from .base import Panel, chip, choice, stage_title
-from .i18n import t
+from .i18n import t, translate
 
 BAR_STYLES = {"done": "success", "failed": "danger", "skipped": "warning", "paused": "warning",
               "stale": "warning", "running": "info", "pending": ""}
@@ -113,7 +113,7 @@ class PipelinePanel(Panel):
                 if failed:
                     note += t("pipeline.n_failed", n=failed)
             if status == "failed" and info.get("error"):
-                note = str(info["error"]).splitlines()[0][:160]
+                note = translate(str(info["error"]).splitlines()[0])[:160]
             row.show(status, done + (failed if status == "failed" else 0), total or 1, note)
             if status == "done" and not total:
                 row.bar.value = row.bar.max
@@ -144,12 +144,12 @@ class PipelinePanel(Panel):
         lines = []
         for job in reversed(recent_jobs(self.session.studio.db, run)):
             mark = {"done": "✓", "failed": "✗", "running": "…"}[job["state"]]
-            line = f"{stage_title(job['stage'])}: {job['label'] or ''} {mark}"
+            line = f"{stage_title(job['stage'])}: {translate(job['label'] or '')} {mark}"
             if job["state"] == "failed" and job["error"]:
-                line += " " + job["error"].splitlines()[0][:120]
+                line += " " + translate(job["error"].splitlines()[0])[:120]
             lines.append(line)
         if not self.session.active() and (run.get("summary") or run.get("error")):
-            lines.append((run.get("summary") or run.get("error") or "").splitlines()[-1])
+            lines.append(translate((run.get("summary") or run.get("error") or "").splitlines()[-1]))
         if lines:
             self.activity.value = ("<div class='storynb-pre storynb-log'>"
                                    + html.escape("\n".join(lines)) + "</div>")

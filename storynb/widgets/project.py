@@ -15,7 +15,7 @@ from ..settings import (ASPECT_LABELS, ASPECTS, KIND_LABELS, KINDS, LENGTHS, QUA
                         normalize_style, quality_for)
 from ..settings import preset_size as size_for  # (aspect, quality) → size or None
 from .base import Panel, chip, choice, integer, stage_chips, status_word, text
-from .i18n import t
+from .i18n import style_key, style_name, style_names, t, translate
 
 log = logging.getLogger("storynb.widgets")
 
@@ -93,7 +93,7 @@ class ProjectPanel(Panel):
         self.language = W.Dropdown(options=[(t("project.lang_auto"), "auto"), ("English", "en"),
                                             ("中文", "zh")], value="auto",
                                    description=t("project.language"), layout=wide)
-        self.style = W.Combobox(options=STYLES, value="warm", description=t("rewrite.style"),
+        self.style = W.Combobox(options=style_names(), value=style_name("warm"), description=t("rewrite.style"),
                                 ensure_option=False, layout=wide)
         self.length = W.Dropdown(options=[(t(f"rewrite.length_{n}"), n) for n in LENGTHS], value="short",
                                  description=t("rewrite.length"), layout=wide)
@@ -185,7 +185,7 @@ class ProjectPanel(Panel):
             return
         row = project.row
         video = project.video_path()
-        facts = t("project.facts", language=row["language"], style=row["style"] or "", aspect=row["aspect"],
+        facts = t("project.facts", language=row["language"], style=style_name(row["style"] or ""), aspect=row["aspect"],
                   width=row["width"], height=row["height"], fps=row["fps"], shots=len(project.shots()))
         if video:
             facts += t("project.video_ready")
@@ -295,7 +295,7 @@ class ProjectPanel(Panel):
 
     def _reset_form(self) -> None:
         self.language.value = "auto"
-        self.style.value = "warm"
+        self.style.value = style_name("warm")
         self.length.value = "short"
         self.audience.value = ""
         self.aspect.value = "9:16"
@@ -332,7 +332,7 @@ class ProjectPanel(Panel):
         notes = []
         self.language.value = settings["language"] if settings.get("language") in ("en", "zh") \
             else "auto"
-        self.style.value = normalize_style(settings.get("style")) or "warm"
+        self.style.value = style_name(normalize_style(settings.get("style")) or "warm")
         if settings.get("length") in LENGTHS:
             self.length.value = settings["length"]
         self.audience.value = settings.get("audience") or ""
@@ -394,7 +394,7 @@ class ProjectPanel(Panel):
             settings["language"] = language
         elif template:
             settings["language"] = None  # detect from the topic
-        settings["style"] = text(self.style.value, t("rewrite.style"), max_len=60) or "warm"
+        settings["style"] = style_key(text(self.style.value, t("rewrite.style"), max_len=60)) or "warm"
         settings["length"] = choice(self.length.value, t("rewrite.length"), LENGTHS)
         settings["audience"] = text(self.audience.value, t("rewrite.audience"), max_len=120)
         aspect = choice(self.aspect.value, t("project.aspect"), ASPECTS)
@@ -458,7 +458,7 @@ class ProjectPanel(Panel):
         try:
             return self.create()
         except StorynbError as exc:
-            self._form_says("err", str(exc))
+            self._form_says("err", translate(str(exc)))
             return None
 
     def _create(self) -> None:

@@ -15,7 +15,7 @@ import ipywidgets as W
 from ..errors import InvalidInput
 from ..prompts import PROMPT_STAGES, STAGE_VARIABLES, PromptError, check_variables, copy_name, render
 from .base import Panel, choice, text
-from .i18n import LANGUAGES, t
+from .i18n import LANGUAGES, t, translate
 
 MAX_TEMPLATE = 20000
 MAX_VALUE = 60000
@@ -61,29 +61,31 @@ class VariableField:
 
     def __init__(self, name: str, value: Any):
         self.name = name
+        label = translate(name, "engine.var_")  # the template's own name is the tooltip
         if isinstance(value, bool):
             value = str(value)
         if isinstance(value, int):
             self.kind = "int"
-            self.widget: W.Widget = W.IntText(value=value, description=name)
+            self.widget: W.Widget = W.IntText(value=value, description=label)
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             self.kind = "lines"
-            self.widget = W.Textarea(value="\n".join(value), description=name,
+            self.widget = W.Textarea(value="\n".join(value), description=label,
                                      placeholder=t("prompts.one_per_line"),
                                      layout=W.Layout(width="98%", height="70px"))
         elif isinstance(value, (list, dict)):
             self.kind = "json"
             self.widget = W.Textarea(value=json.dumps(value, ensure_ascii=False, indent=1),
-                                     description=name, placeholder=t("prompts.as_json"),
+                                     description=label, placeholder=t("prompts.as_json"),
                                      layout=W.Layout(width="98%", height="110px"))
         elif isinstance(value, str) and (len(value) > 70 or "\n" in value):
             self.kind = "text"
-            self.widget = W.Textarea(value=value, description=name,
+            self.widget = W.Textarea(value=value, description=label,
                                      layout=W.Layout(width="98%", height="80px"))
         else:
             self.kind = "line"
-            self.widget = W.Text(value=str(value), description=name, layout=W.Layout(width="98%"))
+            self.widget = W.Text(value=str(value), description=label, layout=W.Layout(width="98%"))
         self.widget.style.description_width = "110px"
+        self.widget.tooltip = name
         self.widget.add_class("storynb-var")
         self.widget.add_class(f"storynb-var-{name}")
 
@@ -218,7 +220,7 @@ class PromptsPanel(Panel):
         versions = prompts.versions(set_id, self.stage.value)
         with self.quiet():
             self.version.options = [(f"v{v['version']} · {v['created'][:16].replace('T', ' ')}"
-                                     f"{' · ' + v['note'] if v['note'] else ''}", v["version"])
+                                     f"{' · ' + translate(v['note']) if v['note'] else ''}", v["version"])
                                     for v in versions]
             if versions:
                 self.version.value = versions[-1]["version"]

@@ -9,8 +9,7 @@ import ipywidgets as W
 from ..errors import InvalidInput
 from ..project import LENGTHS
 from .base import Panel, choice, made_by, text
-from .i18n import t
-from .project import STYLES
+from .i18n import style_key, style_name, style_names, t
 
 MAX_STORY = 40000
 
@@ -47,7 +46,7 @@ class RewritePanel(Panel):
         self.diff_b = self.button(t("rewrite.show_diff"), self.show_diff)
         self.diff = W.HTML()
         # writing again ---------------------------------------------------------------------
-        self.style = W.Combobox(options=STYLES, description=t("rewrite.style"), ensure_option=False)
+        self.style = W.Combobox(options=style_names(), description=t("rewrite.style"), ensure_option=False)
         self.length = W.Dropdown(options=[(t(f"rewrite.length_{n}"), n) for n in LENGTHS],
                                  description=t("rewrite.length"))
         self.audience = W.Text(description=t("rewrite.audience"), placeholder=t("rewrite.anyone"))
@@ -100,7 +99,7 @@ class RewritePanel(Panel):
             self.editor.value = ""
             self.version_note.value = f"<span class='storynb-help'>{html.escape(t('rewrite.no_story'))}</span>"
         row = project.row
-        self.style.value = row["style"] or ""
+        self.style.value = style_name(row["style"] or "")
         self.length.value = row["length"] if row["length"] in LENGTHS else "short"
         self.audience.value = row["audience"] or ""
         self.diff.value = ""
@@ -130,7 +129,7 @@ class RewritePanel(Panel):
         self.info(t("rewrite.diff_shown", old=old, new=new))
 
     def _settings(self) -> dict:
-        return {"style": text(self.style.value, t("rewrite.style"), max_len=60) or "warm",
+        return {"style": style_key(text(self.style.value, t("rewrite.style"), max_len=60)) or "warm",
                 "length": choice(self.length.value, t("rewrite.length"), LENGTHS),
                 "audience": text(self.audience.value, t("rewrite.audience"), max_len=120)}
 
