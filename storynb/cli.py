@@ -127,6 +127,9 @@ def _parser() -> argparse.ArgumentParser:
     from .experiments.cli import add_commands as _ab_commands  # storynb ab …: prompt experiments
 
     _ab_commands(commands)
+    from .prompts_cli import add_commands as _prompt_commands  # storynb prompts …: sets and versions
+
+    _prompt_commands(commands)
 
     gc = commands.add_parser("gc", help="remove media that nothing refers to")
     gc.add_argument("--grace", type=float, default=3600,

@@ -628,3 +628,39 @@ class Prompts:
         tpl = self.template(set_ref, stage, version)
         assert tpl is not None  # template() raises NotFound unless missing_ok
         return render(tpl["body"], variables, label=f"{stage} template v{tpl['version']}")
+
+
+SAMPLE_STORY = ("The storm had lasted three days when the keeper saw the whale. It lay in the "
+                "shallows below the lighthouse, breathing slowly, too tired to swim.")
+
+
+def sample_variables(stage: str, project=None) -> dict:
+    """Values to try a stage's template with: the open project's, else a small example. Every
+    variable the stage gives (prompts.STAGE_VARIABLES) has a value."""
+    row = project.row if project is not None else {}
+    story = (project.story() if project is not None else "") or SAMPLE_STORY
+    shots = project.shots() if project is not None else []
+    language = row.get("language") or "en"
+    fps = row.get("fps") or 24
+    listed = [{"sequence": s["seq"], "scene": s["scene"], "narration": s["narration"]}
+              for s in shots[:6]] or [
+        {"sequence": 1, "scene": "A lighthouse in a storm", "narration": SAMPLE_STORY}]
+    narrations = [s["narration"] for s in shots[:6]] or [
+        "The storm had lasted three days.", "The keeper saw the whale in the shallows."]
+    base: dict[str, Any] = {
+        "topic": row.get("topic") or "A lighthouse keeper befriends a lost whale",
+        "language": language, "style": row.get("style") or "warm",
+        "length": row.get("length") or "short", "audience": row.get("audience") or "",
+        "story": story, "shots": row.get("shots_wanted") or 6, "fps": fps,
+        "image_prompt": shots[0]["image_prompt"] if shots else "a lighthouse on black rocks, storm",
+        "scene": shots[0]["scene"] if shots else "A lighthouse in a storm",
+        # long form (storynb.longform): one part of a long text
+        "source": story, "part": 1, "parts": 3, "target_length": 400, "previous": "",
+        "chapter": "Chapter 1", "narrations": narrations, "first_seq": 1,
+        "last_seq": len(narrations), "characters": ["Keeper"], "places": ["the lighthouse"],
+        "last_shot": ""}
+    if stage == "camera":
+        base["shots"] = listed
+    if stage == "storyboard_chunk":
+        base["shots"] = len(narrations)
+    return {name: base[name] for name in STAGE_VARIABLES.get(stage, ()) if name in base}

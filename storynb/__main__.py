@@ -1,0 +1,6 @@
+"""`python -m storynb …`: the same as the `storynb` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
