@@ -10,7 +10,7 @@ import pytest
 from storynb import Studio
 from storynb.widgets import i18n
 from storynb.widgets.app import App
-from storynb.widgets.page import _widget_tree
+from storynb.widgets.page import widget_tree
 
 from conftest import SMALL
 
@@ -38,7 +38,7 @@ def _shown_texts(app) -> list[str]:
     """What a visitor reads: labels, descriptions, option labels, HTML text (not the values of
     fields a person typed or edits, and not the storyboard grid's data)."""
     texts = []
-    for widget in _widget_tree(app):
+    for widget in widget_tree(app):
         if isinstance(widget, (W.Text, W.Textarea, W.Combobox)):
             texts.append(widget.description)
             continue

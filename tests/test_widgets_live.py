@@ -51,8 +51,8 @@ def test_a_view_opened_mid_run_follows_the_workers_run_to_the_end(studio):
     assert "last run: done" in reloaded.runbar.stage.value, project.progress()
     assert events == ["end"]
     assert len(set(widths)) >= 3 and widths[-1] == 1.0, widths  # it moved, then ended full
-    # done and up to date: nothing to make (the button says so), resume and pause idle
-    assert buttons(reloaded) == {"make": False, "resume": True, "pause": False}
+    # done and up to date: nothing to make (the button says so), nothing to resume or pause
+    assert buttons(reloaded) == {"make": False, "resume": False, "pause": False}
     assert reloaded.runbar.run_b.description == "✓ Video up to date"
     for row in pipeline.rows.values():
         assert "done" in row.status.value and row.bar.value == row.bar.max
@@ -98,7 +98,7 @@ def test_the_poller_runs_on_the_loop_and_stops_with_the_widget(studio):
             if "last run: done" in app.runbar.stage.value:
                 break
         assert "last run: done" in app.runbar.stage.value, project.progress()
-        assert not app.runbar.resume_b.disabled and app.runbar.pause_b.disabled
+        assert app.runbar.resume_b.disabled and app.runbar.pause_b.disabled  # it ended: nothing to resume
         app.close()
         await asyncio.sleep(0)
         assert task.done() and app.session.closed

@@ -19,7 +19,7 @@ from .export import ExportPanel
 from .flow import FlowPanel
 from .images import ImagesPanel
 from .models import ModelsPanel
-from .page import PageSupport
+from .page import PageSupport, widget_tree
 from .project import ProjectPanel
 from .prompts import PromptsPanel
 from .rewrite import RewritePanel
@@ -150,13 +150,17 @@ class App(W.VBox):
             return
         i18n.set_language(change["new"])
         shown = list(self.panels)[self.tabs.selected_index or 0]
-        old = self.panels
+        old, old_tree = self.panels, widget_tree(self)
         self.session.close()  # the old panels' listeners go with the old session
         project = self.session.project
         self.session = Session(self._studio, project)
         self._build()
         for panel in old.built():
             panel.close()
+        kept = set(map(id, widget_tree(self)))
+        for widget in reversed(old_tree):  # the old tabs, select and switch go too
+            if id(widget) not in kept:
+                widget.close()
         self.show(shown)
         if self._attached:
             for panel in self.panels.built():
@@ -187,9 +191,13 @@ class App(W.VBox):
 
     def close(self) -> None:
         """Close the app: the live view stops polling the studio (runs go on in the worker)."""
+        tree = widget_tree(self)  # the tabs, their pages, every panel's widgets, layouts …
         self.session.close()
         for panel in self.panels.built():
             panel.close()
+        for widget in reversed(tree):
+            if widget is not self:
+                widget.close()
         super().close()
 
     def _tab_changed(self, change) -> None:

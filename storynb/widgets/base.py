@@ -167,6 +167,13 @@ class Session:
         else:
             safe()
 
+    def call_later(self, seconds: float, fn: Callable[[], None]) -> None:
+        """Call `fn()` on the kernel's loop after `seconds` (at once where there is no loop)."""
+        if self._loop is None or self._loop.is_closed():
+            fn()
+            return
+        self._loop.call_later(seconds, lambda: None if self.closed else self.call_main(fn))
+
     def _deliver(self, topic: str, payload: Any) -> None:
         for fn in list(self._listeners.get(topic, ())):
             try:

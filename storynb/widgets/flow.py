@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import html
+import time
 
 import ipywidgets as W
 
@@ -22,6 +23,7 @@ from .pipeline import PipelinePanel
 
 # the flow's sizes: (short side, fps), the same presets the Projects form offers
 FLOW_QUALITIES = ("draft", "preview", "full")
+RECOUNT_S = 2.0  # the least time between two countings of what is out of date, while idle
 STEP_MARKS = {"done": "✓", "running": "⟳", "failed": "✗", "stale": "!", "skipped": "–",
               "waiting": "…", "pending": "○"}
 
@@ -70,9 +72,11 @@ class RunBar(W.VBox):
         self.add_class("storynb-runbar")
         self._stale: Staleness | None = None  # the engine's answer for the drawn state
         self._up_to_date = False
+        self._counted_at = -RECOUNT_S
+        self._recount_due = False
         # what is out of date is asked again whenever the studio changed while no run goes on
         session.on("progress", lambda _p: self.draw(recount=not session.active()))
-        session.on("studio", lambda _p: None if session.active() else self.draw(recount=True))
+        session.on("studio", lambda _p: self._studio_changed())
         session.on("project", lambda _: self.draw(recount=True))
         session.on("data", lambda _c: self.draw(recount=True))
         self.draw(recount=True)
@@ -149,6 +153,25 @@ class RunBar(W.VBox):
         self._draw_stale(active)
         self._buttons()
 
+    def _studio_changed(self) -> None:
+        """Something was committed that did not move the open project's progress: an edit, or
+        another project's run, which commits every few moments. Ask what is out of date again,
+        at most once every RECOUNT_S seconds (the last change is always counted)."""
+        if self.session.active() or self._recount_due:
+            return
+        wait = self._counted_at + RECOUNT_S - time.monotonic()
+        if wait <= 0:
+            self.draw(recount=True)
+            return
+        self._recount_due = True
+
+        def due() -> None:
+            self._recount_due = False
+            if not self.session.active():
+                self.draw(recount=True)
+
+        self.session.call_later(wait, due)
+
     def _count(self) -> None:
         """What an edit left out of date, from the engine (storynb.staleness)."""
         from ..staleness import staleness
@@ -156,6 +179,7 @@ class RunBar(W.VBox):
         project = self.session.project
         if project is None or self.session.active():
             return
+        self._counted_at = time.monotonic()
         try:
             self._stale = staleness(project)
         except Exception:  # a half-made project: nothing to say about staleness yet
@@ -206,7 +230,9 @@ class RunBar(W.VBox):
         running = self.session.active()
         none = self.session.project is None
         self.run_b.disabled = running or none or getattr(self, "_up_to_date", False)
-        self.resume_b.disabled = running or none
+        # resuming is for a run that stopped before the end (paused, failed, interrupted)
+        stopped = (self.session.progress or {}).get("status") in ("paused", "failed", "interrupted")
+        self.resume_b.disabled = running or none or not stopped
         self.pause_b.disabled = not running
 
 

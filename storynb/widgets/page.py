@@ -87,20 +87,20 @@ class Start:
         _wait_for_request()
         code = set_language(request_language(os.environ))
         app = self.ready.pop(code, None) or self._build(code)
-        kept = set(map(id, _widget_tree(app)))
+        kept = set(map(id, widget_tree(app)))
         for other in self.ready.values():
             # the other language's app: it stops reading the studio and every widget of it is
             # closed (the page loads the state of every open widget; one left open that refers
             # to a closed one would keep the page at "Loading widget...")
             other.session.close()
-            for widget in reversed(_widget_tree(other)):
+            for widget in reversed(widget_tree(other)):
                 if id(widget) not in kept:
                     widget.close()
         self.ready.clear()
         return app
 
 
-def _widget_tree(root) -> list:
+def widget_tree(root) -> list:
     """A widget and every widget its traits refer to (children, layout, style …), parents first."""
     import ipywidgets as W
 

@@ -71,9 +71,11 @@ def wait_runbar(page, predicate, timeout=90, what=""):
 
 
 def idle_buttons(state) -> bool:
-    """Pause off, resume on, and make on (or off because the video is up to date, and saying so)."""
+    """Pause off, make on (or off because the video is up to date, and saying so), and resume on
+    only after a run that stopped before its end."""
     b = state["buttons"]
-    return (b["make"] or b["make_text"] == UP_TO_DATE) and b["resume"] and not b["pause"]
+    stopped = any(f"last run: {s}" in state["stage"] for s in ("failed", "paused", "interrupted"))
+    return (b["make"] or b["make_text"] == UP_TO_DATE) and b["resume"] == stopped and not b["pause"]
 
 
 def busy_buttons(state) -> bool:
