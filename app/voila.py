@@ -37,3 +37,8 @@ c.CappedKernelManager.connect_timeout = 30.0
 # On a busy machine the app's cell can take longer than nbclient's default 4 s to send its
 # output; past that Voila drops the output and the page stays empty. Wait for it.
 c.VoilaExecutor.iopub_timeout = 60
+
+# The page loads the frontend of every installed JupyterLab extension before it starts the
+# widgets; pygments (code highlighting) is installed with Jupyter but not used by the app
+# (bqplot is: the storyboard grid, ipydatagrid, shares its scales).
+c.VoilaConfiguration.extension_denylist = ["jupyterlab_pygments"]

@@ -281,9 +281,12 @@ class FlowPanel(Panel):
         self.video_box.add_class("storynb-flow-result")
         self._shown_video: str | None = None
         # each step by hand (the former Run tab, without a second set of run buttons)
-        self.steps = PipelinePanel(self.session, show_title=False, controls=False)
-        details = W.Accordion([self.steps], titles=(t("flow.details"),), selected_index=None)
+        # made when first opened (`steps`): a page loads every widget before it shows any
+        self._steps: PipelinePanel | None = None
+        self._details = W.VBox([])
+        details = W.Accordion([self._details], titles=(t("flow.details"),), selected_index=None)
         details.add_class("storynb-flow-details")
+        details.observe(lambda change: self.steps if change["new"] == 0 else None, names="selected_index")
         # messages sit under the run buttons that cause them
         self.children = [*self.header, self.form, self.runbar, self.message, self.video_box,
                          details]
@@ -300,9 +303,19 @@ class FlowPanel(Panel):
         if (export["video"] if export else None) != self._shown_video:
             self.mark_dirty()
 
+    @property
+    def steps(self) -> PipelinePanel:
+        """Each step by hand, in the details below the video."""
+        if self._steps is None:
+            self._steps = PipelinePanel(self.session, show_title=False, controls=False)
+            self._steps.activate(self.active)
+            self._details.children = [self._steps]
+        return self._steps
+
     def activate(self, active: bool = True) -> None:
         super().activate(active)
-        self.steps.activate(active)
+        if self._steps is not None:
+            self._steps.activate(active)
 
     # actions ---------------------------------------------------------------------------
     def create(self):
