@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_fanout.py
 	$(PY) bench/bench_workers.py
 	$(PY) bench/bench_narration.py
+	$(PY) bench/bench_app_start.py
 
 clean:
 	rm -rf $(VENV) data/studio.db* data/media data/exports
