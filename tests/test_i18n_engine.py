@@ -12,7 +12,7 @@ from storynb.widgets import i18n
 from storynb.widgets.app import App
 from storynb.widgets.page import widget_tree
 
-from conftest import SMALL
+SMALL = {"size": (144, 256), "fps": 12, "shots": 4, "seed": 7}
 
 # names kept as they are: units, formats and product names, and the CSV column `topic`
 KEEP = re.compile(r"\{[^}]*\}|MP4|SRT|ASS|JSON|ZIP|URL|API|LLM|AI|OK|LUFS|dBTP|HTTP|ffmpeg|storynb|"
