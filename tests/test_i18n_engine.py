@@ -29,6 +29,8 @@ def zh_app(tmp_path_factory):
     app = App(studio, language="zh")
     for index in range(len(app.TABS)):
         app.tabs.selected_index = index  # every panel made and drawn
+    app.show("Make")
+    app.panels["Make"].steps  # the step-by-step details opened: each job's line
     yield app, project
     app.close()
     i18n.set_language("en")
