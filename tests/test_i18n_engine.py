@@ -30,7 +30,7 @@ def zh_app(tmp_path_factory):
     for index in range(len(app.TABS)):
         app.tabs.selected_index = index  # every panel made and drawn
     app.show("Make")
-    app.panels["Make"].steps  # the step-by-step details opened: each job's line
+    assert app.panels["Make"].steps.activity.value  # the step details opened: each job's line
     yield app, project
     app.close()
     i18n.set_language("en")
