@@ -73,7 +73,8 @@ APP_STYLE = """<style>
     border-top: 1px solid #d0d7de !important; }
   .storynb-step { font-size: 12px; padding: 2px 7px; }
   .storynb-app .widget-text, .storynb-app .widget-textarea, .storynb-app .widget-dropdown,
-  .storynb-app .widget-select, .storynb-app .widget-inline-hbox { width: 100% !important; }
+  .storynb-app .widget-select, .storynb-app .widget-inline-hbox {
+    width: calc(100% - 2 * var(--jp-widgets-margin, 2px)) !important; }
   .storynb-app .widget-label { min-width: 0 !important; width: auto !important; }
   .storynb-app .storynb-table { display: block; overflow-x: auto; }
   .storynb-app .p-Widget, .storynb-app .lm-Widget { min-width: 0; }
