@@ -60,9 +60,10 @@ def test_preheated_pages_open_and_close_without_leaving_kernels(browser, capped,
             screenshot(page, "kernels-01-preheated-page")
         wait_kernels(capped, lambda n: n <= CAP)
         page.close(run_before_unload=True)
-        context.close()
-        # the page's kernel is released; the pool is filled again
+        # the page's kernel is released (its shutdown request is a beacon: the browser is kept
+        # open meanwhile, as a visitor's is when they close one tab); the pool is filled again
         wait_kernels(capped, lambda n: n <= POOL + 1)
+        context.close()
     wait_kernels(capped, lambda n: n == POOL)
     assert capped.log().count("Using pre-heated kernel") >= 10  # every page got a preheated kernel
     assert not blocked, blocked
