@@ -14,6 +14,22 @@ from storynb import Studio
 from tests.fakes.servers import tiny_png
 
 
+def spooled(spool) -> set:
+    """The answers in the spool (spool/<call>/<file>); the run removes a call's folder once its
+    answer is kept, so a folder may go while it is read."""
+    found = set()
+    try:
+        calls = list(os.scandir(spool))
+    except FileNotFoundError:
+        return found
+    for call in calls:
+        try:
+            found |= {entry.path for entry in os.scandir(call.path) if not entry.name.startswith(".")}
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return found
+
+
 class KillingImageService:
     """An OpenAI-style image endpoint that counts the answers it bills."""
 
@@ -68,10 +84,10 @@ def test_killed_right_after_paid_images_pays_once_per_shot(tmp_path, monkeypatch
     for _ in range(10):
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    start_new_session=True, env={**os.environ})
-        seen = {p for p in spool.glob("*/*")} if spool.exists() else set()
+        seen = spooled(spool)
         deadline = time.time() + 120
         while kills < 5 and process.poll() is None and time.time() < deadline:
-            arrived = {p for p in spool.glob("*/*") if not p.name.startswith(".")} - seen
+            arrived = spooled(spool) - seen
             if arrived:  # a paid answer has just reached the client: kill it at once
                 os.killpg(process.pid, signal.SIGKILL)
                 break
