@@ -140,7 +140,7 @@ OPEN_LATEST = True  # parameters: open the newest project when the app starts
     code("""
 from storynb.widgets.page import Start
 
-start = Start(open_latest=OPEN_LATEST)  # served by Voila: built ahead, in both UI languages
+start = Start(open_latest=OPEN_LATEST)  # served by Voila: built ahead, before a page asks
 """, tags=["prepare"]),
     code("""
 start.app()  # in the page's language (its browser's, or ?lang=zh)
