@@ -17,6 +17,8 @@ import string
 from functools import cache
 from importlib.resources import files
 
+from ..settings import STYLES
+
 LANGUAGES = {"en": "English", "zh": "简体中文"}
 DEFAULT = "en"
 _chosen = [DEFAULT]  # one person per kernel (Voila) or notebook: a process-wide choice
@@ -115,8 +117,6 @@ def style_name(style: str) -> str:
 
 
 def style_names() -> list[str]:
-    from ..settings import STYLES
-
     return [style_name(style) for style in STYLES]
 
 

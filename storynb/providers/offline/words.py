@@ -503,7 +503,7 @@ CAMERA_RULES = [  # (words, {movement: weight})
 ]
 # Words that raise or lower a move's intensity; the order of moves when a shot has no cue words.
 INTENSE_WORDS = ("storm", "suddenly", "ran", "army", "battle", "lights went out", "knock", "风暴", "突然", "奔",
-            "大军", "灯突然", "敲")
+                 "大军", "灯突然", "敲")
 CALM_WORDS = ("quiet", "slowly", "gentle", "soft", "morning", "静", "慢", "轻", "清晨")
 CAMERA_FALLBACK_ORDER = ("dolly_in", "pan_right", "zoom_in", "pan_left", "tilt_up", "zoom_out", "dolly_out")
 
